@@ -1,0 +1,12 @@
+"""Command-line interface: ``workspace-sync`` / ``python -m watcher``."""
+
+from watcher.cli import commands as _commands  # noqa: F401  (registers the commands)
+from watcher.cli.app import cli
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="workspace-sync")
+
+
+__all__ = ["cli", "main"]

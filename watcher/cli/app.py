@@ -1,0 +1,164 @@
+"""The ``workspace-sync`` command line (thin: parse, call the engine, print)."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import anyio
+import click
+from loguru import logger
+
+from watcher.config import Config, load_config
+from watcher.engine import Session, open_session
+from watcher.errors import WorkspaceSyncError
+from watcher.log import setup_logging
+from watcher.version import VERSION
+
+T = TypeVar("T")
+EXIT_INTERRUPTED = 130
+
+HELP = """Keep an agent workspace in sync with cloud storage through rclone.
+
+\b
+Modes (set `mode` in sync.toml):
+  mailbox  gateway side: push the workspace, drain the cloud _outbox into _inbox
+  mirror   user side: pull the cloud into a local copy (+ optional ingest folder)
+  bisync   both sides edit; conflicts keep both copies
+
+The config is found as: --config PATH, $WORKSPACE_SYNC_CONFIG, ./sync.toml, then the
+user config dir's workspace-sync/sync.toml. Exit codes: 0 ok, 1 a run failed or was
+refused for safety, 2 usage or configuration error (nothing touched), 130 interrupted.
+"""
+
+
+@dataclass
+class Options:
+    """Global options, settable before or after the command name."""
+
+    config: str | None = None
+    verbosity: int = 0
+
+
+def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        ctx.ensure_object(Options).config = value
+
+
+def _set_verbose(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Options).verbosity = 1
+
+
+def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Options).verbosity = -1
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def common_options(func: F) -> F:
+    """``--config``, ``-v`` and ``-q``, accepted on the group and on every command."""
+    for decorator in (
+        click.option(
+            "--config",
+            "-c",
+            metavar="PATH",
+            expose_value=False,
+            callback=_set_config,
+            help="Config file (default: see above).",
+        ),
+        click.option(
+            "--verbose",
+            "-v",
+            is_flag=True,
+            expose_value=False,
+            callback=_set_verbose,
+            help="Log per-file detail.",
+        ),
+        click.option(
+            "--quiet",
+            "-q",
+            is_flag=True,
+            expose_value=False,
+            callback=_set_quiet,
+            help="Log warnings and errors only.",
+        ),
+    ):
+        func = decorator(func)
+    return func
+
+
+def fail(message: str, code: int) -> None:
+    """Print one error line and exit with ``code``."""
+    click.echo(f"workspace-sync: error: {message}", err=True)
+    sys.exit(code)
+
+
+def run_async(func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    """Run a coroutine function, mapping the tool's errors and Ctrl-C to exit codes."""
+    try:
+        return anyio.run(functools.partial(func, *args, **kwargs))
+    except WorkspaceSyncError as exc:
+        fail(str(exc), exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("workspace-sync: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    raise AssertionError("unreachable")
+
+
+def load(ctx: click.Context) -> Config:
+    """Load the config named by the options and set up logging for it (exit 2 on errors)."""
+    opts = ctx.ensure_object(Options)
+    setup_logging(opts.verbosity)
+    try:
+        cfg = load_config(opts.config)
+    except WorkspaceSyncError as exc:
+        fail(str(exc), exc.exit_code)
+    if cfg.log_file is not None:
+        setup_logging(opts.verbosity, cfg.log_file)
+    return cfg
+
+
+async def session_for(cfg: Config) -> Session:
+    """Open a session (rclone found, state dir and rclone.conf ready)."""
+    return await open_session(cfg)
+
+
+def version_text() -> str:
+    """``workspace-sync X`` plus the rclone that would be used."""
+    from watcher.rclone import find_rclone
+
+    try:
+        binary = anyio.run(find_rclone, None)
+        rclone = f"rclone {binary.version_text} ({binary.path}, from {binary.origin})"
+    except WorkspaceSyncError as exc:
+        rclone = f"rclone: {exc}"
+    return f"workspace-sync {VERSION}\n{rclone}"
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(version_text())
+        ctx.exit(0)
+
+
+@click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Print the versions of workspace-sync and rclone.",
+)
+@common_options
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    """The command group."""
+    ctx.ensure_object(Options)
+    logger.remove()

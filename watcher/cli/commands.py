@@ -1,0 +1,177 @@
+"""``sync``, ``status`` and ``list``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+import click
+
+from watcher.cli.app import cli, common_options, fail, load, run_async, session_for
+from watcher.config import Config
+from watcher.engine import CycleReport, run_cycle
+from watcher.engine.status import gather_status
+from watcher.errors import UsageError
+from watcher.plan import remote_join, remote_root
+from watcher.rclone import list_files
+
+
+@cli.command()
+@click.option("--dry-run", "-n", is_flag=True, help="Show what would change; touch nothing.")
+@click.option(
+    "--direction",
+    type=click.Choice(["pull", "push"]),
+    help="One one-way run instead of the mode's cycle (keeps the mode's excludes).",
+)
+@click.option("--resync", is_flag=True, help="bisync: establish the baseline (first run).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Override the safety guards (empty source, max_delete) for this run.",
+)
+@common_options
+@click.pass_context
+def sync(
+    ctx: click.Context, dry_run: bool, direction: str | None, resync: bool, force: bool
+) -> None:
+    """Run one sync cycle now and exit (0 ok, 1 failed or refused)."""
+    cfg = load(ctx)
+    if resync and cfg.mode != "bisync":
+        fail(f'--resync only applies to mode = "bisync" (this config is {cfg.mode})', 2)
+    if resync and direction:
+        fail("--resync and --direction cannot be combined", 2)
+
+    async def go() -> CycleReport:
+        session = await session_for(cfg)
+        return await run_cycle(
+            session,
+            direction=direction,  # type: ignore[arg-type]
+            dry_run=dry_run,
+            force=force,
+            resync=resync,
+        )
+
+    report = run_async(go)
+    for record in report.records:
+        state = "ok" if record.ok else ("REFUSED" if record.fix else "FAILED")
+        click.echo(f"{record.kind:<7} {state:<8} {record.message} ({record.duration:.1f} s)")
+    for fix in report.fixes:
+        click.echo(f"to resolve: {fix}", err=True)
+    sys.exit(0 if report.ok else 1)
+
+
+def _age(seconds: float) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f}{unit} ago"
+    return f"{seconds:.0f}s ago"
+
+
+def _print_status(data: dict[str, Any]) -> None:
+    rows = [
+        ("config", data["config"]),
+        ("mode", data["mode"]),
+        (
+            "provider",
+            data["provider"]
+            + (" " + json.dumps(data["provider_options"]) if data["provider_options"] else ""),
+        ),
+        ("sync root", data["sync_root"]),
+        ("remote root", data["remote_root"]),
+        ("rclone", f"{data['rclone']['version']} ({data['rclone']['path']})"),
+    ]
+    if "remote" in data:
+        remote = data["remote"]
+        rows.append(
+            (
+                "remote",
+                ("reachable" if remote["reachable"] else "UNREACHABLE")
+                + ("" if remote["message"] == "ok" else f": {remote['message']}"),
+            )
+        )
+    if "bisync_baseline" in data:
+        rows.append(
+            (
+                "baseline",
+                "present"
+                if data["bisync_baseline"]
+                else "MISSING: run `workspace-sync sync --resync`",
+            )
+        )
+    daemon = data["daemon"]
+    rows.append(
+        ("daemon", f"running (pid {daemon['pid']})" if daemon["running"] else "not running")
+    )
+    for kind, run in sorted(data["last_runs"].items()):
+        state = "ok" if run["ok"] else "FAILED"
+        line = f"{state}, {_age(run['age'])}: {run['message']}"
+        if run.get("fix"):
+            line += f" -> run `{run['fix']}`"
+        rows.append((f"last {kind}", line))
+    if not data["last_runs"]:
+        rows.append(("last runs", "never ran: `workspace-sync sync`"))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        click.echo(f"{key:<{width}}  {value}")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option("--offline", is_flag=True, help="Do not check whether the remote is reachable.")
+@common_options
+@click.pass_context
+def status(ctx: click.Context, as_json: bool, offline: bool) -> None:
+    """Show the config (secrets redacted), rclone, remote, daemon and last runs."""
+    cfg = load(ctx)
+
+    async def go() -> dict[str, Any]:
+        session = await session_for(cfg)
+        return await gather_status(session, check_remote=not offline)
+
+    data = run_async(go)
+    if as_json:
+        click.echo(json.dumps(data, indent=2, sort_keys=True))
+    else:
+        _print_status(data)
+
+
+def _list_root(cfg: Config, path: str | None) -> str:
+    root = remote_root(cfg)
+    if not path:
+        return root
+    parts = [p for p in path.strip("/").split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise UsageError(f"PATH {path!r} must stay inside the remote root {root}")
+    return remote_join(root, "/".join(parts))
+
+
+@cli.command(name="list")
+@click.argument("path", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@common_options
+@click.pass_context
+def list_(ctx: click.Context, path: str | None, as_json: bool) -> None:
+    """List the remote files (under PATH, relative to the remote root)."""
+    cfg = load(ctx)
+
+    async def go() -> list[dict[str, Any]] | None:
+        root = _list_root(cfg, path)
+        session = await session_for(cfg)
+        entries = await list_files(session.rc, root)
+        if entries is None:
+            return None
+        return [{"path": e.path, "size": e.size, "mtime": e.mtime} for e in entries]
+
+    entries = run_async(go)
+    if entries is None:
+        fail(f"{_list_root(cfg, path)} does not exist", 1)
+        return
+    if as_json:
+        click.echo(json.dumps(entries, indent=2))
+        return
+    for e in sorted(entries, key=lambda item: item["path"]):
+        stamp = datetime.fromtimestamp(e["mtime"], timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(f"{e['size']:>12}  {stamp}  {e['path']}")
+    click.echo(f"{len(entries)} files, {sum(e['size'] for e in entries)} bytes", err=True)

@@ -1,0 +1,35 @@
+"""Configuration: find, parse and validate ``sync.toml`` into frozen typed objects."""
+
+from watcher.config.load import (
+    CONFIG_ENV,
+    find_config,
+    load_config,
+    parse_config,
+    parse_config_file,
+    test_limits,
+)
+from watcher.config.model import (
+    MODES,
+    PROVIDERS,
+    BackupConfig,
+    Config,
+    Mode,
+    Provider,
+    is_secret,
+)
+
+__all__ = [
+    "CONFIG_ENV",
+    "MODES",
+    "PROVIDERS",
+    "BackupConfig",
+    "Config",
+    "Mode",
+    "Provider",
+    "find_config",
+    "is_secret",
+    "load_config",
+    "parse_config",
+    "parse_config_file",
+    "test_limits",
+]

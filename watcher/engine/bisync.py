@@ -1,0 +1,86 @@
+"""bisync runs: the baseline check, the workdir in the state folder, and rclone's aborts."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+from watcher.engine.oneway import record_from
+from watcher.engine.session import Session
+from watcher.engine.state import RunRecord
+from watcher.errors import SafetyRefusal, SyncFailed
+from watcher.plan import Step
+
+RESYNC_FIX = "workspace-sync sync --resync"
+FORCE_FIX = "workspace-sync sync --force"
+
+
+def session_name(path1: str, path2: str) -> str:
+    """The file-name stem rclone bisync derives from its two paths."""
+
+    def canon(path: str) -> str:
+        return re.sub(r"[/:]", "_", path).strip("_")
+
+    return f"{canon(path1)}..{canon(path2)}"
+
+
+def baseline_present(workdir: Path, step: Step) -> bool:
+    """True when bisync's listings of a previous run exist for this pair of paths."""
+    stem = session_name(step.src, step.dst)
+    return all((workdir / f"{stem}.path{n}.lst").is_file() for n in (1, 2))
+
+
+async def run_bisync(
+    session: Session,
+    step: Step,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    resync: bool = False,
+) -> RunRecord:
+    """One bisync run; without a baseline it refuses (exit 1) and names the ``--resync`` fix."""
+    started = time.time()
+    workdir = session.paths.bisync_workdir
+    if not resync and not baseline_present(workdir, step):
+        raise SafetyRefusal(
+            "bisync has no baseline yet (first run, or its listings were lost): review both "
+            f"sides, then run `{RESYNC_FIX}` once to establish it",
+            RESYNC_FIX,
+        )
+    workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if resync and not dry_run:
+        Path(step.src).mkdir(parents=True, exist_ok=True)
+        await session.rc.run(["mkdir", step.dst], per_file=False)
+    args = [
+        "bisync",
+        step.src,
+        step.dst,
+        *step.flags,
+        "--workdir",
+        str(workdir),
+        *step.filter.rclone_args(),
+        *session.link_args(),
+    ]
+    if dry_run:
+        args.append("--dry-run")
+    if force:
+        args.append("--force")
+    result = await session.rc.run(args)
+    record = record_from("bisync", result, started, dry_run=dry_run)
+    if result.ok:
+        return record
+    text = " ".join(result.errors)
+    if "all files were changed" in text.lower() or "too many deletes" in text.lower():
+        raise SafetyRefusal(
+            f"bisync aborted for safety: {result.errors[-1]}; check both sides, then run "
+            f"`{FORCE_FIX}`",
+            FORCE_FIX,
+        )
+    if "resync" in text.lower() and result.exit_code in (2, 7):
+        raise SafetyRefusal(
+            f"bisync needs a new baseline: {result.errors[-1]}; check both sides, then run "
+            f"`{RESYNC_FIX}`",
+            RESYNC_FIX,
+        )
+    raise SyncFailed(f"bisync failed: {record.message}")

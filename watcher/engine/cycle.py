@@ -1,0 +1,105 @@
+"""Run one cycle of the configured mode under the per-config run lock and record its outcome."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from loguru import logger
+
+from watcher.engine.bisync import run_bisync
+from watcher.engine.drain import Drain
+from watcher.engine.ingest import run_ingest
+from watcher.engine.lock import wait_lock
+from watcher.engine.oneway import run_one_way
+from watcher.engine.session import Session
+from watcher.engine.state import RunRecord, record_run
+from watcher.errors import SafetyRefusal, SyncFailed
+from watcher.plan import INBOX, Direction, Step, plan_cycle
+
+#: How long a one-shot ``sync`` waits for another run of the same config to finish.
+LOCK_WAIT = 60.0
+
+
+@dataclass
+class CycleReport:
+    """The records of a cycle's steps; ``ok`` when every step succeeded."""
+
+    records: list[RunRecord] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.records)
+
+    @property
+    def fixes(self) -> list[str]:
+        """Commands that resolve refused steps, in step order."""
+        return [r.fix for r in self.records if r.fix]
+
+
+async def run_step(
+    session: Session, step: Step, *, dry_run: bool, force: bool, resync: bool
+) -> RunRecord:
+    """Execute one planned step."""
+    if step.kind in ("push", "pull"):
+        return await run_one_way(session, step, dry_run=dry_run, force=force)
+    if step.kind == "drain":
+        return await Drain(session, step).run(dry_run=dry_run)
+    if step.kind == "ingest":
+        return await run_ingest(session, step, dry_run=dry_run)
+    return await run_bisync(session, step, dry_run=dry_run, force=force, resync=resync)
+
+
+def _check_workspace(session: Session, steps: tuple[Step, ...]) -> None:
+    cfg = session.cfg
+    reads_workspace = any(s.kind in ("push", "bisync", "ingest") for s in steps)
+    if reads_workspace and not cfg.workspace.is_dir():
+        raise SyncFailed(
+            f"workspace {cfg.workspace} does not exist (unmounted?); mount or create it, or fix "
+            "'workspace' in the config; nothing was changed"
+        )
+
+
+async def run_cycle(
+    session: Session,
+    *,
+    direction: Direction | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    resync: bool = False,
+    lock_wait: float = LOCK_WAIT,
+) -> CycleReport:
+    """Run every step of one cycle; a failed step is recorded and the next ones still run.
+
+    Raises :class:`~watcher.engine.lock.LockHeld` when another run holds the lock past
+    ``lock_wait`` seconds.
+    """
+    cfg = session.cfg
+    steps = plan_cycle(cfg, direction=direction, resync=resync)
+    report = CycleReport()
+    async with wait_lock(session.paths.run_lock, "workspace-sync run", lock_wait):
+        _check_workspace(session, steps)
+        if cfg.mode == "mailbox" and direction is None and not dry_run:
+            (cfg.sync_root / INBOX).mkdir(parents=True, exist_ok=True)
+        for step in steps:
+            started = time.time()
+            try:
+                record = await run_step(session, step, dry_run=dry_run, force=force, resync=resync)
+            except SyncFailed as exc:
+                fix = exc.fix if isinstance(exc, SafetyRefusal) else None
+                record = RunRecord(
+                    step.kind,
+                    False,
+                    str(exc),
+                    started,
+                    time.time() - started,
+                    fix=fix,
+                    dry_run=dry_run,
+                )
+                logger.error("{}", exc)
+            else:
+                logger.info("{}: {} ({:.1f} s)", step.kind, record.message, record.duration)
+            if not dry_run:
+                record_run(session.paths, record)
+            report.records.append(record)
+    return report

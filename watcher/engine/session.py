@@ -1,0 +1,64 @@
+"""A session: a validated config bound to its state folder, rclone binary and rclone.conf."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from loguru import logger
+
+from watcher.config import Config, is_secret, test_limits
+from watcher.engine.state import StatePaths, state_paths
+from watcher.rclone import Rclone, RcloneBinary, ensure_config_file, find_rclone
+from watcher.rclone.conffile import render_section
+
+
+@dataclass(frozen=True)
+class Session:
+    """Everything a run needs; built by :func:`open_session`."""
+
+    cfg: Config
+    paths: StatePaths
+    binary: RcloneBinary
+    rc: Rclone
+
+    def link_args(self) -> list[str]:
+        """How symlinks are treated: followed with ``copy_symlinks``, otherwise skipped."""
+        return ["--copy-links"] if self.cfg.copy_symlinks else ["--skip-links"]
+
+
+def secret_values(cfg: Config) -> Iterator[str]:
+    """Every secret value of ``cfg`` (for redaction of anything rclone prints)."""
+    for key, value in cfg.provider_options.items():
+        if is_secret(cfg.provider, key) and isinstance(value, str):
+            yield value
+        if key == "rclone_options":
+            for sub, subvalue in value.items():
+                if is_secret("custom", sub) and isinstance(subvalue, str):
+                    yield subvalue
+    if cfg.backup.password:
+        yield cfg.backup.password
+
+
+async def open_session(cfg: Config) -> Session:
+    """Find rclone, create the state folder and bring rclone.conf up to date.
+
+    Raises :class:`~watcher.errors.ConfigError` (exit 2) for a missing or old rclone or a
+    provider that cannot be configured; nothing outside the state folder is touched.
+    """
+    if test_limits():
+        logger.warning("WORKSPACE_SYNC_TEST_LIMITS=1: minimum intervals lowered for tests")
+    paths = state_paths(cfg)
+    binary = await find_rclone(cfg.rclone)
+    render_section(cfg)  # refuses provider "off" before anything is created
+    paths.create()
+    rc = Rclone(
+        binary,
+        cfg.rclone_config or paths.rclone_conf,
+        paths.cache,
+        timeout=cfg.timeout,
+        secrets=list(secret_values(cfg)),
+    )
+    if await ensure_config_file(rc, cfg, paths.fingerprint):
+        logger.debug("wrote {}", rc.config_file)
+    return Session(cfg, paths, binary, rc)

@@ -1,0 +1,30 @@
+"""Pure planning: which rclone operations a cycle runs, and the filters they use."""
+
+from watcher.plan.cycle import (
+    INBOX,
+    OUTBOX,
+    Direction,
+    Step,
+    StepKind,
+    local_remote_dir,
+    plan_cycle,
+    remote_join,
+    remote_root,
+    sync_filter,
+)
+from watcher.plan.filters import PathFilter, expand_patterns
+
+__all__ = [
+    "INBOX",
+    "OUTBOX",
+    "Direction",
+    "PathFilter",
+    "Step",
+    "StepKind",
+    "expand_patterns",
+    "local_remote_dir",
+    "plan_cycle",
+    "remote_join",
+    "remote_root",
+    "sync_filter",
+]

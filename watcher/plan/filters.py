@@ -1,0 +1,170 @@
+"""rclone filter globs, as users mean them, for rclone's argv and for Python-side matching.
+
+Users write patterns the way the openclaw plugin documents them (``**/.DS_Store``) and expect
+gitignore-like meaning: ``**/`` may match zero folders. rclone's ``**/`` needs at least one folder,
+so :func:`expand_patterns` adds the zero-folder variants. :class:`PathFilter` matches relative paths
+with rclone's own glob semantics (see rclone's filtering docs), so that watch events and file counts
+agree with what rclone transfers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+#: Cap on the variants one pattern may expand to (2 ** number of ``**/`` segments).
+MAX_VARIANTS = 16
+
+
+def expand_patterns(patterns: Iterable[str]) -> tuple[str, ...]:
+    """Expand each pattern so that every ``**/`` may also match zero folders.
+
+    ``**/.DS_Store`` becomes ``**/.DS_Store`` and ``/.DS_Store``; ``a/**/b`` also gives ``a/b``.
+    Order is kept and duplicates dropped.
+    """
+    out: dict[str, None] = {}
+    for pattern in patterns:
+        for variant in _variants(pattern):
+            out[variant] = None
+    return tuple(out)
+
+
+def _variants(pattern: str) -> list[str]:
+    variants = [pattern]
+    for _ in range(MAX_VARIANTS):
+        grown = False
+        for current in list(variants):
+            for candidate in _drop_one(current):
+                if candidate not in variants and len(variants) < MAX_VARIANTS:
+                    variants.append(candidate)
+                    grown = True
+        if not grown:
+            break
+    return variants
+
+
+def _drop_one(pattern: str) -> list[str]:
+    """Each way of removing exactly one ``**/`` segment (at the start or after a ``/``)."""
+    results = []
+    if pattern.startswith("**/"):
+        rest = pattern[3:]
+        if rest:
+            results.append("/" + rest)
+    start = 0
+    while (idx := pattern.find("/**/", start)) != -1:
+        results.append(pattern[: idx + 1] + pattern[idx + 4 :])
+        start = idx + 1
+    return results
+
+
+def glob_to_regex(glob: str) -> str:
+    """Translate the body of an rclone glob (no anchor, no trailing ``/``) to a regex body."""
+    out: list[str] = []
+    i, n = 0, len(glob)
+    in_braces = 0
+    while i < n:
+        c = glob[i]
+        if c == "\\" and i + 1 < n:
+            out.append(re.escape(glob[i + 1]))
+            i += 2
+            continue
+        if glob.startswith("{{", i):
+            end = glob.find("}}", i + 2)
+            if end == -1:
+                raise ValueError(f"unterminated {{{{regexp}}}} in {glob!r}")
+            out.append("(?:" + glob[i + 2 : end] + ")")
+            i = end + 2
+            continue
+        if c == "*":
+            if glob.startswith("**", i):
+                out.append(".*")
+                i += 2
+            else:
+                out.append("[^/]*")
+                i += 1
+            continue
+        if c == "?":
+            out.append("[^/]")
+        elif c == "[":
+            end = glob.find(
+                "]", i + 2 if glob.startswith("[!", i) or glob.startswith("[^", i) else i + 1
+            )
+            if end == -1:
+                out.append(re.escape(c))
+            else:
+                body = glob[i + 1 : end]
+                if body.startswith("!"):
+                    body = "^" + body[1:]
+                out.append("[" + body.replace("\\", "\\\\") + "]")
+                i = end + 1
+                continue
+        elif c == "{":
+            in_braces += 1
+            out.append("(?:")
+        elif c == "}" and in_braces:
+            in_braces -= 1
+            out.append(")")
+        elif c == "," and in_braces:
+            out.append("|")
+        else:
+            out.append(re.escape(c))
+        i += 1
+    if in_braces:
+        raise ValueError(f"unbalanced '{{' in {glob!r}")
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    regex: re.Pattern[str]
+    dir_only: bool
+
+
+def _compile(pattern: str) -> _Rule:
+    dir_only = pattern.endswith("/")
+    body = pattern.rstrip("/") if dir_only else pattern
+    if body.startswith("/"):
+        regex = "^" + glob_to_regex(body[1:]) + "$"
+    else:
+        regex = "(?:^|/)" + glob_to_regex(body) + "$"
+    return _Rule(re.compile(regex, re.DOTALL), dir_only)
+
+
+@dataclass(frozen=True)
+class PathFilter:
+    """Exclude rules with rclone semantics; ``patterns`` are the already expanded globs."""
+
+    patterns: tuple[str, ...]
+    _rules: tuple[_Rule, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_rules", tuple(_compile(p) for p in self.patterns))
+
+    @classmethod
+    def from_user(cls, patterns: Iterable[str], extra: Iterable[str] = ()) -> PathFilter:
+        """Build from user globs (expanded with :func:`expand_patterns`) plus fixed ``extra``."""
+        return cls(expand_patterns([*patterns, *extra]))
+
+    def excluded(self, rel_path: str, *, is_dir: bool = False) -> bool:
+        """True when ``rel_path`` (POSIX, relative to the sync root) is excluded: a file rule
+        matches the path itself, or a folder rule (``name/``) matches a folder on its way."""
+        rel = rel_path.strip("/")
+        if not rel:
+            return False
+        parts = rel.split("/")
+        folders = ["/".join(parts[:depth]) for depth in range(1, len(parts) + (1 if is_dir else 0))]
+        for rule in self._rules:
+            if rule.dir_only:
+                if any(rule.regex.search(folder) for folder in folders):
+                    return True
+            elif rule.regex.search(rel):
+                return True
+        return False
+
+    def rclone_args(self) -> list[str]:
+        """The ``--exclude`` arguments that give rclone the same rules."""
+        args: list[str] = []
+        for pattern in self.patterns:
+            args += ["--exclude", pattern]
+        return args

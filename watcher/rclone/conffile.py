@@ -1,0 +1,148 @@
+"""The rclone.conf this tool owns: one remote section rendered from the provider settings.
+
+Secrets reach rclone only through this file (mode 0600 in a 0700 folder, written directly, never via
+``rclone config create`` whose argv ``ps`` shows). The file is regenerated whenever the provider
+settings' fingerprint changes; an OAuth token that rclone refreshed in place is kept as long as the
+configured token itself has not changed.
+"""
+
+from __future__ import annotations
+
+import configparser
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from watcher.config import Config
+from watcher.errors import ConfigError
+
+Section = dict[str, str]
+TOKEN_KEY = "token"  # noqa: S105 (an option name, not a secret)
+
+
+def _local(opts: Mapping[str, Any]) -> Section:
+    return {"type": "local"}
+
+
+def _s3(opts: Mapping[str, Any]) -> Section:
+    section = {"type": "s3", "provider": str(opts.get("provider") or "Other")}
+    has_keys = bool(opts.get("access_key_id") or opts.get("secret_access_key"))
+    section["env_auth"] = "false" if has_keys else "true"
+    for key in ("access_key_id", "secret_access_key", "region", "endpoint"):
+        if opts.get(key):
+            section[key] = str(opts[key])
+    return section
+
+
+def _dropbox(opts: Mapping[str, Any]) -> Section:
+    section = {"type": "dropbox"}
+    for ours, theirs in (("app_key", "client_id"), ("app_secret", "client_secret")):
+        if opts.get(ours):
+            section[theirs] = str(opts[ours])
+    if opts.get("token"):
+        section["token"] = str(opts["token"])
+    return section
+
+
+def _gdrive(opts: Mapping[str, Any]) -> Section:
+    section = {"type": "drive", "scope": "drive"}
+    for key in ("token", "team_drive", "root_folder_id"):
+        if opts.get(key):
+            section[key] = str(opts[key])
+    return section
+
+
+def _onedrive(opts: Mapping[str, Any]) -> Section:
+    section = {"type": "onedrive"}
+    for key in ("token", "drive_id", "drive_type"):
+        if opts.get(key):
+            section[key] = str(opts[key])
+    return section
+
+
+def _custom(opts: Mapping[str, Any]) -> Section:
+    section = {"type": str(opts["rclone_type"])}
+    for key, value in dict(opts.get("rclone_options", {})).items():
+        section[key] = _ini_value(value)
+    return section
+
+
+def _ini_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+#: One small function per provider; each returns the remote's section (before obscuring).
+SECTION_RENDERERS: Mapping[str, Callable[[Mapping[str, Any]], Section]] = {
+    "local": _local,
+    "s3": _s3,
+    "dropbox": _dropbox,
+    "gdrive": _gdrive,
+    "onedrive": _onedrive,
+    "custom": _custom,
+}
+
+
+def render_section(cfg: Config) -> Section:
+    """The remote section for ``cfg``'s provider, secrets in clear (not yet obscured)."""
+    if cfg.provider == "off":
+        raise ConfigError(
+            f'{cfg.config_path}: provider = "off": sync is disabled; set provider to one of '
+            "local, dropbox, gdrive, onedrive, s3, custom"
+        )
+    section = SECTION_RENDERERS[cfg.provider](cfg.provider_options)
+    for key, value in section.items():
+        if "\n" in value or "\r" in value:
+            raise ConfigError(
+                f"{cfg.config_path}: key '{cfg.provider}.{key}': the value spans several lines; "
+                "write it on one line"
+            )
+    return section
+
+
+def fingerprint(name: str, section: Mapping[str, str], keys: set[str] | None = None) -> str:
+    """A stable hash of a section (or of only ``keys`` of it); no secret can be read back."""
+    data = {k: v for k, v in section.items() if keys is None or k in keys}
+    blob = json.dumps([name, data], sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+def render_file(name: str, section: Mapping[str, str]) -> str:
+    """The text of an rclone.conf holding one section."""
+    lines = [f"[{name}]"] + [f"{key} = {value}" for key, value in section.items()]
+    return "# Written by workspace-sync; regenerated when the provider settings change.\n" + (
+        "\n".join(lines) + "\n"
+    )
+
+
+def read_section(path: Path, name: str) -> dict[str, str] | None:
+    """The section ``name`` of an existing rclone.conf, or ``None``."""
+    parser = configparser.RawConfigParser(interpolation=None)
+    try:
+        parser.read_string(path.read_text(encoding="utf-8"))
+    except (OSError, configparser.Error, UnicodeDecodeError):
+        return None
+    if not parser.has_section(name):
+        return None
+    return dict(parser.items(name))
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` atomically with mode 0600, its folder created 0700."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).replace(path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

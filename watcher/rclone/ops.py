@@ -1,0 +1,169 @@
+"""Small rclone operations with parsed results: listings, obscuring, the backend catalogue, and
+keeping the tool's rclone.conf current."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from watcher.config import Config
+from watcher.errors import ConfigError, SyncFailed
+from watcher.rclone.conffile import (
+    TOKEN_KEY,
+    fingerprint,
+    read_section,
+    render_file,
+    render_section,
+    write_private,
+)
+from watcher.rclone.runner import Rclone, RcloneResult
+
+#: Seconds allowed for quick metadata calls (listing a folder, obscuring a value).
+QUICK_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A file in a listing: POSIX path relative to the listed root, size, modification time."""
+
+    path: str
+    size: int
+    mtime: float
+
+    @classmethod
+    def from_lsjson(cls, item: dict[str, Any]) -> Entry:
+        """Build from one element of ``rclone lsjson`` output."""
+        return cls(str(item["Path"]), int(item.get("Size", -1)), parse_time(item.get("ModTime")))
+
+
+def parse_time(text: Any) -> float:
+    """Parse rclone's RFC 3339 time (nanoseconds allowed) to a POSIX timestamp (0 if absent)."""
+    if not isinstance(text, str) or not text:
+        return 0.0
+    head, _, frac = text.partition(".")
+    tz = ""
+    if frac:
+        digits = "".join(ch for ch in frac if ch.isdigit())
+        tz = frac[len(digits) :]
+        fraction = float("0." + digits) if digits else 0.0
+    else:
+        for marker in ("Z", "+", "-"):
+            idx = head.find(marker, 19)
+            if idx != -1:
+                head, tz = head[:idx], head[idx:]
+                break
+        fraction = 0.0
+    tz = "+00:00" if tz in ("Z", "") else tz
+    return datetime.fromisoformat(head + tz).timestamp() + fraction
+
+
+async def list_files(
+    rc: Rclone,
+    root: str,
+    args: list[str] | None = None,
+    *,
+    timeout: float | None = None,
+) -> list[Entry] | None:
+    """All files under ``root`` (recursive, after the filter ``args``); ``None`` when ``root``
+    does not exist. Any other failure raises :class:`SyncFailed`."""
+    result = await rc.run(
+        ["lsjson", "-R", "--files-only", "--no-mimetype", root, *(args or [])],
+        per_file=False,
+        timeout=timeout,
+        quiet_errors=True,
+    )
+    if result.exit_code == 3 and not result.timed_out:
+        return None
+    _check(result, f"listing {root}")
+    return [Entry.from_lsjson(item) for item in json.loads(result.stdout or b"[]")]
+
+
+def _check(result: RcloneResult, what: str) -> None:
+    if not result.ok:
+        raise SyncFailed(f"{what} failed: {result.message()}")
+
+
+async def obscure(rc: Rclone, value: str) -> str:
+    """``rclone obscure -``: the value goes through stdin, never argv."""
+    result = await rc.run(
+        ["obscure", "-"], stdin=value.encode(), per_file=False, timeout=QUICK_TIMEOUT
+    )
+    _check(result, "rclone obscure")
+    return result.stdout.decode().strip()
+
+
+@lru_cache(maxsize=4)
+def _parse_catalogue(raw: bytes) -> dict[str, dict[str, bool]]:
+    catalogue: dict[str, dict[str, bool]] = {}
+    for backend in json.loads(raw):
+        options = {opt["Name"]: bool(opt.get("IsPassword")) for opt in backend["Options"]}
+        for name in [backend["Name"], *(backend.get("Aliases") or [])]:
+            catalogue[name] = options
+    return catalogue
+
+
+async def backend_options(rc: Rclone, rclone_type: str) -> dict[str, bool]:
+    """The options rclone knows for backend ``rclone_type``, mapped to whether rclone stores
+    them obscured. Raises :class:`ConfigError` for an unknown backend."""
+    result = await rc.run(["config", "providers"], per_file=False, timeout=QUICK_TIMEOUT)
+    _check(result, "rclone config providers")
+    catalogue = _parse_catalogue(result.stdout)
+    if rclone_type not in catalogue:
+        raise ConfigError(
+            f"custom.rclone_type: {rclone_type!r} is not an rclone backend; known: "
+            + ", ".join(sorted(catalogue))
+        )
+    return catalogue[rclone_type]
+
+
+async def ensure_config_file(rc: Rclone, cfg: Config, fingerprint_file: Path) -> bool:
+    """Write the remote section of ``cfg`` into ``rc.config_file`` when the provider settings
+    changed since the last write (or the file or section is gone). Returns True when written."""
+    section = render_section(cfg)
+    new_fp = fingerprint(cfg.remote_name, section)
+    token_fp = fingerprint(cfg.remote_name, section, {TOKEN_KEY})
+    path = rc.config_file
+    existing = read_section(path, cfg.remote_name) if path.exists() else None
+    stored = _read_fingerprints(fingerprint_file)
+    if existing is not None and stored.get("settings") == new_fp:
+        return False
+    if cfg.provider == "custom":
+        section = await _custom_section(rc, section)
+    if (
+        existing is not None
+        and existing.get(TOKEN_KEY)
+        and TOKEN_KEY in section
+        and stored.get("token") == token_fp
+    ):
+        # rclone refreshed the OAuth token in place; the configured one is unchanged: keep it.
+        section[TOKEN_KEY] = existing[TOKEN_KEY]
+    write_private(path, render_file(cfg.remote_name, section))
+    write_private(fingerprint_file, json.dumps({"settings": new_fp, "token": token_fp}))
+    return True
+
+
+def _read_fingerprints(path: Path) -> dict[str, str]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+async def _custom_section(rc: Rclone, section: dict[str, str]) -> dict[str, str]:
+    options = await backend_options(rc, section["type"])
+    out = {"type": section["type"]}
+    for key, value in section.items():
+        if key == "type":
+            continue
+        if key not in options:
+            raise ConfigError(
+                f"custom.rclone_options.{key}: not an option of rclone backend "
+                f"{section['type']!r}; its options: " + ", ".join(sorted(options))
+            )
+        out[key] = await obscure(rc, value) if options[key] else value
+    return out

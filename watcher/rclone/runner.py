@@ -1,0 +1,265 @@
+"""The only place that spawns rclone.
+
+Each call runs rclone in its own process group under an anyio cancel scope. On timeout or
+cancellation the group gets SIGTERM, then SIGKILL after a grace period, so no rclone outlives its
+run. rclone's JSON log (``--use-json-log``) is parsed line by line into an :class:`RcloneResult`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import ByteReceiveStream, Process
+from anyio.streams.text import TextReceiveStream
+from loguru import logger
+
+from watcher.rclone.discover import RcloneBinary
+
+#: Seconds between SIGTERM and SIGKILL.
+KILL_GRACE = 5.0
+
+EXIT_MEANINGS: Mapping[int, str] = {
+    1: "rclone reported an error",
+    2: "rclone rejected its arguments (a bug in workspace-sync; please report it)",
+    3: "directory not found",
+    4: "file not found",
+    5: "temporary error: retries exhausted (is the remote reachable?)",
+    6: "less serious errors (see the log)",
+    7: "fatal error: retrying will not help until the cause is fixed",
+    8: "transfer limit reached",
+    9: "no files were transferred",
+    10: "duration limit reached",
+    130: "interrupted (SIGINT)",
+    137: "killed (SIGKILL)",
+    143: "terminated (SIGTERM)",
+}
+
+LogEvent = dict[str, Any]
+EventHook = Callable[[LogEvent], None]
+
+
+@dataclass
+class RcloneResult:
+    """What one rclone run did."""
+
+    args: tuple[str, ...]
+    exit_code: int
+    duration: float
+    timed_out: bool = False
+    transferred: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stats: dict[str, Any] | None = None
+    stdout: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        """True when rclone exited 0 within its time."""
+        return self.exit_code == 0 and not self.timed_out
+
+    def message(self) -> str:
+        """One line saying why the run failed (empty when it did not)."""
+        if self.timed_out:
+            return f"rclone {self.args[0]} timed out after {self.duration:.0f} s and was stopped"
+        if self.exit_code == 0:
+            return ""
+        meaning = EXIT_MEANINGS.get(self.exit_code, "rclone failed")
+        detail = f": {self.errors[-1]}" if self.errors else ""
+        return f"rclone {self.args[0]} exited {self.exit_code} ({meaning}){detail}"
+
+
+def _redactor(secrets: Iterable[str]) -> Callable[[str], str]:
+    values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def redact(text: str) -> str:
+        for value in values:
+            text = text.replace(value, "***")
+        return text
+
+    return redact
+
+
+class Rclone:
+    """Runs rclone with the tool's own config file, cache dir and JSON logging."""
+
+    def __init__(
+        self,
+        binary: RcloneBinary,
+        config_file: Path,
+        cache_dir: Path,
+        *,
+        timeout: float,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        self.binary = binary
+        self.config_file = config_file
+        self.cache_dir = cache_dir
+        self.timeout = timeout
+        self.redact = _redactor(secrets)
+
+    def base_args(self) -> list[str]:
+        """Flags every call gets: the tool's rclone.conf and cache dir, JSON logs, no colours."""
+        return [
+            "--config",
+            str(self.config_file),
+            "--cache-dir",
+            str(self.cache_dir),
+            "--use-json-log",
+            "--color",
+            "NEVER",
+        ]
+
+    async def run(
+        self,
+        args: Sequence[str],
+        *,
+        timeout: float | None = None,
+        stdin: bytes | None = None,
+        per_file: bool = True,
+        on_event: EventHook | None = None,
+        env: Mapping[str, str] | None = None,
+        quiet_errors: bool = False,
+    ) -> RcloneResult:
+        """Run ``rclone ARGS`` and return what it did; never raises for rclone's own failures.
+
+        ``per_file`` adds ``-v`` and per-second stats so that transfers and deletes are
+        recorded; ``on_event`` sees every parsed log line (e.g. for progress display);
+        ``quiet_errors`` logs rclone's errors at DEBUG (for calls whose failure is expected
+        and handled, such as listing a folder that may not exist).
+        Cancelling the caller stops rclone (SIGTERM, then SIGKILL) before the cancellation
+        propagates.
+        """
+        argv = [str(self.binary.path), *args, *self.base_args()]
+        if per_file:
+            argv += ["-v", "--stats", "1s", "--stats-log-level", "NOTICE"]
+        result = RcloneResult(tuple(args), exit_code=-1, duration=0.0)
+        limit = self.timeout if timeout is None else timeout
+        logger.debug("rclone {}", self.redact(" ".join(args)))
+        started = time.monotonic()
+        process = await anyio.open_process(
+            argv,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+        try:
+            with anyio.move_on_after(limit) as scope:
+                await self._communicate(process, stdin, result, on_event, quiet_errors)
+                await process.wait()
+            result.timed_out = scope.cancelled_caught
+        finally:
+            if process.returncode is None:
+                with anyio.CancelScope(shield=True):
+                    await terminate(process)
+            result.duration = time.monotonic() - started
+            result.exit_code = process.returncode if process.returncode is not None else -1
+        return result
+
+    async def _communicate(
+        self,
+        process: Process,
+        stdin: bytes | None,
+        result: RcloneResult,
+        on_event: EventHook | None,
+        quiet_errors: bool,
+    ) -> None:
+        async def feed() -> None:
+            assert process.stdin is not None
+            async with process.stdin:
+                if stdin:
+                    await process.stdin.send(stdin)
+
+        async def collect(stream: ByteReceiveStream) -> None:
+            chunks = [chunk async for chunk in stream]
+            result.stdout = b"".join(chunks)
+
+        async def read_log(stream: ByteReceiveStream) -> None:
+            buffer = ""
+            async for text in TextReceiveStream(stream, errors="replace"):
+                buffer += text
+                *lines, buffer = buffer.split("\n")
+                for line in lines:
+                    self._handle_line(line, result, on_event, quiet_errors)
+            if buffer:
+                self._handle_line(buffer, result, on_event, quiet_errors)
+
+        async with anyio.create_task_group() as tg:
+            if stdin is not None:
+                tg.start_soon(feed)
+            assert process.stdout is not None and process.stderr is not None
+            tg.start_soon(collect, process.stdout)
+            tg.start_soon(read_log, process.stderr)
+
+    def _handle_line(
+        self, line: str, result: RcloneResult, on_event: EventHook | None, quiet: bool
+    ) -> None:
+        line = line.strip()
+        if not line:
+            return
+        try:
+            event = json.loads(line)
+            if not isinstance(event, dict):
+                raise ValueError
+        except ValueError:
+            event = {"level": "error" if "ERROR" in line else "info", "msg": line}
+        record(event, result, self.redact, quiet=quiet)
+        if on_event is not None:
+            on_event(event)
+
+
+def record(
+    event: LogEvent, result: RcloneResult, redact: Callable[[str], str], *, quiet: bool = False
+) -> None:
+    """Fold one rclone log event into ``result`` and forward it to the log at its level
+    (errors at DEBUG when ``quiet``)."""
+    level = str(event.get("level", "info"))
+    msg = redact(str(event.get("msg", ""))).strip()
+    obj = redact(str(event.get("object", "")))
+    if isinstance(event.get("stats"), dict):
+        result.stats = event["stats"]
+        return
+    text = f"{obj}: {msg}" if obj else msg
+    skipped = event.get("skipped")
+    if skipped in ("copy", "delete"):  # --dry-run: what would have happened
+        (result.transferred if skipped == "copy" else result.deleted).append(obj)
+        logger.info("would {} {}", skipped, obj)
+    elif level in ("error", "critical", "fatal"):
+        result.errors.append(text)
+        logger.log("DEBUG" if quiet else "WARNING", "rclone: {}", text)
+    elif msg.startswith("Copied") or msg.startswith("Moved"):
+        result.transferred.append(obj)
+        logger.debug("rclone: {}", text)
+    elif msg == "Deleted":
+        result.deleted.append(obj)
+        logger.debug("rclone: {}", text)
+    elif level in ("warning", "notice") and not quiet:
+        logger.info("rclone: {}", text)
+    else:
+        logger.debug("rclone: {}", text)
+
+
+async def terminate(process: Process, grace: float = KILL_GRACE) -> None:
+    """Stop ``process`` and its process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
+    _signal_group(process.pid, signal.SIGTERM)
+    with anyio.move_on_after(grace):
+        await process.wait()
+    if process.returncode is None:
+        _signal_group(process.pid, signal.SIGKILL)
+        await process.wait()
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
