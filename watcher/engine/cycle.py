@@ -67,17 +67,18 @@ async def run_cycle(
     dry_run: bool = False,
     force: bool = False,
     resync: bool = False,
-    lock_wait: float = LOCK_WAIT,
+    lock_wait: float | None = None,
 ) -> CycleReport:
     """Run every step of one cycle; a failed step is recorded and the next ones still run.
 
     Raises :class:`~watcher.engine.lock.LockHeld` when another run holds the lock past
-    ``lock_wait`` seconds.
+    ``lock_wait`` seconds (default :data:`LOCK_WAIT`).
     """
     cfg = session.cfg
     steps = plan_cycle(cfg, direction=direction, resync=resync)
     report = CycleReport()
-    async with wait_lock(session.paths.run_lock, "workspace-sync run", lock_wait):
+    wait = LOCK_WAIT if lock_wait is None else lock_wait
+    async with wait_lock(session.paths.run_lock, "workspace-sync run", wait):
         _check_workspace(session, steps)
         if cfg.mode == "mailbox" and direction is None and not dry_run:
             (cfg.sync_root / INBOX).mkdir(parents=True, exist_ok=True)

@@ -8,10 +8,13 @@ run. rclone's JSON log (``--use-json-log``) is parsed line by line into an :clas
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +81,20 @@ class RcloneResult:
         return f"rclone {self.args[0]} exited {self.exit_code} ({meaning}){detail}"
 
 
+@functools.cache
+def death_signal_prefix() -> tuple[str, ...]:
+    """argv prefix that makes the kernel send SIGTERM to rclone when this process dies.
+
+    On Linux, util-linux ``setpriv --pdeathsig`` sets the parent-death signal and execs rclone
+    (same pid); elsewhere (or without setpriv) rclone is only stopped by :func:`terminate`.
+    """
+    if sys.platform.startswith("linux"):
+        setpriv = shutil.which("setpriv")
+        if setpriv:
+            return (setpriv, "--pdeathsig", "TERM", "--")
+    return ()
+
+
 def _redactor(secrets: Iterable[str]) -> Callable[[str], str]:
     values = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
@@ -139,7 +156,7 @@ class Rclone:
         Cancelling the caller stops rclone (SIGTERM, then SIGKILL) before the cancellation
         propagates.
         """
-        argv = [str(self.binary.path), *args, *self.base_args()]
+        argv = [*death_signal_prefix(), str(self.binary.path), *args, *self.base_args()]
         if per_file:
             argv += ["-v", "--stats", "1s", "--stats-log-level", "NOTICE"]
         result = RcloneResult(tuple(args), exit_code=-1, duration=0.0)
