@@ -27,7 +27,7 @@ def record_from(
     """A :class:`RunRecord` for an rclone result (``extra`` is appended to the summary)."""
     verb = "would copy" if dry_run else "copied"
     summary = f"{verb} {len(result.transferred)}, deleted {len(result.deleted)}"
-    message = result.message() or summary + extra
+    message = (result.message() or summary) + extra
     return RunRecord(
         kind=kind,
         ok=result.ok,
@@ -87,8 +87,12 @@ async def run_one_way(
     extra = ""
     if step.kind == "pull" and not dry_run:
         extra = settle_pull(session, step, backup_dir)
-    if result.errors and not result.deleted and result.exit_code != 0:
-        extra += "; deletes are held back until unreadable files are readable or excluded"
+    if any("not deleting" in error for error in result.errors):
+        unreadable = [e.split(": ", 1)[0] for e in result.errors if "permission denied" in e]
+        extra += (
+            f"; {len(unreadable)} unreadable files ({', '.join(unreadable[:5])}): deletes are "
+            "held back until they are readable or excluded"
+        )
     record = record_from(step.kind, result, started, dry_run=dry_run, extra=extra)
     if not record.ok:
         raise SyncFailed(f"{step.kind} failed: {record.message}")
