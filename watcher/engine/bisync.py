@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import Step
+from watcher.rclone.ops import parse_time
 
 RESYNC_FIX = "workspace-sync sync --resync"
 FORCE_FIX = "workspace-sync sync --force"
@@ -84,3 +86,27 @@ async def run_bisync(
             RESYNC_FIX,
         )
     raise SyncFailed(f"bisync failed: {record.message}")
+
+
+def read_listing(workdir: Path, step: Step, side: int) -> dict[str, tuple[int, float]]:
+    """``{path: (size, mtime)}`` from bisync's listing of ``side`` (1 = local, 2 = remote) after
+    its last run; lines it cannot parse are skipped."""
+    path = workdir / f"{session_name(step.src, step.dst)}.path{side}.lst"
+    entries: dict[str, tuple[int, float]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return entries
+    for line in lines:
+        match = _LISTING_LINE.match(line)
+        if not match:
+            continue
+        try:
+            name = json.loads(match.group(3))
+        except ValueError:
+            continue
+        entries[name] = (int(match.group(1)), parse_time(match.group(2)))
+    return entries
+
+
+_LISTING_LINE = re.compile(r'^- +(-?\d+) \S+ \S+ (\S+) (".*")$')

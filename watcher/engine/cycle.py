@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from loguru import logger
 
 from watcher.engine.bisync import run_bisync
 from watcher.engine.drain import Drain
+from watcher.engine.incremental import NeedsFullPush, run_incremental_push
 from watcher.engine.ingest import run_ingest
 from watcher.engine.lock import wait_lock
 from watcher.engine.oneway import run_one_way
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord, record_run
 from watcher.errors import SafetyRefusal, SyncFailed
-from watcher.plan import INBOX, Direction, Step, plan_cycle
+from watcher.plan import INBOX, Direction, Step, StepKind, plan_cycle
 
 #: How long a one-shot ``sync`` waits for another run of the same config to finish.
 LOCK_WAIT = 60.0
@@ -38,9 +40,23 @@ class CycleReport:
 
 
 async def run_step(
-    session: Session, step: Step, *, dry_run: bool, force: bool, resync: bool
+    session: Session,
+    step: Step,
+    *,
+    dry_run: bool,
+    force: bool,
+    resync: bool,
+    push_paths: Collection[str] | None = None,
+    known_dest_files: int | None = None,
 ) -> RunRecord:
-    """Execute one planned step."""
+    """Execute one planned step (a push of ``push_paths`` only, when given)."""
+    if step.kind == "push" and push_paths is not None and not dry_run and not force:
+        try:
+            return await run_incremental_push(
+                session, step, push_paths, known_dest_files=known_dest_files
+            )
+        except NeedsFullPush as reason:
+            logger.info("push: full push instead of incremental ({})", reason)
     if step.kind in ("push", "pull"):
         return await run_one_way(session, step, dry_run=dry_run, force=force)
     if step.kind == "drain":
@@ -68,24 +84,41 @@ async def run_cycle(
     force: bool = False,
     resync: bool = False,
     lock_wait: float | None = None,
+    only: Collection[StepKind] | None = None,
+    push_paths: Collection[str] | None = None,
+    known_dest_files: int | None = None,
 ) -> CycleReport:
     """Run every step of one cycle; a failed step is recorded and the next ones still run.
 
     Raises :class:`~watcher.engine.lock.LockHeld` when another run holds the lock past
-    ``lock_wait`` seconds (default :data:`LOCK_WAIT`).
+    ``lock_wait`` seconds (default :data:`LOCK_WAIT`). ``only`` limits the cycle to some step
+    kinds; ``push_paths`` makes the push incremental (``known_dest_files`` is the destination
+    size seen by the last full push, for the delete guard).
     """
     cfg = session.cfg
-    steps = plan_cycle(cfg, direction=direction, resync=resync)
+    steps = tuple(
+        s
+        for s in plan_cycle(cfg, direction=direction, resync=resync)
+        if only is None or s.kind in only
+    )
     report = CycleReport()
     wait = LOCK_WAIT if lock_wait is None else lock_wait
     async with wait_lock(session.paths.run_lock, "workspace-sync run", wait):
         _check_workspace(session, steps)
-        if cfg.mode == "mailbox" and direction is None and not dry_run:
+        if cfg.mode == "mailbox" and direction is None and not dry_run and only is None:
             (cfg.sync_root / INBOX).mkdir(parents=True, exist_ok=True)
         for step in steps:
             started = time.time()
             try:
-                record = await run_step(session, step, dry_run=dry_run, force=force, resync=resync)
+                record = await run_step(
+                    session,
+                    step,
+                    dry_run=dry_run,
+                    force=force,
+                    resync=resync,
+                    push_paths=push_paths,
+                    known_dest_files=known_dest_files,
+                )
             except SyncFailed as exc:
                 fix = exc.fix if isinstance(exc, SafetyRefusal) else None
                 record = RunRecord(

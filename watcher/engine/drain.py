@@ -5,7 +5,7 @@ Order of operations, so that a crash at any point neither loses nor duplicates a
 1. list the remote outbox; give every new file a local name that is free (``a (1).txt``
    beside an existing ``a.txt``) and write the journal (remote path, size, mtime -> name);
 2. copy the files into a staging folder inside ``_inbox`` with one rclone call;
-3. link each staged file to its name (never replacing an existing file), then unlink the staged copy;
+3. link each staged file to its name (never replacing an existing file), unlink the staged copy;
 4. delete from the remote exactly the files that landed with the journalled size, and only while
    the remote file is still the journalled version;
 5. forget the finished journal entries.

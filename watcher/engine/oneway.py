@@ -56,10 +56,12 @@ async def run_one_way(
     started = time.time()
     rc, cfg = session.rc, session.cfg
     filters = step.filter.rclone_args() + session.link_args()
+    dest_files = None
     if not force:
         src = await list_files(rc, step.src, filters)
         dst = await list_files(rc, step.dst, filters)
         verdict = check_one_way(step.src, step.dst, src, dst, cfg.max_delete)
+        dest_files = len(dst or [])
         if verdict.refuse:
             fix = force_hint(step)
             raise SafetyRefusal(
@@ -94,6 +96,7 @@ async def run_one_way(
             "held back until they are readable or excluded"
         )
     record = record_from(step.kind, result, started, dry_run=dry_run, extra=extra)
+    record.dest_files = dest_files
     if not record.ok:
         raise SyncFailed(f"{step.kind} failed: {record.message}")
     return record

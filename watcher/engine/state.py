@@ -119,6 +119,8 @@ class RunRecord:
     errors: int = 0
     fix: str | None = None
     dry_run: bool = False
+    #: Files at the destination before the run, when the guard listed it.
+    dest_files: int | None = None
 
 
 def record_run(paths: StatePaths, record: RunRecord) -> None:

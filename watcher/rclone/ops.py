@@ -4,6 +4,7 @@ keeping the tool's rclone.conf current."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -40,24 +41,23 @@ class Entry:
         return cls(str(item["Path"]), int(item.get("Size", -1)), parse_time(item.get("ModTime")))
 
 
+_TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$")
+
+
 def parse_time(text: Any) -> float:
-    """Parse rclone's RFC 3339 time (nanoseconds allowed) to a POSIX timestamp (0 if absent)."""
-    if not isinstance(text, str) or not text:
+    """Parse rclone's RFC 3339 time (nanoseconds allowed, ``Z``, ``+00:00`` or ``+0000``) to a
+    POSIX timestamp; 0 when absent or unparsable."""
+    if not isinstance(text, str):
         return 0.0
-    head, _, frac = text.partition(".")
-    tz = ""
-    if frac:
-        digits = "".join(ch for ch in frac if ch.isdigit())
-        tz = frac[len(digits) :]
-        fraction = float("0." + digits) if digits else 0.0
-    else:
-        for marker in ("Z", "+", "-"):
-            idx = head.find(marker, 19)
-            if idx != -1:
-                head, tz = head[:idx], head[idx:]
-                break
-        fraction = 0.0
-    tz = "+00:00" if tz in ("Z", "") else tz
+    match = _TIME.match(text.strip())
+    if not match:
+        return 0.0
+    head, frac, tz = match.groups()
+    if not tz or tz == "Z":
+        tz = "+00:00"
+    elif ":" not in tz:
+        tz = f"{tz[:3]}:{tz[3:]}"
+    fraction = float("0." + frac) if frac else 0.0
     return datetime.fromisoformat(head + tz).timestamp() + fraction
 
 

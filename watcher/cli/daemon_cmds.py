@@ -1,0 +1,69 @@
+"""``watch`` and ``trigger``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+import click
+
+from watcher.cli.app import cli, common_options, fail, load, run_async, session_for
+from watcher.daemon import Daemon
+from watcher.engine import CycleReport, LockHeld, run_cycle, state_paths
+from watcher.engine.lock import lock_holder
+
+
+@cli.command()
+@common_options
+@click.pass_context
+def watch(ctx: click.Context) -> None:
+    """Run in the foreground: a full cycle now, then sync on file events (debounced), on the
+    fallback timer (`interval`) and on `trigger`. SIGINT/SIGTERM stop it cleanly (exit 0)."""
+    cfg = load(ctx)
+
+    async def go() -> None:
+        session = await session_for(cfg)
+        daemon = Daemon(session)
+        try:
+            await daemon.run()
+        except LockHeld as exc:
+            fail(f"{exc}; one daemon per config", 2)
+
+    run_async(go)
+    sys.exit(0)
+
+
+@cli.command()
+@click.option(
+    "--event",
+    type=click.Choice(["session-start", "session-end"]),
+    help="Honour on_session_start / on_session_end from the config.",
+)
+@common_options
+@click.pass_context
+def trigger(ctx: click.Context, event: str | None) -> None:
+    """Ask the running daemon for a cycle now; without a daemon, run one cycle here."""
+    cfg = load(ctx)
+    if event is not None:
+        key = "on_" + event.replace("-", "_")
+        if not getattr(cfg, key):
+            click.echo(f"{key} = false in {cfg.config_path}: nothing to do")
+            return
+    pid = lock_holder(state_paths(cfg).daemon_lock)
+    if pid is not None and pid > 0:
+        try:
+            os.kill(pid, signal.SIGUSR1)
+        except ProcessLookupError:
+            pass
+        else:
+            click.echo(f"asked the daemon (pid {pid}) for a cycle")
+            return
+
+    async def go() -> CycleReport:
+        return await run_cycle(await session_for(cfg))
+
+    report = run_async(go)
+    for fix in report.fixes:
+        click.echo(f"to resolve: {fix}", err=True)
+    sys.exit(0 if report.ok else 1)

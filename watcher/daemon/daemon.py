@@ -1,0 +1,363 @@
+"""The watch daemon: observers → debouncer → one run at a time, with fallback timer, outbox
+polling, retries with capped backoff, and the blocked state for safety refusals."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import signal
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+import anyio.from_thread
+import anyio.lowlevel
+from loguru import logger
+
+from watcher.config import Config
+from watcher.daemon.debounce import Pending, backoff_delay, wait_time
+from watcher.daemon.events import Change, WatchRoot
+from watcher.daemon.observe import Observers
+from watcher.engine import CycleReport, Session, run_cycle
+from watcher.engine.bisync import read_listing
+from watcher.engine.lock import hold_lock
+from watcher.plan import OUTBOX, StepKind, local_remote_dir, plan_cycle, sync_filter
+from watcher.plan.filters import PathFilter
+from watcher.rclone import list_files
+
+#: Retries of a failing run wait 2, 4, 8 … seconds, at most this long (plus jitter).
+BACKOFF_CAP = 300.0
+
+
+def watch_roots(cfg: Config) -> list[WatchRoot]:
+    """The folders to observe for ``cfg``'s mode (remote folders only for provider local)."""
+    roots: list[WatchRoot] = []
+    remote_dir = local_remote_dir(cfg)
+    one_way = sync_filter(cfg)
+    if cfg.mode in ("mailbox", "bisync"):
+        roots.append(
+            WatchRoot("sync", str(cfg.sync_root), sync_filter(cfg, for_bisync=cfg.mode == "bisync"))
+        )
+    if cfg.mode == "mirror" and cfg.ingest:
+        roots.append(
+            WatchRoot(
+                "ingest", str(cfg.ingest_root), PathFilter.from_user(cfg.exclude, ("*.partial",))
+            )
+        )
+    if remote_dir is not None:
+        if cfg.mode == "mailbox":
+            roots.append(
+                WatchRoot(
+                    "outbox",
+                    str(remote_dir / OUTBOX),
+                    PathFilter.from_user(cfg.exclude, ("*.partial",)),
+                )
+            )
+        elif cfg.mode == "mirror":
+            roots.append(WatchRoot("remote", str(remote_dir), one_way))
+        else:
+            roots.append(WatchRoot("remote", str(remote_dir), sync_filter(cfg, for_bisync=True)))
+    return roots
+
+
+@dataclass
+class DaemonStats:
+    """Counters for logs, tests and benchmarks."""
+
+    cycles: int = 0
+    failures: int = 0
+    suppressed: int = 0
+
+
+class Daemon:
+    """Runs cycles for one config until cancelled (SIGINT/SIGTERM); SIGUSR1 asks for a cycle."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.cfg = session.cfg
+        self.pending = Pending()
+        self.remote_paths: set[str] = set()
+        self.changes: deque[Change | None] = deque()
+        self.changes_lock = threading.Lock()
+        self.wakeup = anyio.Event()
+        self.stats = DaemonStats()
+        self.known_dest_files: int | None = None
+        self.failures = 0
+        self.blocked: str | None = None
+        self.last_full = 0.0
+        self.running = False
+        self.observers = Observers(watch_roots(self.cfg), self._from_thread)
+        self._token: anyio.lowlevel.EventLoopToken | None = None
+
+    # ------------------------------------------------------------------ event intake
+
+    def _from_thread(self, change: Change | None) -> None:
+        """Called on watchdog's thread: queue the change and wake the loop if it sleeps."""
+        with self.changes_lock:
+            self.changes.append(change)
+            first = len(self.changes) == 1
+        if first and self._token is not None:
+            with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
+                anyio.from_thread.run_sync(lambda: self.wakeup.set(), token=self._token)
+
+    def _take_changes(self) -> None:
+        with self.changes_lock:
+            changes = list(self.changes)
+            self.changes.clear()
+        now = time.monotonic()
+        for change in changes:
+            self._apply(change, now)
+
+    def _apply(self, change: Change | None, now: float) -> None:
+        pending = self.pending
+        if change is None:
+            logger.warning("file events were lost (kernel queue overflow): running a full cycle")
+            pending.full = True
+            pending.touch(now)
+            return
+        kind = change.root.kind
+        mode = self.cfg.mode
+        if kind == "outbox":
+            pending.drain = True
+            pending.touch(now)
+        elif kind == "ingest":
+            pending.ingest = True
+            pending.touch(now)
+        elif kind == "remote" and mode == "mirror":
+            pending.pull = True
+            pending.touch(now)
+        elif change.structural:
+            pending.full = True
+            pending.paths.clear()
+            pending.touch(now)
+        elif kind == "remote":  # bisync, local remote
+            pending.bisync = True
+            self.remote_paths.update(change.paths)
+            pending.touch(now)
+        else:  # the sync root: incremental push (mailbox) or bisync
+            if mode == "bisync":
+                pending.bisync = True
+            for rel in change.paths:
+                pending.add_path(rel, now)
+
+    def request(self, *, full: bool = False, drain: bool = False, urgent: bool = True) -> None:
+        """Ask for work from inside the loop (start-up, timer, trigger, outbox poll)."""
+        self.pending.full |= full
+        self.pending.drain |= drain
+        self.pending.urgent |= urgent
+        self.pending.touch(time.monotonic())
+        self.wakeup.set()
+
+    # ------------------------------------------------------------------ main loop
+
+    async def run(self) -> None:
+        """Hold the daemon lock and run until cancelled. Raises
+        :class:`~watcher.engine.lock.LockHeld` when another daemon runs this config."""
+        paths = self.session.paths
+        with hold_lock(paths.daemon_lock, f"workspace-sync watch for {self.cfg.config_path}"):
+            self._token = anyio.lowlevel.current_token()
+            self._prepare_roots()
+            self._warn_unwatched()
+            self.observers.start()
+            try:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._signals, tg.cancel_scope)
+                    if self.cfg.interval:
+                        tg.start_soon(self._fallback_timer)
+                    if (
+                        self.cfg.mode == "mailbox"
+                        and self._outbox_is_remote()
+                        and (self.cfg.outbox_poll)
+                    ):
+                        tg.start_soon(self._outbox_poll)
+                    self.request(full=True)
+                    await self._scheduler()
+            finally:
+                self._token = None
+                self.observers.stop()
+
+    def _prepare_roots(self) -> None:
+        """Create the folders to watch where that is safe (never a missing workspace)."""
+        cfg = self.cfg
+        if cfg.workspace.is_dir():
+            for root in self.observers.roots:
+                if root.kind in ("sync", "ingest"):
+                    Path(root.path).mkdir(parents=True, exist_ok=True)
+        remote_dir = local_remote_dir(cfg)
+        if remote_dir is not None and cfg.mode == "mailbox":
+            (remote_dir / OUTBOX).mkdir(parents=True, exist_ok=True)
+
+    def _outbox_is_remote(self) -> bool:
+        return local_remote_dir(self.cfg) is None
+
+    def _warn_unwatched(self) -> None:
+        cfg = self.cfg
+        if cfg.mode in ("mirror", "bisync") and local_remote_dir(cfg) is None and not cfg.interval:
+            logger.warning(
+                "{} on a cloud remote with interval = 0: remote changes are pulled only at start "
+                "and on `workspace-sync trigger`; set interval (e.g. 300) for periodic pulls",
+                cfg.mode,
+            )
+
+    async def _signals(self, scope: anyio.CancelScope) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1) as signals:
+            async for signum in signals:
+                if signum == signal.SIGUSR1:
+                    logger.info("trigger received: running a full cycle")
+                    self.blocked = None
+                    self.request(full=True)
+                else:
+                    logger.info("{} received: stopping", signal.Signals(signum).name)
+                    scope.cancel()
+                    return
+
+    async def _fallback_timer(self) -> None:
+        while True:
+            due = self.last_full + self.cfg.interval
+            await anyio.sleep(max(1.0, due - time.monotonic()))
+            if time.monotonic() >= self.last_full + self.cfg.interval and not self.running:
+                logger.debug("fallback timer: full cycle")
+                self.request(full=True)
+
+    async def _outbox_poll(self) -> None:
+        step = plan_cycle(self.cfg)[1]
+        outbox = step.src
+        while True:
+            await anyio.sleep(self.cfg.outbox_poll)
+            if self.running or self.pending.drain or self.pending.full:
+                continue
+            try:
+                files = await list_files(self.session.rc, outbox, step.filter.rclone_args())
+            except Exception as exc:  # a failing remote must never stop the daemon
+                logger.debug("outbox poll failed: {}", exc)
+                continue
+            if files:
+                logger.debug("outbox poll: {} inbound files", len(files))
+                self.request(drain=True)
+
+    async def _wait(self, timeout: float | None) -> None:
+        with anyio.move_on_after(timeout):
+            await self.wakeup.wait()
+        self.wakeup = anyio.Event()
+
+    async def _scheduler(self) -> None:
+        while True:
+            self._take_changes()
+            delay = wait_time(self.pending, time.monotonic(), self.cfg.debounce, self.cfg.max_delay)
+            if delay is None or delay > 0:
+                await self._wait(delay)
+                continue
+            work, self.pending = self.pending, Pending()
+            remote_paths, self.remote_paths = self.remote_paths, set()
+            if self._own_writes_only(work, remote_paths):
+                self.stats.suppressed += 1
+                continue
+            await self._execute(work)
+            self.observers.refresh()
+
+    # ------------------------------------------------------------------ running work
+
+    def _own_writes_only(self, work: Pending, remote_paths: set[str]) -> bool:
+        """bisync: True when every changed path is already in the state bisync left behind
+        (its own copies), so no run is needed."""
+        if self.cfg.mode != "bisync" or work.full or work.urgent or not work.bisync:
+            return False
+        step = plan_cycle(self.cfg)[0]
+        workdir = self.session.paths.bisync_workdir
+        remote_dir = local_remote_dir(self.cfg)
+        sides = [(self.cfg.sync_root, work.paths, 1)]
+        if remote_dir is not None:
+            sides.append((remote_dir, remote_paths, 2))
+        for folder, changed, side in sides:
+            if not changed:
+                continue
+            listing = read_listing(workdir, step, side)
+            for rel in changed:
+                if not _matches_listing(folder / rel, listing.get(rel)):
+                    return False
+        logger.debug("events were bisync's own writes: no run")
+        return True
+
+    async def _execute(self, work: Pending) -> None:
+        self.running = True
+        started = time.monotonic()
+        try:
+            report = await self._run(work)
+        except Exception as exc:  # the daemon never dies of a sync failure
+            logger.error("run failed: {}", exc)
+            report = None
+        finally:
+            self.running = False
+        self.stats.cycles += 1
+        if work.full:
+            self.last_full = time.monotonic()
+        if report is not None and report.ok:
+            if self.blocked:
+                logger.info("no longer blocked")
+            self.failures, self.blocked = 0, None
+            return
+        fixes = report.fixes if report is not None else []
+        if fixes:
+            self.blocked = fixes[0]
+            logger.error(
+                "blocked: not retrying until the cause is gone; to resolve run `{}`", fixes[0]
+            )
+            return
+        self.failures += 1
+        self.stats.failures += 1
+        delay = backoff_delay(self.failures, cap=BACKOFF_CAP, jitter=random.uniform(0, 0.25))  # noqa: S311
+        logger.warning(
+            "retrying in {:.0f} s (attempt {}, run took {:.1f} s)",
+            delay,
+            self.failures + 1,
+            time.monotonic() - started,
+        )
+        await self._wait(delay)
+        retry = work
+        retry.urgent = True
+        self.pending.merge(retry)
+
+    async def _run(self, work: Pending) -> CycleReport:
+        session = self.session
+        if work.full:
+            report = await run_cycle(session)
+        else:
+            only: set[StepKind] = set()
+            if work.paths:
+                only.add("push")
+            if work.drain:
+                only.add("drain")
+            if work.ingest:
+                only.add("ingest")
+            if work.pull:
+                only.add("pull")
+            if work.bisync:
+                only.add("bisync")
+            report = await run_cycle(
+                session,
+                only=only,
+                push_paths=work.paths if work.paths else None,
+                known_dest_files=self.known_dest_files,
+            )
+        for record in report.records:
+            if record.kind == "push" and record.dest_files is not None:
+                self.known_dest_files = record.dest_files
+        return report
+
+
+def _matches_listing(path: Path, entry: tuple[int, float] | None) -> bool:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return entry is None
+    except OSError:
+        return False
+    if entry is None:
+        return False
+    return st.st_size == entry[0] and abs(st.st_mtime_ns / 1e9 - entry[1]) < 1e-3
+
+
+__all__ = ["Daemon", "DaemonStats", "watch_roots"]

@@ -1,0 +1,91 @@
+"""Pending work and the debounce policy (pure).
+
+Events accumulate into :class:`Pending`; a run becomes due once the events have been quiet for
+``debounce`` seconds, or ``max_delay`` seconds after the first of them, whichever comes first
+(the policy of watchfiles' ``debounce``/``step``, applied to watchdog events).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: More changed paths than this make a push a full one instead of an incremental one.
+INCREMENTAL_LIMIT = 5000
+
+
+@dataclass
+class Pending:
+    """Work waiting for the next run.
+
+    ``paths`` are sync-root-relative files changed locally (for an incremental push); ``full``
+    asks for the mode's whole cycle; ``drain``/``pull``/``ingest``/``bisync`` ask for one step.
+    ``urgent`` skips the debounce (start-up, ``trigger``, fallback timer, retries).
+    """
+
+    paths: set[str] = field(default_factory=set)
+    full: bool = False
+    drain: bool = False
+    pull: bool = False
+    ingest: bool = False
+    bisync: bool = False
+    urgent: bool = False
+    first_event: float | None = None
+    last_event: float | None = None
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.paths or self.full or self.drain or self.pull or self.ingest or self.bisync
+        )
+
+    def touch(self, now: float) -> None:
+        """Note that an event arrived at ``now``."""
+        if self.first_event is None:
+            self.first_event = now
+        self.last_event = now
+
+    def add_path(self, rel: str, now: float) -> None:
+        """A local file changed; too many of them turn into a full cycle."""
+        if not self.full:
+            self.paths.add(rel)
+            if len(self.paths) > INCREMENTAL_LIMIT:
+                self.full = True
+                self.paths.clear()
+        self.touch(now)
+
+    def merge(self, other: Pending) -> None:
+        """Fold ``other`` (e.g. the work of a failed run) into this one."""
+        self.full |= other.full
+        if self.full:
+            self.paths.clear()
+        else:
+            self.paths |= other.paths
+        self.drain |= other.drain
+        self.pull |= other.pull
+        self.ingest |= other.ingest
+        self.bisync |= other.bisync
+        self.urgent |= other.urgent
+        for stamp in (other.first_event, other.last_event):
+            if stamp is not None:
+                self.first_event = min(self.first_event or stamp, stamp)
+                self.last_event = max(self.last_event or stamp, stamp)
+
+
+def wait_time(pending: Pending, now: float, debounce: float, max_delay: float) -> float | None:
+    """Seconds until ``pending`` is due (0 = now), or ``None`` when there is nothing to do."""
+    if not pending:
+        return None
+    if pending.urgent or pending.last_event is None or pending.first_event is None:
+        return 0.0
+    quiet = pending.last_event + debounce - now
+    ceiling = pending.first_event + max_delay - now
+    return max(0.0, min(quiet, ceiling))
+
+
+def backoff_delay(
+    failures: int, *, base: float = 2.0, cap: float = 300.0, jitter: float = 0.0
+) -> float:
+    """Delay before retry number ``failures`` (1-based): ``base * 2**(failures-1)`` capped at
+    ``cap``, times ``1 + jitter`` (pass a random ``jitter`` in [0, 0.25) to spread retries)."""
+    if failures <= 0:
+        return 0.0
+    return float(min(cap, base * 2.0 ** (failures - 1)) * (1 + jitter))

@@ -1,0 +1,86 @@
+"""Incremental push: send only the paths that changed (``rclone sync --files-from-raw``).
+
+rclone copies each listed path that exists locally and deletes at the destination each listed
+path that no longer exists locally; unlisted files are left alone. Deletions are checked against
+the destination size seen by the last full push, so a vanished workspace cannot delete the
+remote copy file by file: such a change set is handed back for a full, guarded push.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Collection
+from pathlib import Path
+
+from watcher.engine.guard import MIN_FILES_FOR_PERCENT
+from watcher.engine.oneway import record_from
+from watcher.engine.session import Session
+from watcher.engine.state import RunRecord
+from watcher.errors import SyncFailed
+from watcher.plan import Step
+
+
+class NeedsFullPush(Exception):
+    """The change set cannot be pushed incrementally; run the full, guarded push instead."""
+
+
+def too_many_deletes(deletes: int, known_dest_files: int | None, max_delete: int) -> bool:
+    """True when ``deletes`` exceed ``max_delete`` % of the destination as last seen (unknown
+    destination sizes count as too many when anything is deleted)."""
+    if deletes == 0 or max_delete >= 100:
+        return False
+    if known_dest_files is None:
+        return True
+    if known_dest_files < MIN_FILES_FOR_PERCENT:
+        return deletes >= known_dest_files
+    return deletes * 100 > max_delete * known_dest_files
+
+
+async def run_incremental_push(
+    session: Session,
+    step: Step,
+    paths: Collection[str],
+    *,
+    known_dest_files: int | None,
+) -> RunRecord:
+    """Push ``paths`` (relative to the sync root) only. Raises :class:`NeedsFullPush` when the
+    sync root is gone or the deletions need the full guard, :class:`SyncFailed` on failure."""
+    started = time.time()
+    root = Path(step.src)
+    if not root.is_dir():
+        raise NeedsFullPush(f"{root} is missing")
+    deletes = sum(1 for rel in paths if not os.path.lexists(root / rel))
+    if too_many_deletes(deletes, known_dest_files, session.cfg.max_delete):
+        raise NeedsFullPush(f"{deletes} deletions")
+    with tempfile.NamedTemporaryFile(
+        "w",
+        dir=session.paths.root,
+        prefix="push-",
+        suffix=".lst",
+        encoding="utf-8",
+        delete=False,
+    ) as fh:
+        fh.write("".join(f"{rel}\n" for rel in sorted(paths)))
+    try:
+        result = await session.rc.run(
+            [
+                "sync",
+                step.src,
+                step.dst,
+                "--files-from-raw",
+                fh.name,
+                "--no-traverse",
+                *step.filter.rclone_args(),
+                *session.link_args(),
+            ]
+        )
+    finally:
+        Path(fh.name).unlink(missing_ok=True)
+    record = record_from(
+        "push", result, started, dry_run=False, extra=f" ({len(paths)} changed paths)"
+    )
+    if not record.ok:
+        raise SyncFailed(f"push failed: {record.message}")
+    return record
