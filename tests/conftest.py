@@ -244,8 +244,10 @@ def tree(root: Path) -> dict[str, bytes]:
     }
 
 
-def rclone_processes() -> list[int]:
-    """Pids of rclone processes that are not ``serve`` endpoints of the tests."""
+def rclone_processes(marker: str | Path | None = None) -> list[int]:
+    """Pids of rclone processes that are not ``serve`` endpoints of the tests; with ``marker``,
+    only those whose command line contains it (e.g. the test's tmp_path, which holds the
+    state dir and so the ``--config`` of every rclone a test's runs start)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -254,6 +256,12 @@ def rclone_processes() -> list[int]:
             cmdline = (entry / "cmdline").read_bytes().split(b"\0")
         except OSError:
             continue
-        if cmdline and cmdline[0].endswith(b"rclone") and b"serve" not in cmdline:
+        if (
+            not cmdline
+            or b"serve" in cmdline
+            or not any(part.endswith(b"/rclone") for part in cmdline[:5])
+        ):
+            continue
+        if marker is None or str(marker).encode() in b" ".join(cmdline):
             pids.append(int(entry.name))
     return pids

@@ -33,14 +33,22 @@ def test_timeout_kills_rclone_and_fails(make_setup, hanging_server, monkeypatch)
     exits 1, and leaves no rclone process behind."""
     monkeypatch.setenv("WORKSPACE_SYNC_TEST_LIMITS", "1")
     setup = make_setup("mailbox", timeout=2, provider="s3")
-    write_config(setup.config, {
-        **tomllib.loads(setup.config.read_text()),
-        "s3": {"endpoint": hanging_server, "bucket": "b", "provider": "Other",
-               "access_key_id": "k", "secret_access_key": S3_SECRET},
-    })
+    write_config(
+        setup.config,
+        {
+            **tomllib.loads(setup.config.read_text()),
+            "s3": {
+                "endpoint": hanging_server,
+                "bucket": "b",
+                "provider": "Other",
+                "access_key_id": "k",
+                "secret_access_key": S3_SECRET,
+            },
+        },
+    )
     (setup.sync_root).mkdir(parents=True)
     (setup.sync_root / "a.txt").write_text("a")
-    before = set(rclone_processes())
+    before = set(rclone_processes(setup.root))
     started = time.monotonic()
     proc = cli_subprocess("sync", config=setup.config)
     out, err = proc.communicate(timeout=60)
@@ -49,7 +57,7 @@ def test_timeout_kills_rclone_and_fails(make_setup, hanging_server, monkeypatch)
     assert "timed out" in err
     assert elapsed < 30
     assert S3_SECRET not in out + err
-    wait_until(lambda: not (set(rclone_processes()) - before), timeout=5)
+    wait_until(lambda: not (set(rclone_processes(setup.root)) - before), timeout=5)
 
 
 @pytest.mark.parametrize("kill_when", ["journal", "staged", "landed", "deleted-some"])
@@ -81,8 +89,9 @@ def test_killed_drain_loses_and_duplicates_nothing(make_setup, kill_when):
     proc = cli_subprocess("sync", config=setup.config)
     killed = False
     try:
-        wait_until(lambda: conditions[kill_when]() or proc.poll() is not None, timeout=60,
-                   interval=0.002)
+        wait_until(
+            lambda: conditions[kill_when]() or proc.poll() is not None, timeout=60, interval=0.002
+        )
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
@@ -90,7 +99,7 @@ def test_killed_drain_loses_and_duplicates_nothing(make_setup, kill_when):
         proc.wait()
     assert killed, f"the drain finished before reaching {kill_when!r}"
     # rclone dies with its parent (parent-death signal).
-    wait_until(lambda: not rclone_processes(), timeout=10)
+    wait_until(lambda: not rclone_processes(setup.root), timeout=10)
     result = run_cli("sync", config=setup.config)
     assert result.exit_code == 0, result.output
     got = {k: v for k, v in tree(inbox).items() if not k.startswith(".workspace-sync")}
@@ -105,12 +114,16 @@ def test_run_lock_names_the_holder(make_setup):
     paths = state_paths(load_config(setup.config))
     paths.create()
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         "import fcntl,os,sys,time\n"
-         f"fd=os.open({str(paths.run_lock)!r}, os.O_RDWR|os.O_CREAT)\n"
-         "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, str(os.getpid()).encode())\n"
-         "print('locked', flush=True); time.sleep(60)"],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import fcntl,os,sys,time\n"
+            f"fd=os.open({str(paths.run_lock)!r}, os.O_RDWR|os.O_CREAT)\n"
+            "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, str(os.getpid()).encode())\n"
+            "print('locked', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
@@ -139,7 +152,7 @@ def test_secrets_not_in_argv_or_status(make_setup, s3_server):
     proc = cli_subprocess("sync", config=setup.config)
     seen = []
     while proc.poll() is None:
-        for pid in rclone_processes():
+        for pid in rclone_processes(setup.root):
             try:
                 seen.append(Path(f"/proc/{pid}/cmdline").read_bytes())
             except OSError:
@@ -161,8 +174,11 @@ def test_rclone_conf_regenerated_when_provider_settings_change(make_setup, s3_se
     assert run_cli("sync", config=setup.config).exit_code == 0
     conf = state_paths(load_config(setup.config)).rclone_conf
     assert "region" not in conf.read_text()
-    setup.config.write_text(setup.config.read_text().replace(
-        'bucket = "bucket"', 'bucket = "bucket"\nregion = "eu-test-1"'))
+    setup.config.write_text(
+        setup.config.read_text().replace(
+            'bucket = "bucket"', 'bucket = "bucket"\nregion = "eu-test-1"'
+        )
+    )
     assert run_cli("sync", config=setup.config).exit_code == 0
     assert "region = eu-test-1" in conf.read_text()
 
@@ -199,8 +215,9 @@ def test_missing_workspace_refused(make_setup):
     setup = make_setup("mailbox")
     assert run_cli("sync", config=setup.config).exit_code == 0
     (setup.cloud / "keep.txt").write_text("keep")
-    setup.config.write_text(setup.config.read_text().replace(
-        str(setup.workspace), str(setup.root / "unmounted")))
+    setup.config.write_text(
+        setup.config.read_text().replace(str(setup.workspace), str(setup.root / "unmounted"))
+    )
     result = run_cli("sync", config=setup.config)
     assert result.exit_code == 1
     assert "does not exist" in result.output

@@ -261,6 +261,19 @@ def _str_list(ctx: _Ctx, key: str, value: Any, *, allow_empty: bool = True) -> t
     return tuple(_expand_env(ctx, key, v) for v in value)
 
 
+def _excludes(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
+    """Filter globs, compiled once here so a broken one is a config error, not a crash later."""
+    from watcher.plan.filters import PathFilter  # here: watcher.plan imports watcher.config
+
+    patterns = _str_list(ctx, key, value)
+    for pattern in patterns:
+        try:
+            PathFilter.from_user([pattern])
+        except (ValueError, re.error) as exc:
+            raise ctx.error(key, pattern, f"expected an rclone filter glob ({exc})") from None
+    return patterns
+
+
 # --------------------------------------------------------------------------- the schema
 
 _Parser = Callable[[_Ctx, str, Any], Any]
@@ -281,7 +294,7 @@ _TOP: dict[str, _Parser] = {
     "remote_name": lambda c, k, v: _remote_name(c, k, v),
     "rclone_config": _path,
     "conflict_resolve": lambda c, k, v: _choice(c, k, v, ("newer", "local", "remote")),
-    "exclude": _str_list,
+    "exclude": _excludes,
     "copy_symlinks": _bool,
     "ingest": _bool,
     "ingest_path": _inside,

@@ -60,4 +60,8 @@ def classify(root: WatchRoot, event_type: str, src: str, dest: str, is_dir: bool
     )
     if root.kind == "outbox" and removal:
         return None
+    if is_dir and not removal:
+        # A folder created or moved inside the root: watchdog reports every file in it as
+        # created or moved too, so the folder event itself asks for nothing.
+        return None
     return Change(root, paths=() if is_dir else kept, structural=is_dir, removal=removal)

@@ -18,19 +18,31 @@ RESYNC_FIX = "workspace-sync sync --resync"
 FORCE_FIX = "workspace-sync sync --force"
 
 
-def session_name(path1: str, path2: str) -> str:
-    """The file-name stem rclone bisync derives from its two paths."""
+def listing_stem(workdir: Path, step: Step) -> str | None:
+    """The file-name stem of bisync's listings for this pair of paths, if they exist.
 
-    def canon(path: str) -> str:
-        return re.sub(r"[/:]", "_", path).strip("_")
-
-    return f"{canon(path1)}..{canon(path2)}"
+    rclone derives it from both paths (``/`` and ``:`` become ``_``, the backend name may be
+    prepended); rather than re-deriving rclone's exact rule, find the listing pair whose name
+    holds both paths in that form.
+    """
+    local = re.sub(r"[/:]", "_", step.src).strip("_")
+    remote = re.sub(r"[/:]", "_", step.dst.split(":", 1)[-1]).strip("_")
+    for path1 in sorted(workdir.glob("*.path1.lst")):
+        stem = path1.name[: -len(".path1.lst")]
+        first, sep, second = stem.partition("..")
+        if (
+            sep
+            and first.endswith(local)
+            and second.endswith(remote)
+            and (workdir / f"{stem}.path2.lst").is_file()
+        ):
+            return stem
+    return None
 
 
 def baseline_present(workdir: Path, step: Step) -> bool:
     """True when bisync's listings of a previous run exist for this pair of paths."""
-    stem = session_name(step.src, step.dst)
-    return all((workdir / f"{stem}.path{n}.lst").is_file() for n in (1, 2))
+    return listing_stem(workdir, step) is not None
 
 
 async def run_bisync(
@@ -91,8 +103,11 @@ async def run_bisync(
 def read_listing(workdir: Path, step: Step, side: int) -> dict[str, tuple[int, float]]:
     """``{path: (size, mtime)}`` from bisync's listing of ``side`` (1 = local, 2 = remote) after
     its last run; lines it cannot parse are skipped."""
-    path = workdir / f"{session_name(step.src, step.dst)}.path{side}.lst"
     entries: dict[str, tuple[int, float]] = {}
+    stem = listing_stem(workdir, step)
+    if stem is None:
+        return entries
+    path = workdir / f"{stem}.path{side}.lst"
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:

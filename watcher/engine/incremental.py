@@ -63,7 +63,7 @@ async def run_incremental_push(
         delete=False,
     ) as fh:
         fh.write("".join(f"{rel}\n" for rel in sorted(paths)))
-    try:
+    try:  # --files-from-raw cannot be combined with filters: the paths are already filtered
         result = await session.rc.run(
             [
                 "sync",
@@ -72,7 +72,6 @@ async def run_incremental_push(
                 "--files-from-raw",
                 fh.name,
                 "--no-traverse",
-                *step.filter.rclone_args(),
                 *session.link_args(),
             ]
         )

@@ -55,7 +55,16 @@ async def run_ingest(session: Session, step: Step, *, dry_run: bool = False) -> 
     ) as fh:
         fh.write("".join(f"{path}\n" for path in todo))
     try:
-        args = ["copy", step.src, step.dst, "--files-from-raw", fh.name, "--no-traverse", *filters]
+        # --files-from-raw cannot be combined with filters: the list is already filtered.
+        args = [
+            "copy",
+            step.src,
+            step.dst,
+            "--files-from-raw",
+            fh.name,
+            "--no-traverse",
+            *session.link_args(),
+        ]
         result = await session.rc.run([*args, "--dry-run"] if dry_run else args)
     finally:
         Path(fh.name).unlink(missing_ok=True)

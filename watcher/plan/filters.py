@@ -77,6 +77,8 @@ def glob_to_regex(glob: str) -> str:
             i = end + 2
             continue
         if c == "*":
+            if glob.startswith("***", i):
+                raise ValueError(f"too many stars in {glob!r}")
             if glob.startswith("**", i):
                 out.append(".*")
                 i += 2
@@ -87,22 +89,21 @@ def glob_to_regex(glob: str) -> str:
         if c == "?":
             out.append("[^/]")
         elif c == "[":
-            end = glob.find(
-                "]", i + 2 if glob.startswith("[!", i) or glob.startswith("[^", i) else i + 1
-            )
+            # rclone hands the class to Go's regexp unchanged: ``[^a]`` negates, ``[!a]`` does not
+            end = glob.find("]", i + 2 if glob.startswith("[^", i) else i + 1)
             if end == -1:
                 out.append(re.escape(c))
             else:
                 body = glob[i + 1 : end]
-                if body.startswith("!"):
-                    body = "^" + body[1:]
                 out.append("[" + body.replace("\\", "\\\\") + "]")
                 i = end + 1
                 continue
         elif c == "{":
             in_braces += 1
             out.append("(?:")
-        elif c == "}" and in_braces:
+        elif c == "}":
+            if not in_braces:
+                raise ValueError(f"unbalanced '}}' in {glob!r}")
             in_braces -= 1
             out.append(")")
         elif c == "," and in_braces:

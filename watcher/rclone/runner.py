@@ -30,6 +30,8 @@ from watcher.rclone.discover import RcloneBinary
 
 #: Seconds between SIGTERM and SIGKILL.
 KILL_GRACE = 5.0
+#: rclone's per-operation retries (its default of 10 takes minutes against a dead server).
+LOW_LEVEL_RETRIES = 3
 
 EXIT_MEANINGS: Mapping[int, str] = {
     1: "rclone reported an error",
@@ -125,7 +127,8 @@ class Rclone:
         self.redact = _redactor(secrets)
 
     def base_args(self) -> list[str]:
-        """Flags every call gets: the tool's rclone.conf and cache dir, JSON logs, no colours."""
+        """Flags every call gets: the tool's rclone.conf and cache dir, JSON logs, no colours,
+        few retries."""
         return [
             "--config",
             str(self.config_file),
@@ -134,6 +137,13 @@ class Rclone:
             "--use-json-log",
             "--color",
             "NEVER",
+            # Fail fast and let the caller retry with backoff: rclone's defaults (3 retries of
+            # the whole run, 10 low-level retries) keep a run against a dead server going for
+            # over ten minutes.
+            "--retries",
+            "1",
+            "--low-level-retries",
+            str(LOW_LEVEL_RETRIES),
         ]
 
     async def run(
@@ -230,7 +240,8 @@ class Rclone:
             if not isinstance(event, dict):
                 raise ValueError
         except ValueError:
-            event = {"level": "error" if "ERROR" in line else "info", "msg": line}
+            failed = any(word in line for word in ("ERROR", "CRITICAL", "FATAL", "panic:"))
+            event = {"level": "error" if failed else "info", "msg": line}
         record(event, result, self.redact, quiet=quiet)
         if on_event is not None:
             on_event(event)
