@@ -3,6 +3,7 @@ the run lock, secrets never in argv, rclone discovery errors, exit codes."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,10 +11,10 @@ import stat
 import subprocess
 import sys
 import time
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 from tests.conftest import (
     S3_SECRET,
@@ -153,12 +154,11 @@ def test_secrets_not_in_argv_or_status(make_setup, s3_server):
     seen = []
     while proc.poll() is None:
         for pid in rclone_processes(setup.root):
-            try:
+            with contextlib.suppress(OSError):
                 seen.append(Path(f"/proc/{pid}/cmdline").read_bytes())
-            except OSError:
-                pass
     out, err = proc.communicate()
     assert proc.returncode == 0, err
+    assert S3_SECRET not in out + err
     assert seen, "no rclone process was observed"
     assert not any(S3_SECRET.encode() in cmd for cmd in seen)
     paths = state_paths(load_config(setup.config))
