@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +12,7 @@ from typing import Any
 import platformdirs
 
 from watcher.config import Config
+from watcher.fsutil import atomic_write
 
 APP_NAME = "workspace-sync"
 
@@ -82,19 +81,8 @@ def state_paths(cfg: Config) -> StatePaths:
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON atomically (temp file, fsync, rename): a crash leaves either the
-    old or the new file, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` as JSON atomically (see :func:`watcher.fsutil.atomic_write`)."""
+    atomic_write(path, json.dumps(data, indent=1, sort_keys=True))
 
 
 def read_json(path: Path, default: Any) -> Any:

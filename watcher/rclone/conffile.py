@@ -11,14 +11,13 @@ from __future__ import annotations
 import configparser
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from watcher.config import Config
 from watcher.errors import ConfigError
+from watcher.fsutil import atomic_write
 
 Section = dict[str, str]
 TOKEN_KEY = "token"  # noqa: S105 (an option name, not a secret)
@@ -134,15 +133,4 @@ def read_section(path: Path, name: str) -> dict[str, str] | None:
 
 def write_private(path: Path, text: str) -> None:
     """Write ``text`` atomically with mode 0600, its folder created 0700."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, text, mode=0o600)
