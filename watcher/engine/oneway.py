@@ -25,8 +25,8 @@ def record_from(
     kind: str, result: RcloneResult, started: float, *, dry_run: bool, extra: str = ""
 ) -> RunRecord:
     """A :class:`RunRecord` for an rclone result (``extra`` is appended to the summary)."""
-    verb = "would copy" if dry_run else "copied"
-    summary = f"{verb} {len(result.transferred)}, deleted {len(result.deleted)}"
+    copy, delete = ("would copy", "delete") if dry_run else ("copied", "deleted")
+    summary = f"{copy} {len(result.transferred)}, {delete} {len(result.deleted)}"
     message = (result.message() or summary) + extra
     return RunRecord(
         kind=kind,

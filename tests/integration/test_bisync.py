@@ -1,0 +1,146 @@
+"""bisync mode end to end with real rclone, on a local-folder remote and on ``rclone serve s3``:
+no run without a baseline (and the exact ``--resync`` hint), changes both ways, conflicts kept as
+numbered losers that later conflicts never overwrite, dry runs, ``status --json``."""
+
+from __future__ import annotations
+
+import time
+
+from tests.conftest import S3_SECRET, Setup, tree
+from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fixture)
+    Backend,
+    backend_fixture,
+    both,
+    ok,
+    populate,
+    status_json,
+    sync,
+    write_all,
+)
+
+NAME = "with space/a b.txt"
+EXCLUDED = (".DS_Store", ".tmp")
+CLOUD_JUNK = b"cloud junk"
+
+
+def in_step(setup: Setup) -> dict[str, bytes]:
+    """The synced files, asserted identical on both sides; excluded files are each side's own
+    and must not have crossed over."""
+    local, remote = both(setup)
+    local_own = {p: d for p, d in local.items() if p.endswith(EXCLUDED)}
+    remote_own = {p: d for p, d in remote.items() if p.endswith(EXCLUDED)}
+    assert local_own[".DS_Store"] == b"top-level finder junk"
+    assert set(remote_own) <= {".DS_Store"}
+    assert remote_own.get(".DS_Store", CLOUD_JUNK) == CLOUD_JUNK
+    synced = {p: d for p, d in local.items() if p not in local_own}
+    assert synced == {p: d for p, d in remote.items() if p not in remote_own}
+    return synced
+
+
+def resync(backend: Backend) -> tuple[Setup, dict[str, bytes]]:
+    """A bisync setup with data on both sides and its baseline established."""
+    setup = backend.setup("bisync", conflict_resolve="newer")
+    expected = populate(setup.sync_root, "local")
+    backend.put(setup, {"remote-only/r é#.txt": "from the cloud", ".DS_Store": CLOUD_JUNK})
+    ok(sync(setup, "--resync"))
+    return setup, expected
+
+
+def test_first_run_needs_resync(backend: Backend) -> None:
+    """Without a baseline ``sync`` exits 1 with the exact ``--resync`` command and touches
+    nothing; ``sync --resync`` establishes it and merges both sides; status shows it."""
+    setup = backend.setup("bisync")
+    expected = populate(setup.sync_root, "local")
+    backend.put(setup, {"remote-only/r é#.txt": "from the cloud"})
+    before = both(setup)
+    raw, status = status_json(setup)
+    assert status["bisync_baseline"] is False
+    assert S3_SECRET not in raw
+
+    result = sync(setup)
+
+    assert result.exit_code == 1, result.output
+    assert "workspace-sync sync --resync" in result.output
+    assert both(setup) == before
+
+    ok(sync(setup, "--resync"))
+
+    remote = in_step(setup)
+    assert remote == {**expected, "remote-only/r é#.txt": b"from the cloud"}
+    raw, status = status_json(setup)
+    assert status["bisync_baseline"] is True
+    assert status["last_runs"]["bisync"]["ok"]
+    assert S3_SECRET not in raw
+
+
+def test_changes_propagate_both_ways(backend: Backend) -> None:
+    """New, edited and deleted files on either side reach the other side; excluded files stay
+    where they are."""
+    setup, _ = resync(backend)
+    local_changes = {"local-new/ñ n.txt": "new here", "odd/hash#and%percent.txt": "edited here"}
+    write_all(setup.sync_root, {**local_changes, "new.tmp": "stays local"})
+    (setup.sync_root / "top.txt").unlink()
+    cloud_changes = {"cloud-new.txt": "new there", "nested/deep/er/leaf.md": "edited there"}
+    backend.put(setup, cloud_changes)
+    backend.remove(setup, "empty.txt")
+
+    ok(sync(setup))
+
+    remote = in_step(setup)
+    for rel, data in {**local_changes, **cloud_changes}.items():
+        assert remote[rel] == data.encode()
+    assert "top.txt" not in remote
+    assert "empty.txt" not in remote
+    assert (setup.sync_root / "new.tmp").exists()
+    assert tree(setup.cloud)[".DS_Store"] == CLOUD_JUNK
+
+
+def test_conflicts_keep_every_loser(backend: Backend) -> None:
+    """Both sides edit the same file: the newer one keeps the name, the other is kept as
+    ``<name>.conflict1``; a second conflict lost by the same side adds ``.conflict2`` without
+    overwriting the first (``--conflict-loser pathname`` would), and a third one lost by the
+    other side adds ``.conflict3``."""
+    setup, _ = resync(backend)
+    now = time.time()
+    rounds = [  # (local content, local age, cloud content, cloud age) in seconds before now
+        ("local edit 1, older", 300, "cloud edit 1, newer", 250),
+        ("local edit 2, older", 200, "cloud edit 2, newer", 150),
+        ("local edit 3, newer", 0, "cloud edit 3, older", 100),
+    ]
+    for local, local_age, cloud, cloud_age in rounds:
+        write_all(setup.sync_root, {NAME: local}, mtime=now - local_age)
+        backend.put(setup, {NAME: cloud}, mtime=now - cloud_age)
+        ok(sync(setup))
+
+    remote = in_step(setup)
+    assert {p: d for p, d in remote.items() if p.startswith(NAME)} == {
+        NAME: b"local edit 3, newer",
+        f"{NAME}.conflict1": b"local edit 1, older",
+        f"{NAME}.conflict2": b"local edit 2, older",
+        f"{NAME}.conflict3": b"cloud edit 3, older",
+    }
+
+
+def test_dry_run_touches_nothing(backend: Backend) -> None:
+    """``sync --resync --dry-run`` before the baseline and ``sync --dry-run`` after it change
+    neither side (nor establish the baseline)."""
+    setup = backend.setup("bisync")
+    populate(setup.sync_root, "local")
+    backend.put(setup, {"remote-only.txt": "from the cloud"})
+    before = both(setup)
+
+    ok(sync(setup, "--resync", "--dry-run"))
+
+    assert both(setup) == before
+    assert status_json(setup)[1]["bisync_baseline"] is False
+
+    ok(sync(setup, "--resync"))
+    write_all(setup.sync_root, {"local-new.txt": "new here", "top.txt": "edited here"})
+    backend.put(setup, {"cloud-new.txt": "new there"})
+    backend.remove(setup, "remote-only.txt")
+    before = both(setup)
+
+    result = ok(sync(setup, "--dry-run"))
+
+    assert both(setup) == before
+    assert "would" in result.output
