@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -203,29 +202,10 @@ class Drain:
         self.staging.mkdir(parents=True, exist_ok=True)
         for partial in self.staging.rglob("*.partial"):
             partial.unlink(missing_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w",
-            dir=self.session.paths.root,
-            prefix="drain-",
-            suffix=".lst",
-            encoding="utf-8",
-            delete=False,
-        ) as fh:
-            fh.write("".join(f"{e.remote}\n" for e in pending))
-        try:
-            result = await self.session.rc.run(
-                [
-                    "copy",
-                    self.step.src,
-                    str(self.staging),
-                    "--files-from-raw",
-                    fh.name,
-                    "--no-traverse",
-                    *self.session.link_args(),
-                ]
-            )
-        finally:
-            Path(fh.name).unlink(missing_ok=True)
+        result = await self.session.rc.run(
+            ["copy", self.step.src, str(self.staging), "--no-traverse", *self.session.link_args()],
+            files_from=[e.remote for e in pending],
+        )
         return result.message()
 
     def _clean_staging(self, landed: list[JournalEntry]) -> None:
@@ -243,19 +223,7 @@ class Drain:
         doomed = [e.remote for e in landed if e.remote in current and e.matches(current[e.remote])]
         if not doomed:
             return 0
-        with tempfile.NamedTemporaryFile(
-            "w",
-            dir=self.session.paths.root,
-            prefix="drained-",
-            suffix=".lst",
-            encoding="utf-8",
-            delete=False,
-        ) as fh:
-            fh.write("".join(f"{path}\n" for path in doomed))
-        try:
-            result = await rc.run(["delete", self.step.src, "--files-from-raw", fh.name])
-        finally:
-            Path(fh.name).unlink(missing_ok=True)
+        result = await rc.run(["delete", self.step.src], files_from=doomed)
         if not result.ok:
             raise SyncFailed(
                 f"drain: files landed in _inbox but could not be removed from {self.step.src}: "

@@ -9,7 +9,6 @@ remote copy file by file: such a change set is handed back for a full, guarded p
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Collection
 from pathlib import Path
@@ -54,29 +53,11 @@ async def run_incremental_push(
     deletes = sum(1 for rel in paths if not os.path.lexists(root / rel))
     if too_many_deletes(deletes, known_dest_files, session.cfg.max_delete):
         raise NeedsFullPush(f"{deletes} deletions")
-    with tempfile.NamedTemporaryFile(
-        "w",
-        dir=session.paths.root,
-        prefix="push-",
-        suffix=".lst",
-        encoding="utf-8",
-        delete=False,
-    ) as fh:
-        fh.write("".join(f"{rel}\n" for rel in sorted(paths)))
-    try:  # --files-from-raw cannot be combined with filters: the paths are already filtered
-        result = await session.rc.run(
-            [
-                "sync",
-                step.src,
-                step.dst,
-                "--files-from-raw",
-                fh.name,
-                "--no-traverse",
-                *session.link_args(),
-            ]
-        )
-    finally:
-        Path(fh.name).unlink(missing_ok=True)
+    # The paths are already filtered: rclone will not combine --files-from-raw with filters.
+    result = await session.rc.run(
+        ["sync", step.src, step.dst, "--no-traverse", *session.link_args()],
+        files_from=sorted(paths),
+    )
     record = record_from(
         "push", result, started, dry_run=False, extra=f" ({len(paths)} changed paths)"
     )

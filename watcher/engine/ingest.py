@@ -4,7 +4,6 @@ unless it changes locally."""
 
 from __future__ import annotations
 
-import tempfile
 import time
 from pathlib import Path
 
@@ -45,29 +44,9 @@ async def run_ingest(session: Session, step: Step, *, dry_run: bool = False) -> 
         return RunRecord(
             "ingest", True, "nothing new to ingest", started, time.time() - started, dry_run=dry_run
         )
-    with tempfile.NamedTemporaryFile(
-        "w",
-        dir=session.paths.root,
-        prefix="ingest-",
-        suffix=".lst",
-        encoding="utf-8",
-        delete=False,
-    ) as fh:
-        fh.write("".join(f"{path}\n" for path in todo))
-    try:
-        # --files-from-raw cannot be combined with filters: the list is already filtered.
-        args = [
-            "copy",
-            step.src,
-            step.dst,
-            "--files-from-raw",
-            fh.name,
-            "--no-traverse",
-            *session.link_args(),
-        ]
-        result = await session.rc.run([*args, "--dry-run"] if dry_run else args)
-    finally:
-        Path(fh.name).unlink(missing_ok=True)
+    # The list is already filtered: rclone will not combine --files-from-raw with filters.
+    args = ["copy", step.src, step.dst, "--no-traverse", *session.link_args()]
+    result = await session.rc.run([*args, "--dry-run"] if dry_run else args, files_from=todo)
     record = record_from("ingest", result, started, dry_run=dry_run)
     if not dry_run:
         sent = set(result.transferred) if not result.ok else set(todo)

@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -156,16 +157,36 @@ class Rclone:
         on_event: EventHook | None = None,
         env: Mapping[str, str] | None = None,
         quiet_errors: bool = False,
+        files_from: Iterable[str] | None = None,
     ) -> RcloneResult:
         """Run ``rclone ARGS`` and return what it did; never raises for rclone's own failures.
 
         ``per_file`` adds ``-v`` and per-second stats so that transfers and deletes are
         recorded; ``on_event`` sees every parsed log line (e.g. for progress display);
         ``quiet_errors`` logs rclone's errors at DEBUG (for calls whose failure is expected
-        and handled, such as listing a folder that may not exist).
+        and handled, such as listing a folder that may not exist); ``files_from`` limits the
+        command to these paths (``--files-from-raw``, which rclone will not combine with
+        filters: the caller filters the list).
         Cancelling the caller stops rclone (SIGTERM, then SIGKILL) before the cancellation
         propagates.
         """
+        if files_from is not None:
+            self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            fd, list_file = tempfile.mkstemp(dir=self.cache_dir, prefix="files-", suffix=".lst")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write("".join(f"{path}\n" for path in files_from))
+            try:
+                return await self.run(
+                    [*args, "--files-from-raw", list_file],
+                    timeout=timeout,
+                    stdin=stdin,
+                    per_file=per_file,
+                    on_event=on_event,
+                    env=env,
+                    quiet_errors=quiet_errors,
+                )
+            finally:
+                Path(list_file).unlink(missing_ok=True)
         argv = [*death_signal_prefix(), str(self.binary.path), *args, *self.base_args()]
         if per_file:
             argv += ["-v", "--stats", "1s", "--stats-log-level", "NOTICE"]
