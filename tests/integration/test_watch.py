@@ -81,6 +81,21 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[S3Server
     yield server
 
 
+def _change_and_wait(setup: Setup, kind: str) -> None:
+    """Write a sentinel file and wait until the run that carries it is recorded: every run
+    before it has then been logged too."""
+    written = time.time()
+    (setup.sync_root / "sentinel.txt").write_text("s")
+    paths = state_paths(load_config(setup.config))
+    wait_until(
+        lambda: (
+            (setup.cloud / "sentinel.txt").exists()
+            and last_runs(paths).get(kind, {}).get("started", 0) >= written
+        ),
+        timeout=30,
+    )
+
+
 def _mailbox(make_setup: Callable[..., Setup], s3: S3Server | None) -> Setup:
     setup = make_setup("mailbox", s3=s3, debounce=0.2, max_delay=2.0)
     setup.sync_root.mkdir(parents=True, exist_ok=True)
@@ -122,17 +137,7 @@ def test_burst_is_few_runs(make_setup, start_watch):
         folder.mkdir(exist_ok=True)
         (folder / f"f{i}.txt").write_text(str(i))
     wait_until(lambda: len(list(setup.cloud.rglob("f*.txt"))) == 2000, timeout=60)
-    # A sentinel change after the burst: once its run is recorded, every burst run is logged.
-    written = time.time()
-    (setup.sync_root / "sentinel.txt").write_text("s")
-    paths = state_paths(load_config(setup.config))
-    wait_until(
-        lambda: (
-            (setup.cloud / "sentinel.txt").exists()
-            and last_runs(paths).get("push", {}).get("started", 0) >= written
-        ),
-        timeout=30,
-    )
+    _change_and_wait(setup, "push")
     runs = watcher.count("push:") - before - 1  # without the sentinel's run
     assert 1 <= runs <= 4, watcher.text()
 
@@ -146,9 +151,7 @@ def test_outbox_drop_lands_and_causes_no_push(make_setup, start_watch):
     wait_until(lambda: (setup.sync_root / "_inbox" / "hello.txt").exists())
     wait_until(lambda: not (setup.cloud / "_outbox" / "hello.txt").exists())
     # A real change afterwards: its push is the only one since the drop.
-    (setup.sync_root / "sentinel.txt").write_text("s")
-    wait_until(lambda: (setup.cloud / "sentinel.txt").exists())
-    wait_until(lambda: watcher.count("push:") > pushes)
+    _change_and_wait(setup, "push")
     assert watcher.count("push:") == pushes + 1, watcher.text()
     assert not (setup.cloud / "_inbox").exists()
 
@@ -163,9 +166,7 @@ def test_bisync_own_writes_cause_no_extra_run(make_setup, start_watch):
     (setup.cloud / "from-remote.txt").write_text("remote")
     wait_until(lambda: (setup.sync_root / "from-remote.txt").exists())
     wait_until(lambda: watcher.count("bisync:") > runs)
-    (setup.sync_root / "sentinel.txt").write_text("s")
-    wait_until(lambda: (setup.cloud / "sentinel.txt").exists())
-    wait_until(lambda: watcher.count("bisync:") >= runs + 2)
+    _change_and_wait(setup, "bisync")
     assert watcher.count("bisync:") == runs + 2, watcher.text()
 
 
