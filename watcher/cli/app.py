@@ -111,16 +111,17 @@ def run_async(func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T
     raise AssertionError("unreachable")
 
 
-def load(ctx: click.Context) -> Config:
-    """Load the config named by the options and set up logging for it (exit 2 on errors)."""
+def load(ctx: click.Context, *, summaries: bool = True) -> Config:
+    """Load the config named by the options and set up logging for it (exit 2 on errors);
+    ``summaries=False`` for commands that print each run's result themselves."""
     opts = ctx.ensure_object(Options)
-    setup_logging(opts.verbosity)
+    setup_logging(opts.verbosity, summaries=summaries)
     try:
         cfg = load_config(opts.config)
     except WorkspaceSyncError as exc:
         fail(str(exc), exc.exit_code)
     if cfg.log_file is not None:
-        setup_logging(opts.verbosity, cfg.log_file)
+        setup_logging(opts.verbosity, cfg.log_file, summaries=summaries)
     return cfg
 
 

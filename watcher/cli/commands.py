@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from watcher.cli.app import cli, common_options, fail, load, run_async, session_for
+from watcher.cli.app import Options, cli, common_options, fail, load, run_async, session_for
 from watcher.config import Config
 from watcher.engine import CycleReport, run_cycle
 from watcher.engine.status import gather_status
@@ -37,7 +37,7 @@ def sync(
     ctx: click.Context, dry_run: bool, direction: str | None, resync: bool, force: bool
 ) -> None:
     """Run one sync cycle now and exit (0 ok, 1 failed or refused)."""
-    cfg = load(ctx)
+    cfg = load(ctx, summaries=False)
     if resync and cfg.mode != "bisync":
         fail(f'--resync only applies to mode = "bisync" (this config is {cfg.mode})', 2)
     if resync and direction:
@@ -54,12 +54,23 @@ def sync(
         )
 
     report = run_async(go)
+    print_records(report, quiet=ctx.ensure_object(Options).verbosity < 0)
+    sys.exit(0 if report.ok else 1)
+
+
+def print_records(report: CycleReport, *, quiet: bool = False) -> None:
+    """One line per step: successes on stdout (not with ``-q``), failures on stderr, then the
+    command that resolves each refusal."""
     for record in report.records:
         state = "ok" if record.ok else ("REFUSED" if record.fix else "FAILED")
-        click.echo(f"{record.kind:<7} {state:<8} {record.message} ({record.duration:.1f} s)")
+        if record.ok and quiet:
+            continue
+        click.echo(
+            f"{record.kind:<7} {state:<8} {record.message} ({record.duration:.1f} s)",
+            err=not record.ok,
+        )
     for fix in report.fixes:
         click.echo(f"to resolve: {fix}", err=True)
-    sys.exit(0 if report.ok else 1)
 
 
 def _age(seconds: float) -> str:
@@ -107,7 +118,7 @@ def _print_status(data: dict[str, Any]) -> None:
     for kind, run in sorted(data["last_runs"].items()):
         state = "ok" if run["ok"] else "FAILED"
         line = f"{state}, {_age(run['age'])}: {run['message']}"
-        if run.get("fix"):
+        if run.get("fix") and run["fix"] not in line:
             line += f" -> run `{run['fix']}`"
         rows.append((f"last {kind}", line))
     if not data["last_runs"]:

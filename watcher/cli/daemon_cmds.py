@@ -8,7 +8,8 @@ import sys
 
 import click
 
-from watcher.cli.app import cli, common_options, fail, load, run_async, session_for
+from watcher.cli.app import Options, cli, common_options, fail, load, run_async, session_for
+from watcher.cli.commands import print_records
 from watcher.daemon import Daemon
 from watcher.engine import CycleReport, LockHeld, run_cycle, state_paths
 from watcher.engine.lock import lock_holder
@@ -44,7 +45,7 @@ def watch(ctx: click.Context) -> None:
 @click.pass_context
 def trigger(ctx: click.Context, event: str | None) -> None:
     """Ask the running daemon for a cycle now; without a daemon, run one cycle here."""
-    cfg = load(ctx)
+    cfg = load(ctx, summaries=False)
     if event is not None:
         key = "on_" + event.replace("-", "_")
         if not getattr(cfg, key):
@@ -64,6 +65,5 @@ def trigger(ctx: click.Context, event: str | None) -> None:
         return await run_cycle(await session_for(cfg))
 
     report = run_async(go)
-    for fix in report.fixes:
-        click.echo(f"to resolve: {fix}", err=True)
+    print_records(report, quiet=ctx.ensure_object(Options).verbosity < 0)
     sys.exit(0 if report.ok else 1)

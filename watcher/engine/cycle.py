@@ -130,9 +130,11 @@ async def run_cycle(
                     fix=fix,
                     dry_run=dry_run,
                 )
-                logger.error("{}", exc)
+                logger.bind(summary=True).error("{}", exc)
             else:
-                logger.info("{}: {} ({:.1f} s)", step.kind, record.message, record.duration)
+                logger.bind(summary=True).info(
+                    "{}: {} ({:.1f} s)", step.kind, record.message, record.duration
+                )
             if not dry_run:
                 record_run(session.paths, record)
             report.records.append(record)
