@@ -7,6 +7,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import anyio
 from loguru import logger
 
 from watcher.engine.guard import check_one_way
@@ -14,7 +15,7 @@ from watcher.engine.session import Session
 from watcher.engine.state import RunRecord, read_json, write_json
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import Step
-from watcher.rclone import RcloneResult, list_files
+from watcher.rclone import Entry, Rclone, RcloneResult, list_files
 
 #: Mirror backups older than this are pruned.
 BACKUP_RETENTION_DAYS = 30
@@ -46,6 +47,21 @@ def force_hint(step: Step) -> str:
     return f"workspace-sync sync --force --direction {step.kind}"
 
 
+async def list_both(
+    rc: Rclone, src: str, dst: str, filters: list[str]
+) -> tuple[list[Entry] | None, list[Entry] | None]:
+    """List both sides at once (two rclone processes side by side) for the guard."""
+    listings: dict[str, list[Entry] | None] = {}
+
+    async def one(side: str, root: str) -> None:
+        listings[side] = await list_files(rc, root, filters)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one, "src", src)
+        tg.start_soon(one, "dst", dst)
+    return listings["src"], listings["dst"]
+
+
 async def run_one_way(
     session: Session, step: Step, *, dry_run: bool = False, force: bool = False
 ) -> RunRecord:
@@ -58,8 +74,7 @@ async def run_one_way(
     filters = step.filter.rclone_args() + session.link_args()
     dest_files = None
     if not force:
-        src = await list_files(rc, step.src, filters)
-        dst = await list_files(rc, step.dst, filters)
+        src, dst = await list_both(rc, step.src, step.dst, filters)
         verdict = check_one_way(step.src, step.dst, src, dst, cfg.max_delete)
         dest_files = len(dst or [])
         if verdict.refuse:
