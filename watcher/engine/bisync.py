@@ -7,7 +7,10 @@ import re
 import time
 from pathlib import Path
 
+from loguru import logger
+
 from watcher.engine.oneway import record_from
+from watcher.engine.procs import is_live_rclone
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SafetyRefusal, SyncFailed
@@ -18,6 +21,34 @@ RESYNC_FIX = "workspace-sync sync --resync"
 FORCE_FIX = "workspace-sync sync --force"
 
 
+def _same_pair(stem: str, step: Step) -> bool:
+    """True when a bisync file-name stem was derived from this step's two paths."""
+    local = re.sub(r"[/:]", "_", step.src).strip("_")
+    remote = re.sub(r"[/:]", "_", step.dst.split(":", 1)[-1]).strip("_")
+    first, sep, second = stem.partition("..")
+    return bool(sep) and first.endswith(local) and second.endswith(remote)
+
+
+def clear_stale_locks(workdir: Path, step: Step) -> list[int]:
+    """Remove bisync lock files of this pair whose owner is not a live rclone that started
+    before the lock was written; a live lock is never touched. Returns the dead owners' pids."""
+    cleared = []
+    for lock in sorted(workdir.glob("*.lck")):
+        if not _same_pair(lock.name[: -len(".lck")], step):
+            continue
+        try:
+            data = json.loads(lock.read_text(encoding="utf-8"))
+            pid = int(data.get("PID", 0))
+        except (OSError, ValueError, TypeError, AttributeError):
+            continue  # unreadable: leave it to rclone, which reports it
+        written = lock.stat().st_mtime
+        if not is_live_rclone(pid, not_after=written):
+            lock.unlink(missing_ok=True)
+            cleared.append(pid)
+            logger.warning("removed a stale bisync lock of pid {} (no such rclone process)", pid)
+    return cleared
+
+
 def listing_stem(workdir: Path, step: Step) -> str | None:
     """The file-name stem of bisync's listings for this pair of paths, if they exist.
 
@@ -25,17 +56,9 @@ def listing_stem(workdir: Path, step: Step) -> str | None:
     prepended); rather than re-deriving rclone's exact rule, find the listing pair whose name
     holds both paths in that form.
     """
-    local = re.sub(r"[/:]", "_", step.src).strip("_")
-    remote = re.sub(r"[/:]", "_", step.dst.split(":", 1)[-1]).strip("_")
     for path1 in sorted(workdir.glob("*.path1.lst")):
         stem = path1.name[: -len(".path1.lst")]
-        first, sep, second = stem.partition("..")
-        if (
-            sep
-            and first.endswith(local)
-            and second.endswith(remote)
-            and (workdir / f"{stem}.path2.lst").is_file()
-        ):
+        if _same_pair(stem, step) and (workdir / f"{stem}.path2.lst").is_file():
             return stem
     return None
 
@@ -63,6 +86,7 @@ async def run_bisync(
             RESYNC_FIX,
         )
     workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    clear_stale_locks(workdir, step)
     if resync and not dry_run:
         Path(step.src).mkdir(parents=True, exist_ok=True)
         await session.rc.run(["mkdir", step.dst], per_file=False)
@@ -90,6 +114,11 @@ async def run_bisync(
             f"bisync aborted for safety: {result.errors[-1]}; check both sides, then run "
             f"`{FORCE_FIX}`",
             FORCE_FIX,
+        )
+    if "prior lock file found" in text.lower():
+        raise SyncFailed(
+            "bisync: another bisync of these paths is running (its lock is live); "
+            "this run will be retried"
         )
     if "resync" in text.lower() and result.exit_code in (2, 7):
         raise SafetyRefusal(
