@@ -24,6 +24,7 @@ from watcher.daemon.observe import Observers
 from watcher.engine import CycleReport, Session, run_cycle
 from watcher.engine.bisync import read_listing
 from watcher.engine.lock import hold_lock
+from watcher.errors import SafetyRefusal
 from watcher.plan import OUTBOX, StepKind, local_remote_dir, plan_cycle, sync_filter
 from watcher.plan.filters import PathFilter
 from watcher.rclone import list_files
@@ -284,8 +285,12 @@ class Daemon:
     async def _execute(self, work: Pending) -> None:
         self.running = True
         started = time.monotonic()
+        refusal: str | None = None
         try:
             report = await self._run(work)
+        except SafetyRefusal as exc:
+            logger.error("{}", exc)
+            report, refusal = None, exc.fix
         except Exception as exc:  # the daemon never dies of a sync failure
             logger.error("run failed: {}", exc)
             report = None
@@ -299,7 +304,7 @@ class Daemon:
                 logger.info("no longer blocked")
             self.failures, self.blocked = 0, None
             return
-        fixes = report.fixes if report is not None else []
+        fixes = report.fixes if report is not None else [refusal] if refusal else []
         if fixes:
             self.blocked = fixes[0]
             logger.error(

@@ -12,6 +12,7 @@ from watcher.engine.bisync import run_bisync
 from watcher.engine.drain import Drain
 from watcher.engine.incremental import NeedsFullPush, run_incremental_push
 from watcher.engine.ingest import run_ingest
+from watcher.engine.links import dangerous_links
 from watcher.engine.lock import wait_lock
 from watcher.engine.oneway import run_one_way
 from watcher.engine.session import Session
@@ -74,6 +75,15 @@ def _check_workspace(session: Session, steps: tuple[Step, ...]) -> None:
             f"workspace {cfg.workspace} does not exist (unmounted?); mount or create it, or fix "
             "'workspace' in the config; nothing was changed"
         )
+    if cfg.copy_symlinks:
+        roots = {cfg.sync_root} | ({cfg.ingest_root} if cfg.ingest else set())
+        problems = [p for root in sorted(roots) for p in dangerous_links(root)]
+        if problems:
+            raise SafetyRefusal(
+                f"copy_symlinks = true, but {len(problems)} links would be followed out of "
+                f"control: {'; '.join(problems[:3])}; nothing was changed",
+                "remove or exclude those links, or set copy_symlinks = false",
+            )
 
 
 async def run_cycle(
