@@ -84,11 +84,13 @@ class Daemon:
         self.changes: deque[Change | None] = deque()
         self.changes_lock = threading.Lock()
         self.wakeup = anyio.Event()
+        #: Set by ``trigger`` (SIGUSR1): cuts a retry backoff short; file events do not.
+        self.kick = anyio.Event()
         self.stats = DaemonStats()
         self.known_dest_files: int | None = None
         self.failures = 0
         self.blocked: str | None = None
-        self.last_full = 0.0
+        self.last_full = time.monotonic()
         self.running = False
         self.observers = Observers(watch_roots(self.cfg), self._from_thread)
         self._token: anyio.lowlevel.EventLoopToken | None = None
@@ -209,6 +211,7 @@ class Daemon:
                 if signum == signal.SIGUSR1:
                     logger.info("trigger received: running a full cycle")
                     self.blocked = None
+                    self.kick.set()
                     self.request(full=True)
                 else:
                     logger.info("{} received: stopping", signal.Signals(signum).name)
@@ -320,7 +323,9 @@ class Daemon:
             self.failures + 1,
             time.monotonic() - started,
         )
-        await self._wait(delay)
+        with anyio.move_on_after(delay):  # new file events wait too; a trigger does not
+            await self.kick.wait()
+        self.kick = anyio.Event()
         retry = work
         retry.urgent = True
         self.pending.merge(retry)
