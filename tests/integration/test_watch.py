@@ -224,3 +224,20 @@ def test_daemon_survives_remote_outage(make_setup, start_watch, s3_server, tmp_p
         assert watcher.proc.poll() is None
     finally:
         restarted.stop()
+
+
+def test_watched_folder_deleted_and_recreated(make_setup, start_watch):
+    """The sync root vanishes (as an unmounted disk would): the remote is kept (the full cycle
+    is refused), and once the folder is back its new files are pushed again."""
+    import shutil
+
+    setup = _mailbox(make_setup, None)
+    (setup.sync_root / "keep.txt").write_text("k")
+    watcher = start_watch(setup.config)
+    wait_until(lambda: (setup.cloud / "keep.txt").exists())
+    shutil.rmtree(setup.sync_root)
+    wait_until(lambda: "blocked" in watcher.text(), timeout=30)
+    assert (setup.cloud / "keep.txt").read_text() == "k"
+    setup.sync_root.mkdir(parents=True, exist_ok=True)
+    (setup.sync_root / "back.txt").write_text("b")
+    wait_until(lambda: (setup.cloud / "back.txt").exists(), timeout=30)

@@ -117,7 +117,10 @@ class Daemon:
     def _apply(self, change: Change | None, now: float) -> None:
         pending = self.pending
         if change is None:
-            logger.warning("file events were lost (kernel queue overflow): running a full cycle")
+            logger.warning(
+                "file events may have been missed (event queue overflow, or a watched folder "
+                "went away): running a full cycle"
+            )
             pending.full = True
             pending.touch(now)
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from pathlib import Path
 
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
-from watchdog.observers.api import BaseObserver
+from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from watcher.daemon.events import Change, WatchRoot, classify
 
@@ -22,11 +23,24 @@ def _text(path: bytes | str) -> str:
 
 
 class _Handler(FileSystemEventHandler):
-    def __init__(self, root: WatchRoot, sink: ChangeSink) -> None:
+    def __init__(
+        self, root: WatchRoot, sink: ChangeSink, lost: Callable[[WatchRoot], None]
+    ) -> None:
         self.root = root
         self.sink = sink
+        self.lost = lost
 
     def dispatch(self, event: FileSystemEvent) -> None:
+        if (
+            event.is_directory
+            and _text(event.src_path) == self.root.path
+            and (event.event_type in ("deleted", "moved"))
+        ):
+            # The watched folder itself went away (deleted, moved, unmounted): its watch is
+            # dead. Ask for a full (guarded) cycle; refresh() watches it again once it is back.
+            self.lost(self.root)
+            self.sink(None)
+            return
         change = classify(
             self.root,
             event.event_type,
@@ -57,7 +71,7 @@ class Observers:
         self.roots = roots
         self.sink = sink
         self.observer: BaseObserver = Observer()
-        self.scheduled: set[str] = set()
+        self.scheduled: dict[str, ObservedWatch] = {}
         self.lock = threading.Lock()
         self.overflow = _OverflowHandler(sink)
 
@@ -74,10 +88,19 @@ class Observers:
         with self.lock:
             for root in self.roots:
                 if root.path not in self.scheduled and Path(root.path).is_dir():
-                    self.observer.schedule(_Handler(root, self.sink), root.path, recursive=True)
-                    self.scheduled.add(root.path)
+                    handler = _Handler(root, self.sink, self._lost)
+                    watch = self.observer.schedule(handler, root.path, recursive=True)
+                    self.scheduled[root.path] = watch
                     added.append(root)
         return added
+
+    def _lost(self, root: WatchRoot) -> None:
+        """Forget the dead watch of a root that disappeared (called on watchdog's thread)."""
+        with self.lock:
+            watch = self.scheduled.pop(root.path, None)
+        if watch is not None:
+            with contextlib.suppress(KeyError, OSError):
+                self.observer.unschedule(watch)
 
     def stop(self) -> None:
         """Stop the observer thread and detach the overflow hook."""
