@@ -235,3 +235,16 @@ def test_config_option_after_command(make_setup):
     setup = make_setup("mailbox")
     result = run_cli("sync", "--config", str(setup.config))
     assert result.exit_code == 0, result.output
+
+
+def test_failing_guard_listing_is_one_line_exit_1(make_setup):
+    """A listing the guard needs fails (the remote root is a file): exit 1, no traceback."""
+    setup = make_setup("mailbox")
+    setup.sync_root.mkdir(parents=True)
+    (setup.sync_root / "a.txt").write_text("a")
+    setup.cloud.parent.mkdir(parents=True)
+    setup.cloud.write_text("I am a file, not a folder")
+    result = run_cli("sync", "--direction", "push", config=setup.config)
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "ExceptionGroup" not in result.output
+    assert "push" in result.output and "failed" in result.output

@@ -52,13 +52,19 @@ async def list_both(
 ) -> tuple[list[Entry] | None, list[Entry] | None]:
     """List both sides at once (two rclone processes side by side) for the guard."""
     listings: dict[str, list[Entry] | None] = {}
+    failures: list[SyncFailed] = []
 
     async def one(side: str, root: str) -> None:
-        listings[side] = await list_files(rc, root, filters)
+        try:
+            listings[side] = await list_files(rc, root, filters)
+        except SyncFailed as exc:  # re-raised below as itself, not inside an ExceptionGroup
+            failures.append(exc)
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(one, "src", src)
         tg.start_soon(one, "dst", dst)
+    if failures:
+        raise failures[0]
     return listings["src"], listings["dst"]
 
 
