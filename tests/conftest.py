@@ -175,7 +175,9 @@ class Setup:
 
 
 def write_config(path: Path, data: dict[str, Any]) -> Path:
+    """Write ``data`` as TOML, 0600 (test configs hold secrets; a readable one logs a warning)."""
     path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 

@@ -224,14 +224,17 @@ class TestConffile:
         assert section["env_auth"] == "true" and section["provider"] == "Other"
 
     def test_dropbox_names(self, tmp_path):
+        TOKEN = '{"access_token":"T"}'
         section = render_section(
-            cfg_for(tmp_path, "dropbox", dropbox={"app_key": "K", "app_secret": "S", "token": "T"})
+            cfg_for(
+                tmp_path, "dropbox", dropbox={"app_key": "K", "app_secret": "S", "token": TOKEN}
+            )
         )
         assert section == {
             "type": "dropbox",
             "client_id": "K",
             "client_secret": "S",
-            "token": "T",
+            "token": TOKEN,
         }
 
     def test_gdrive_and_onedrive(self, tmp_path):
@@ -256,11 +259,11 @@ class TestConffile:
         assert "disabled" in str(info.value) and "\n" not in str(info.value)
 
     def test_multiline_value_is_refused(self, tmp_path):
-        cfg = cfg_for(tmp_path, "dropbox", dropbox={"token": "a\nb"})
+        cfg = cfg_for(tmp_path, "dropbox", dropbox={"token": '{"access_token":\n"ab"}'})
         with pytest.raises(ConfigError) as info:
             render_section(cfg)
         message = str(info.value)
-        assert "'dropbox.token'" in message and "\n" not in message and "a\nb" not in message
+        assert "'dropbox.token'" in message and "\n" not in message and "ab" not in message
 
     def test_render_file_round_trips(self, tmp_path):
         section = {"type": "s3", "provider": "Other", "endpoint": "http://x:1"}

@@ -2,6 +2,8 @@
 
 from watcher.cli import commands as _commands  # noqa: F401  (registers the commands)
 from watcher.cli import daemon_cmds as _daemon_cmds  # noqa: F401
+from watcher.cli import service_cmds as _service_cmds  # noqa: F401
+from watcher.cli import setup_cmds as _setup_cmds  # noqa: F401
 from watcher.cli.app import cli
 
 

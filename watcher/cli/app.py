@@ -41,6 +41,7 @@ class Options:
 
     config: str | None = None
     verbosity: int = 0
+    log_json: bool = False
 
 
 def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -58,11 +59,17 @@ def _set_quiet(ctx: click.Context, _param: click.Parameter, value: bool) -> None
         ctx.ensure_object(Options).verbosity = -1
 
 
+def _set_log_json(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(Options).log_json = True
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 def common_options(func: F) -> F:
-    """``--config``, ``-v`` and ``-q``, accepted on the group and on every command."""
+    """``--config``, ``-v``, ``-q`` and ``--log-json``, accepted on the group and on every
+    command."""
     for decorator in (
         click.option(
             "--config",
@@ -87,6 +94,13 @@ def common_options(func: F) -> F:
             expose_value=False,
             callback=_set_quiet,
             help="Log warnings and errors only.",
+        ),
+        click.option(
+            "--log-json",
+            is_flag=True,
+            expose_value=False,
+            callback=_set_log_json,
+            help="Log one JSON object per line (for log collectors).",
         ),
     ):
         func = decorator(func)
@@ -115,13 +129,13 @@ def load(ctx: click.Context, *, summaries: bool = True) -> Config:
     """Load the config named by the options and set up logging for it (exit 2 on errors);
     ``summaries=False`` for commands that print each run's result themselves."""
     opts = ctx.ensure_object(Options)
-    setup_logging(opts.verbosity, summaries=summaries)
+    setup_logging(opts.verbosity, summaries=summaries, json_lines=opts.log_json)
     try:
         cfg = load_config(opts.config)
     except WorkspaceSyncError as exc:
         fail(str(exc), exc.exit_code)
     if cfg.log_file is not None:
-        setup_logging(opts.verbosity, cfg.log_file, summaries=summaries)
+        setup_logging(opts.verbosity, cfg.log_file, summaries=summaries, json_lines=opts.log_json)
     return cfg
 
 

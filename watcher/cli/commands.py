@@ -10,6 +10,7 @@ from typing import Any
 import click
 
 from watcher.cli.app import Options, cli, common_options, fail, load, run_async, session_for
+from watcher.cli.progress import SyncProgress, wants_progress
 from watcher.config import Config
 from watcher.engine import CycleReport, run_cycle
 from watcher.engine.status import gather_status
@@ -43,6 +44,9 @@ def sync(
     if resync and direction:
         fail("--resync and --direction cannot be combined", 2)
 
+    opts = ctx.ensure_object(Options)
+    progress = SyncProgress() if wants_progress(opts.verbosity, opts.log_json) else None
+
     async def go() -> CycleReport:
         session = await session_for(cfg)
         return await run_cycle(
@@ -51,10 +55,15 @@ def sync(
             dry_run=dry_run,
             force=force,
             resync=resync,
+            on_event=progress.on_event if progress is not None else None,
         )
 
-    report = run_async(go)
-    print_records(report, quiet=ctx.ensure_object(Options).verbosity < 0)
+    if progress is None:
+        report = run_async(go)
+    else:
+        with progress.shown():
+            report = run_async(go)
+    print_records(report, quiet=opts.verbosity < 0)
     sys.exit(0 if report.ok else 1)
 
 
@@ -80,8 +89,30 @@ def _age(seconds: float) -> str:
     return f"{seconds:.0f}s ago"
 
 
+def _daemon_line(daemon: dict[str, Any]) -> str:
+    if not daemon["running"]:
+        return "not running (start it: `workspace-sync watch` or `workspace-sync service install`)"
+    line = f"running (pid {daemon['pid']}"
+    if daemon["uptime"] is not None:
+        line += f", up {_age(daemon['uptime']).removesuffix(' ago')}"
+    line += ", syncing now)" if daemon["busy"] else ")"
+    pending = daemon["pending"]
+    if pending and (pending["paths"] or pending["full"] or pending["steps"]):
+        work = [f"{pending['paths']} changed paths"] if pending["paths"] else []
+        work += ["full cycle"] if pending["full"] else []
+        work += pending["steps"]
+        line += "; pending: " + ", ".join(work)
+    if daemon["failures"]:
+        line += f"; {daemon['failures']} failed attempts, retrying"
+    if daemon["blocked"]:
+        line += f"; BLOCKED until `{daemon['blocked']}`"
+    return line
+
+
 def _print_status(data: dict[str, Any]) -> None:
+    health = data["health"]
     rows = [
+        ("health", health.upper() if health != "ok" else "ok"),
         ("config", data["config"]),
         ("mode", data["mode"]),
         (
@@ -91,6 +122,7 @@ def _print_status(data: dict[str, Any]) -> None:
         ),
         ("sync root", data["sync_root"]),
         ("remote root", data["remote_root"]),
+        ("state dir", data["state_dir"]),
         ("rclone", f"{data['rclone']['version']} ({data['rclone']['path']})"),
     ]
     if "remote" in data:
@@ -111,10 +143,7 @@ def _print_status(data: dict[str, Any]) -> None:
                 else "MISSING: run `workspace-sync sync --resync`",
             )
         )
-    daemon = data["daemon"]
-    rows.append(
-        ("daemon", f"running (pid {daemon['pid']})" if daemon["running"] else "not running")
-    )
+    rows.append(("daemon", _daemon_line(data["daemon"])))
     for kind, run in sorted(data["last_runs"].items()):
         state = "ok" if run["ok"] else "FAILED"
         line = f"{state}, {_age(run['age'])}: {run['message']}"
@@ -123,6 +152,8 @@ def _print_status(data: dict[str, Any]) -> None:
         rows.append((f"last {kind}", line))
     if not data["last_runs"]:
         rows.append(("last runs", "never ran: `workspace-sync sync`"))
+    if data["action"]:
+        rows.append(("action", data["action"]))
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         click.echo(f"{key:<{width}}  {value}")
@@ -134,7 +165,8 @@ def _print_status(data: dict[str, Any]) -> None:
 @common_options
 @click.pass_context
 def status(ctx: click.Context, as_json: bool, offline: bool) -> None:
-    """Show the config (secrets redacted), rclone, remote, daemon and last runs."""
+    """Health screen: config (secrets redacted), rclone, remote, daemon, last runs, and the
+    one action to take when something is wrong (`health` and `action` in --json)."""
     cfg = load(ctx)
 
     async def go() -> dict[str, Any]:

@@ -7,6 +7,7 @@ value and what is allowed. Nothing here touches the filesystem beyond reading th
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import sys
@@ -17,6 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 import platformdirs
+from loguru import logger
 
 from watcher.config.model import (
     MODES,
@@ -24,6 +26,7 @@ from watcher.config.model import (
     PROVIDERS,
     BackupConfig,
     Config,
+    is_secret,
 )
 from watcher.errors import ConfigError
 
@@ -116,8 +119,50 @@ def read_toml(path: Path, what: str = "config") -> dict[str, Any]:
 
 
 def parse_config_file(path: Path) -> Config:
-    """Parse and validate the config file at ``path`` (which must exist)."""
-    return parse_config(read_toml(path), path.resolve())
+    """Parse and validate the config file at ``path`` (which must exist); warns (one log line)
+    when a file holding secrets can be read by other users."""
+    raw = read_toml(path)
+    cfg = parse_config(raw, path.resolve())
+    if holds_secrets(raw):
+        warn_if_exposed(path)
+    if cfg.secrets_file is not None:
+        warn_if_exposed(cfg.secrets_file)
+    return cfg
+
+
+def holds_secrets(raw: Mapping[str, Any]) -> bool:
+    """True when the parsed TOML ``raw`` holds a secret value written out (not a ``${VAR}``)."""
+    for table, content in raw.items():
+        if not isinstance(content, dict):
+            continue
+        for key, value in content.items():
+            if key == "rclone_options" and isinstance(value, dict):
+                if any(is_secret("custom", k) and not _only_env_ref(v) for k, v in value.items()):
+                    return True
+            elif is_secret(table, key) and not _only_env_ref(value):
+                return True
+    return False
+
+
+def _only_env_ref(value: Any) -> bool:
+    return isinstance(value, str) and bool(_ENV_REF.fullmatch(value.strip()))
+
+
+def warn_if_exposed(path: Path) -> bool:
+    """Log one warning when ``path`` (holding secrets) is group- or world-readable."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return False
+    if mode & 0o044:
+        logger.warning(
+            "{} holds secrets but other users can read it (mode {:o}); run: chmod 600 {}",
+            path,
+            mode & 0o777,
+            path,
+        )
+        return True
+    return False
 
 
 # --------------------------------------------------------------------------- validation helpers
@@ -134,7 +179,14 @@ class _Ctx:
         return self.path.parent
 
     def error(self, key: str, value: Any, allowed: str) -> ConfigError:
-        return ConfigError(f"{self.path}: key '{key}': {_show(value)} is not allowed; {allowed}")
+        shown = "the value (hidden: a secret)" if _secret_key(key) else _show(value)
+        return ConfigError(f"{self.path}: key '{key}': {shown} is not allowed; {allowed}")
+
+
+def _secret_key(key: str) -> bool:
+    """True when the dotted ``key`` (``table.option[.sub]``) names a secret."""
+    parts = key.split(".")
+    return len(parts) >= 2 and is_secret(parts[0], parts[-1])
 
 
 def _show(value: Any) -> str:
@@ -366,6 +418,12 @@ def _provider_options(
     merged: dict[str, Any] = {}
     for table, known in PROVIDER_TABLES.items():
         content = {**raw.get(table, {}), **secrets.get(table, {})}
+        plain, secret = (
+            raw.get(table, {}).get("rclone_options"),
+            secrets.get(table, {}).get("rclone_options"),
+        )
+        if isinstance(plain, dict) and isinstance(secret, dict):
+            content["rclone_options"] = {**plain, **secret}
         _check_unknown(ctx, content, known, f"{table}.")
         if table == provider:
             merged = content
@@ -378,12 +436,20 @@ def _provider_values(ctx: _Ctx, provider: str, table: Mapping[str, Any]) -> dict
         full = f"{provider}.{key}"
         if provider == "local" and key == "path":
             out[key] = _path(ctx, full, value)
+        elif provider == "dropbox" and key == "app_folder":
+            out[key] = _bool(ctx, full, value)
         elif provider == "custom" and key == "rclone_options":
             if not isinstance(value, dict):
                 raise ctx.error(full, value, "expected a table of rclone option = value")
+            if "type" in value:
+                raise ctx.error(
+                    f"{full}.type", value["type"], "set the backend in custom.rclone_type"
+                )
             out[key] = MappingProxyType(
                 {str(k): _scalar(ctx, f"{full}.{k}", v) for k, v in value.items()}
             )
+        elif key == "token":
+            out[key] = _token(ctx, full, value)
         else:
             out[key] = _str(ctx, full, value)
     required = {"local": ("path",), "s3": ("bucket",), "custom": ("rclone_type",)}
@@ -400,6 +466,28 @@ def _provider_values(ctx: _Ctx, provider: str, table: Mapping[str, Any]) -> dict
     if provider == "s3" and ("/" in out["bucket"] or not out["bucket"].strip()):
         raise ctx.error("s3.bucket", out["bucket"], "expected a bucket name without '/'")
     return out
+
+
+def _token(ctx: _Ctx, key: str, value: Any) -> str:
+    """An OAuth token: the JSON object ``rclone authorize`` prints (value never shown)."""
+    text = _str(ctx, key, value).strip()
+    if not is_token(text):
+        raise ctx.error(
+            key,
+            value,
+            'expected the JSON token that "rclone authorize" prints ({"access_token":...}); '
+            "run: workspace-sync authorize",
+        )
+    return text
+
+
+def is_token(text: str) -> bool:
+    """True when ``text`` is an rclone OAuth token: a JSON object with an ``access_token``."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return False
+    return isinstance(data, dict) and isinstance(data.get("access_token"), str)
 
 
 def _scalar(ctx: _Ctx, key: str, value: Any) -> str | int | float | bool:

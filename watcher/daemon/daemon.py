@@ -4,6 +4,7 @@ polling, retries with capped backoff, and the blocked state for safety refusals.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import signal
 import threading
@@ -24,6 +25,7 @@ from watcher.daemon.observe import Observers
 from watcher.engine import CycleReport, Session, run_cycle
 from watcher.engine.bisync import read_listing
 from watcher.engine.lock import hold_lock
+from watcher.engine.state import write_json
 from watcher.errors import SafetyRefusal
 from watcher.plan import OUTBOX, StepKind, local_remote_dir, plan_cycle, sync_filter
 from watcher.plan.filters import PathFilter
@@ -31,6 +33,8 @@ from watcher.rclone import list_files
 
 #: Retries of a failing run wait 2, 4, 8 … seconds, at most this long (plus jitter).
 BACKOFF_CAP = 300.0
+#: How often the daemon refreshes ``daemon.json`` for ``status`` (only when it changed).
+STATE_INTERVAL = 1.0
 
 
 def watch_roots(cfg: Config) -> list[WatchRoot]:
@@ -92,6 +96,7 @@ class Daemon:
         self.blocked: str | None = None
         self.last_full = time.monotonic()
         self.running = False
+        self.started = time.time()
         self.observers = Observers(watch_roots(self.cfg), self._from_thread)
         self._token: anyio.lowlevel.EventLoopToken | None = None
 
@@ -165,12 +170,14 @@ class Daemon:
         paths = self.session.paths
         with hold_lock(paths.daemon_lock, f"workspace-sync watch for {self.cfg.config_path}"):
             self._token = anyio.lowlevel.current_token()
+            self.started = time.time()
             self._prepare_roots()
             self._warn_unwatched()
             self.observers.start()
             try:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._signals, tg.cancel_scope)
+                    tg.start_soon(self._publish_state)
                     if self.cfg.interval:
                         tg.start_soon(self._fallback_timer)
                     if (
@@ -184,6 +191,7 @@ class Daemon:
             finally:
                 self._token = None
                 self.observers.stop()
+                paths.daemon_state.unlink(missing_ok=True)
 
     def _prepare_roots(self) -> None:
         """Create the folders to watch where that is safe (never a missing workspace)."""
@@ -220,6 +228,37 @@ class Daemon:
                     logger.info("{} received: stopping", signal.Signals(signum).name)
                     scope.cancel()
                     return
+
+    def state(self) -> dict[str, object]:
+        """What ``status`` shows of this daemon (pid, uptime, blocked, pending work)."""
+        pending = self.pending
+        kinds = ("drain", "ingest", "pull", "bisync")
+        return {
+            "pid": os.getpid(),
+            "started": self.started,
+            "running": self.running,
+            "blocked": self.blocked,
+            "failures": self.failures,
+            "cycles": self.stats.cycles,
+            "pending": {
+                "paths": len(pending.paths),
+                "full": pending.full,
+                "steps": [kind for kind in kinds if getattr(pending, kind)],
+            },
+        }
+
+    async def _publish_state(self) -> None:
+        """Keep ``daemon.json`` in the state dir current (rewritten only when it changes)."""
+        last: dict[str, object] | None = None
+        while True:
+            state = self.state()
+            if state != last:
+                try:
+                    write_json(self.session.paths.daemon_state, state)
+                    last = state
+                except OSError as exc:  # status loses detail; syncing goes on
+                    logger.debug("could not write daemon state: {}", exc)
+            await anyio.sleep(STATE_INTERVAL)
 
     async def _fallback_timer(self) -> None:
         while True:

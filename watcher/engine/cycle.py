@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -16,12 +17,16 @@ from watcher.engine.links import dangerous_links
 from watcher.engine.lock import wait_lock
 from watcher.engine.oneway import run_one_way
 from watcher.engine.session import Session
-from watcher.engine.state import RunRecord, record_run
+from watcher.engine.state import RunRecord, last_runs, record_run
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import INBOX, Direction, Step, StepKind, plan_cycle
+from watcher.rclone.runner import EventHook
 
 #: How long a one-shot ``sync`` waits for another run of the same config to finish.
 LOCK_WAIT = 60.0
+
+#: The command that overrides a refusal for one run.
+FORCE_FIX = "workspace-sync sync --force"
 
 
 @dataclass
@@ -67,13 +72,33 @@ async def run_step(
     return await run_bisync(session, step, dry_run=dry_run, force=force, resync=resync)
 
 
-def _check_workspace(session: Session, steps: tuple[Step, ...]) -> None:
+def _looks_unmounted(session: Session, steps: tuple[Step, ...]) -> bool:
+    """True when a step reads or writes the workspace, the workspace folder is empty and this
+    config has run before: a mount point without its file system, which a push would take for
+    "delete everything" and a drain or pull would fill with files hidden by the next mount."""
+    workspace = session.cfg.workspace
+    return (
+        bool(steps)
+        and workspace.is_dir()
+        and not any(workspace.iterdir())
+        and bool(last_runs(session.paths))
+    )
+
+
+def _check_workspace(session: Session, steps: tuple[Step, ...], *, force: bool = False) -> None:
     cfg = session.cfg
     reads_workspace = any(s.kind in ("push", "bisync", "ingest") for s in steps)
     if reads_workspace and not cfg.workspace.is_dir():
         raise SyncFailed(
             f"workspace {cfg.workspace} does not exist (unmounted?); mount or create it, or fix "
             "'workspace' in the config; nothing was changed"
+        )
+    if not force and _looks_unmounted(session, steps):
+        raise SafetyRefusal(
+            f"workspace {cfg.workspace} is an empty folder although this config has synced "
+            "before (unmounted?); nothing was changed. Mount it, or if it is really meant to "
+            f"be empty run `{FORCE_FIX}`",
+            FORCE_FIX,
         )
     if cfg.copy_symlinks:
         roots = {cfg.sync_root} | ({cfg.ingest_root} if cfg.ingest else set())
@@ -97,15 +122,20 @@ async def run_cycle(
     only: Collection[StepKind] | None = None,
     push_paths: Collection[str] | None = None,
     known_dest_files: int | None = None,
+    on_event: EventHook | None = None,
 ) -> CycleReport:
     """Run every step of one cycle; a failed step is recorded and the next ones still run.
 
     Raises :class:`~watcher.engine.lock.LockHeld` when another run holds the lock past
     ``lock_wait`` seconds (default :data:`LOCK_WAIT`). ``only`` limits the cycle to some step
     kinds; ``push_paths`` makes the push incremental (``known_dest_files`` is the destination
-    size seen by the last full push, for the delete guard).
+    size seen by the last full push, for the delete guard). ``on_event`` sees every parsed
+    rclone log line of the cycle's runs (the CLI drives its progress display with the stats
+    lines).
     """
     cfg = session.cfg
+    if on_event is not None:
+        session = dataclasses.replace(session, rc=session.rc.with_event_hook(on_event))
     steps = tuple(
         s
         for s in plan_cycle(cfg, direction=direction, resync=resync)
@@ -114,7 +144,7 @@ async def run_cycle(
     report = CycleReport()
     wait = LOCK_WAIT if lock_wait is None else lock_wait
     async with wait_lock(session.paths.run_lock, "workspace-sync run", wait):
-        _check_workspace(session, steps)
+        _check_workspace(session, steps, force=force)
         if cfg.mode == "mailbox" and direction is None and not dry_run and only is None:
             (cfg.sync_root / INBOX).mkdir(parents=True, exist_ok=True)
         for step in steps:

@@ -67,6 +67,11 @@ class StatePaths:
     def daemon_lock(self) -> Path:
         return self.root / "daemon.lock"
 
+    @property
+    def daemon_state(self) -> Path:
+        """Written by the running daemon for ``status`` (see docs/status.md)."""
+        return self.root / "daemon.json"
+
     def create(self) -> None:
         """Create the state folder (0700) if needed."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)

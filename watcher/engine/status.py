@@ -1,19 +1,23 @@
-"""Gather the health picture that ``status`` prints (secrets redacted)."""
+"""Gather the health picture that ``status`` prints (secrets redacted); the JSON schema is
+documented in docs/status.md."""
 
 from __future__ import annotations
 
+import shlex
 import time
-from typing import Any
+from typing import Any, Literal
 
 from watcher.config import Config, is_secret
 from watcher.engine.bisync import baseline_present
 from watcher.engine.lock import lock_holder
 from watcher.engine.session import Session
-from watcher.engine.state import last_runs
+from watcher.engine.state import StatePaths, last_runs, read_json
 from watcher.plan import plan_cycle, remote_root
 
 REACH_TIMEOUT = 15.0
 REDACTED = "***"
+
+Health = Literal["ok", "never-ran", "failing", "blocked", "baseline-missing", "unreachable"]
 
 
 def redacted_options(cfg: Config) -> dict[str, Any]:
@@ -61,15 +65,97 @@ async def gather_status(session: Session, *, check_remote: bool = True) -> dict[
             "origin": session.binary.origin,
             "version": session.binary.version_text,
         },
-        "daemon": {"running": False, "pid": None},
+        "daemon": daemon_status(paths, now),
         "last_runs": runs,
     }
-    pid = lock_holder(paths.daemon_lock)
-    if pid is not None:
-        data["daemon"] = {"running": True, "pid": pid}
     if cfg.mode == "bisync":
         step = plan_cycle(cfg)[0]
         data["bisync_baseline"] = baseline_present(paths.bisync_workdir, step)
     if check_remote:
         data["remote"] = await remote_reachable(session)
+    data["health"], data["action"], data["command"] = assess(data)
     return data
+
+
+def daemon_status(paths: StatePaths, now: float) -> dict[str, Any]:
+    """Whether a daemon holds this config's lock and, from the ``daemon.json`` it keeps
+    current, since when it runs, whether it is blocked and what work is pending."""
+    out: dict[str, Any] = {
+        "running": False,
+        "pid": None,
+        "started": None,
+        "uptime": None,
+        "busy": False,
+        "blocked": None,
+        "failures": 0,
+        "pending": None,
+    }
+    pid = lock_holder(paths.daemon_lock)
+    if pid is None:
+        return out
+    out.update(running=True, pid=pid)
+    state = read_json(paths.daemon_state, None)
+    if isinstance(state, dict) and state.get("pid") == pid:
+        started = float(state.get("started") or now)
+        out.update(
+            started=started,
+            uptime=round(now - started, 1),
+            busy=bool(state.get("running")),
+            blocked=state.get("blocked"),
+            failures=int(state.get("failures") or 0),
+            pending=state.get("pending"),
+        )
+    return out
+
+
+def _with_config(command: str, config: str) -> str:
+    return f"{command} --config {shlex.quote(config)}"
+
+
+def assess(data: dict[str, Any]) -> tuple[Health, str | None, str | None]:
+    """The one health verdict of a status and the single action (a sentence) and command
+    (runnable, or ``None``) that fix it, most urgent cause first: missing bisync baseline,
+    a safety block, an unreachable remote, a failed last run, no run yet."""
+    config = data["config"]
+    runs: dict[str, dict[str, Any]] = data["last_runs"]
+    if data.get("bisync_baseline") is False:
+        command = _with_config("workspace-sync sync --resync", config)
+        return (
+            "baseline-missing",
+            "bisync has no baseline: make sure both sides hold the intended files, then run "
+            f"`{command}` once",
+            command,
+        )
+    failed = [(kind, run) for kind, run in sorted(runs.items()) if not run.get("ok")]
+    fix = data["daemon"].get("blocked") or next(
+        (run["fix"] for _, run in failed if run.get("fix")), None
+    )
+    if fix:
+        command = _with_config(str(fix), config)
+        return (
+            "blocked",
+            f"a run was refused for safety; check the reason, then run `{command}`",
+            command,
+        )
+    remote = data.get("remote")
+    if remote is not None and not remote["reachable"]:
+        command = _with_config("workspace-sync status", config)
+        return (
+            "unreachable",
+            f"the remote is unreachable ({remote['message']}): check the network and the "
+            f"{data['provider']} settings and credentials, then run `{command}`",
+            command,
+        )
+    if failed:
+        kind, run = failed[0]
+        command = _with_config("workspace-sync sync -v", config)
+        return (
+            "failing",
+            f"the last {kind} failed ({run.get('message', '')}): fix the cause, then run "
+            f"`{command}`",
+            command,
+        )
+    if not runs:
+        command = _with_config("workspace-sync sync", config)
+        return "never-ran", f"no run yet: run `{command}`", command
+    return "ok", None, None

@@ -11,6 +11,7 @@ from __future__ import annotations
 import configparser
 import hashlib
 import json
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from watcher.errors import ConfigError
 from watcher.fsutil import atomic_write
 
 Section = dict[str, str]
+_SUBSTITUTION = re.compile(r"%\([^)]*\)s")
 TOKEN_KEY = "token"  # noqa: S105 (an option name, not a secret)
 
 
@@ -56,6 +58,12 @@ def _gdrive(opts: Mapping[str, Any]) -> Section:
 
 
 def _onedrive(opts: Mapping[str, Any]) -> Section:
+    if not (opts.get("drive_id") and opts.get("drive_type")):
+        raise ConfigError(
+            'provider "onedrive" needs onedrive.drive_id and onedrive.drive_type (rclone '
+            "cannot open OneDrive without them); find them with: rclone backend drives, or "
+            "https://graph.microsoft.com/v1.0/me/drive (fields id, driveType)"
+        )
     section = {"type": "onedrive"}
     for key in ("token", "drive_id", "drive_type"):
         if opts.get(key):
@@ -94,7 +102,10 @@ def render_section(cfg: Config) -> Section:
             f'{cfg.config_path}: provider = "off": sync is disabled; set provider to one of '
             "local, dropbox, gdrive, onedrive, s3, custom"
         )
-    section = SECTION_RENDERERS[cfg.provider](cfg.provider_options)
+    try:
+        section = SECTION_RENDERERS[cfg.provider](cfg.provider_options)
+    except ConfigError as exc:
+        raise ConfigError(f"{cfg.config_path}: {exc}") from None
     for key, value in section.items():
         if "\n" in value or "\r" in value:
             raise ConfigError(
@@ -102,6 +113,22 @@ def render_section(cfg: Config) -> Section:
                 "write it on one line"
             )
     return section
+
+
+def check_values(cfg: Config, section: Mapping[str, str]) -> None:
+    """Refuse values rclone's config parser would read back changed: surrounding spaces are
+    trimmed, ``%(name)s`` is substituted and values wrapped in backticks or triple quotes lose
+    them. Called on the final (obscured) section; the value itself is never shown."""
+    for key, value in section.items():
+        wrapped = (len(value) >= 2 and value[0] == value[-1] == "`") or (
+            len(value) >= 6 and value.startswith('"""') and value.endswith('"""')
+        )
+        if value != value.strip() or _SUBSTITUTION.search(value) or wrapped:
+            raise ConfigError(
+                f"{cfg.config_path}: key '{cfg.provider}.{key}': rclone.conf cannot hold this "
+                "value unchanged (leading/trailing spaces, '%(name)s', or backtick/triple-quote "
+                "wrapping); change the value"
+            )
 
 
 def fingerprint(name: str, section: Mapping[str, str], keys: set[str] | None = None) -> str:

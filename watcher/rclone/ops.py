@@ -15,6 +15,7 @@ from watcher.config import Config
 from watcher.errors import ConfigError, SyncFailed
 from watcher.rclone.conffile import (
     TOKEN_KEY,
+    check_values,
     fingerprint,
     read_section,
     render_file,
@@ -141,6 +142,7 @@ async def ensure_config_file(rc: Rclone, cfg: Config, fingerprint_file: Path) ->
     ):
         # rclone refreshed the OAuth token in place; the configured one is unchanged: keep it.
         section[TOKEN_KEY] = existing[TOKEN_KEY]
+    check_values(cfg, section)
     write_private(path, render_file(cfg.remote_name, section))
     write_private(fingerprint_file, json.dumps({"settings": new_fp, "token": token_fp}))
     return True

@@ -8,6 +8,7 @@ run. rclone's JSON log (``--use-json-log``) is parsed line by line into an :clas
 from __future__ import annotations
 
 import contextlib
+import copy
 import functools
 import json
 import os
@@ -126,6 +127,15 @@ class Rclone:
         self.cache_dir = cache_dir
         self.timeout = timeout
         self.redact = _redactor(secrets)
+        #: Sees every parsed log line of every run (after the per-call ``on_event``).
+        self.event_hook: EventHook | None = None
+
+    def with_event_hook(self, hook: EventHook) -> Rclone:
+        """A copy of this runner whose every run also passes each parsed log line to ``hook``
+        (how a caller, e.g. the CLI's progress display, watches the runs of a whole cycle)."""
+        other = copy.copy(self)
+        other.event_hook = hook
+        return other
 
     def base_args(self) -> list[str]:
         """Flags every call gets: the tool's rclone.conf and cache dir, JSON logs, no colours,
@@ -266,6 +276,8 @@ class Rclone:
         record(event, result, self.redact, quiet=quiet)
         if on_event is not None:
             on_event(event)
+        if self.event_hook is not None:
+            self.event_hook(event)
 
 
 def record(
