@@ -1,5 +1,6 @@
 """Command-line interface: ``workspace-sync`` / ``python -m watcher``."""
 
+from watcher.cli import backup_cmds as _backup_cmds  # noqa: F401
 from watcher.cli import commands as _commands  # noqa: F401  (registers the commands)
 from watcher.cli import daemon_cmds as _daemon_cmds  # noqa: F401
 from watcher.cli import service_cmds as _service_cmds  # noqa: F401

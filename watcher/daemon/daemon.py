@@ -23,9 +23,10 @@ from watcher.daemon.debounce import Pending, backoff_delay, wait_time
 from watcher.daemon.events import Change, WatchRoot
 from watcher.daemon.observe import Observers
 from watcher.engine import CycleReport, Session, run_cycle
+from watcher.engine.backup import prune_snapshots, take_snapshot
 from watcher.engine.bisync import read_listing
 from watcher.engine.lock import hold_lock
-from watcher.engine.state import write_json
+from watcher.engine.state import last_runs, write_json
 from watcher.errors import SafetyRefusal
 from watcher.plan import OUTBOX, StepKind, local_remote_dir, plan_cycle, sync_filter
 from watcher.plan.filters import PathFilter
@@ -35,6 +36,9 @@ from watcher.rclone import list_files
 BACKOFF_CAP = 300.0
 #: How often the daemon refreshes ``daemon.json`` for ``status`` (only when it changed).
 STATE_INTERVAL = 1.0
+#: Seconds after start-up before the first snapshot of a config that never took one (lets the
+#: initial full cycle go first).
+BACKUP_FIRST_DELAY = 30.0
 
 
 def watch_roots(cfg: Config) -> list[WatchRoot]:
@@ -99,6 +103,10 @@ class Daemon:
         self.started = time.time()
         self.observers = Observers(watch_roots(self.cfg), self._from_thread)
         self._token: anyio.lowlevel.EventLoopToken | None = None
+        #: Sync runs and snapshots of this daemon take turns (the run lock also keeps other
+        #: processes out); a sync waits for a snapshot instead of failing on the lock.
+        self.run_guard = anyio.Lock()
+        self.last_backup_attempt: float | None = None
 
     # ------------------------------------------------------------------ event intake
 
@@ -180,6 +188,8 @@ class Daemon:
                     tg.start_soon(self._publish_state)
                     if self.cfg.interval:
                         tg.start_soon(self._fallback_timer)
+                    if self.cfg.backup.enabled and self.cfg.backup.interval:
+                        tg.start_soon(self._backup_timer)
                     if (
                         self.cfg.mode == "mailbox"
                         and self._outbox_is_remote()
@@ -268,6 +278,37 @@ class Daemon:
                 logger.debug("fallback timer: full cycle")
                 self.request(full=True)
 
+    def _backup_due(self, first: float) -> float:
+        """Wall-clock time of the next snapshot: an interval after the last attempt (recorded
+        in the state dir, so a restart does not snapshot again at once), or ``first`` when this
+        config never took one."""
+        record = last_runs(self.session.paths).get("backup", {})
+        started = record.get("started") if isinstance(record, dict) else None
+        attempts = [t for t in (started, self.last_backup_attempt) if isinstance(t, (int, float))]
+        if not attempts:
+            return first
+        return float(max(attempts)) + self.cfg.backup.interval
+
+    async def _backup_timer(self) -> None:
+        """Every ``backup.interval`` seconds: a snapshot, then a prune; never concurrent with
+        a sync run, failures logged and retried at the next interval, never fatal."""
+        first = time.time() + min(float(self.cfg.backup.interval), BACKUP_FIRST_DELAY)
+        while True:
+            await anyio.sleep(max(1.0, self._backup_due(first) - time.time()))
+            if time.time() < self._backup_due(first):
+                continue  # a snapshot by `workspace-sync backup` moved the schedule
+            async with self.run_guard:
+                self.last_backup_attempt = time.time()
+                await self._backup_once()
+
+    async def _backup_once(self) -> None:
+        session, wait = self.session, float(self.cfg.timeout)
+        try:
+            await take_snapshot(session, lock_wait=wait)
+            await prune_snapshots(session, lock_wait=wait)
+        except Exception as exc:  # a failing backup must never stop the daemon
+            logger.error("backup failed: {}; next attempt in {} s", exc, self.cfg.backup.interval)
+
     async def _outbox_poll(self) -> None:
         step = plan_cycle(self.cfg)[1]
         outbox = step.src
@@ -332,7 +373,8 @@ class Daemon:
         started = time.monotonic()
         refusal: str | None = None
         try:
-            report = await self._run(work)
+            async with self.run_guard:
+                report = await self._run(work)
         except SafetyRefusal as exc:
             logger.error("{}", exc)
             report, refusal = None, exc.fix

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from watcher.engine.arrival import Arrival, outbox_path, run_arrival_hook, workspace_relative
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord, read_json, write_json
 from watcher.errors import SyncFailed
@@ -154,6 +155,7 @@ class Drain:
                 else f" (kept beside an existing file as {entry.target})"
             )
             logger.info("inbound {} -> _inbox/{}{}", entry.remote, entry.target, note)
+        await self._announce(landed)
         message = f"drained {len(landed)} files"
         if remaining or copy_error:
             message += f"; {len(remaining)} not yet landed" + (
@@ -191,6 +193,18 @@ class Drain:
             taken.add(target.casefold())
             kept.append(JournalEntry(item.path, item.size, item.mtime, target))
         return kept
+
+    async def _announce(self, landed: list[JournalEntry]) -> None:
+        """Run the ``on_arrival`` hook once for the files that landed (at least once per file: a
+        file whose remote delete failed is announced again when a later drain finishes it)."""
+        cfg = self.session.cfg
+        arrivals = [
+            Arrival(
+                workspace_relative(cfg, self.inbox / e.target), e.size, outbox_path(cfg, e.remote)
+            )
+            for e in sorted(landed, key=lambda e: e.target)
+        ]
+        await run_arrival_hook(cfg, "inbox", arrivals)
 
     async def _mkdir_outbox(self) -> None:
         result = await self.session.rc.run(["mkdir", self.step.src], per_file=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from watcher.engine.arrival import Arrival, outbox_path, run_arrival_hook, workspace_relative
 from watcher.engine.oneway import record_from
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord, read_json, write_json
@@ -55,6 +56,13 @@ async def run_ingest(session: Session, step: Step, *, dry_run: bool = False) -> 
         write_json(session.paths.ingest_ledger, new_ledger)
         for path in sorted(sent):
             logger.info("ingested {} -> {}", path, step.dst)
+        cfg = session.cfg
+        arrivals = [
+            Arrival(outbox_path(cfg, p), int(listing[p][0]), workspace_relative(cfg, root / p))
+            for p in sorted(sent)
+            if p in listing
+        ]
+        await run_arrival_hook(cfg, "ingest", arrivals)
     if not record.ok:
         raise SyncFailed(f"ingest failed: {record.message}")
     return record

@@ -10,7 +10,7 @@ from loguru import logger
 from watcher.config import Config, is_secret, test_limits
 from watcher.engine.state import StatePaths, state_paths
 from watcher.rclone import Rclone, RcloneBinary, ensure_config_file, find_rclone
-from watcher.rclone.conffile import render_section
+from watcher.rclone.conffile import backup_salt, render_section
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,7 @@ def secret_values(cfg: Config) -> Iterator[str]:
                     yield subvalue
     if cfg.backup.password:
         yield cfg.backup.password
+        yield backup_salt(cfg.backup.password)
 
 
 async def open_session(cfg: Config) -> Session:

@@ -148,7 +148,8 @@ def assess(data: dict[str, Any]) -> tuple[Health, str | None, str | None]:
         )
     if failed:
         kind, run = failed[0]
-        command = _with_config("workspace-sync sync -v", config)
+        retry = "workspace-sync backup -v" if kind == "backup" else "workspace-sync sync -v"
+        command = _with_config(retry, config)
         return (
             "failing",
             f"the last {kind} failed ({run.get('message', '')}): fix the cause, then run "

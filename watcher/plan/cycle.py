@@ -41,16 +41,18 @@ class Step:
         return f"{self.kind} {self.src} -> {self.dst}"
 
 
-def remote_root(cfg: Config) -> str:
+def remote_root(cfg: Config, path: str | None = None) -> str:
     """The remote side of the sync, ``remote_name:path``; S3 puts the bucket first and the
-    ``local`` provider the absolute folder that stands in for the cloud."""
+    ``local`` provider the absolute folder that stands in for the cloud. ``path`` replaces
+    ``cfg.remote_path`` (e.g. ``backup.remote_path``: another folder on the same remote)."""
+    folder = cfg.remote_path if path is None else path
     parts: list[str] = []
     if cfg.provider == "s3":
         parts.append(str(cfg.provider_options["bucket"]))
     elif cfg.provider == "local":
         parts.append(str(cfg.provider_options["path"]).rstrip("/") or "/")
-    if cfg.remote_path:
-        parts.append(cfg.remote_path)
+    if folder:
+        parts.append(folder)
     path = "/".join(parts)
     if cfg.provider == "local" and path.startswith("//"):
         path = path[1:]

@@ -1,4 +1,5 @@
-"""The rclone.conf this tool owns: one remote section rendered from the provider settings.
+"""The rclone.conf this tool owns: one remote section rendered from the provider settings, plus
+the ``crypt`` remote of the backups (``<remote_name>-backup``) when ``[backup]`` is enabled.
 
 Secrets reach rclone only through this file (mode 0600 in a 0700 folder, written directly, never via
 ``rclone config create`` whose argv ``ps`` shows). The file is regenerated whenever the provider
@@ -19,10 +20,15 @@ from typing import Any
 from watcher.config import Config
 from watcher.errors import ConfigError
 from watcher.fsutil import atomic_write
+from watcher.plan.cycle import remote_root
+from watcher.plan.snapshots import backup_remote_name
 
 Section = dict[str, str]
 _SUBSTITUTION = re.compile(r"%\([^)]*\)s")
 TOKEN_KEY = "token"  # noqa: S105 (an option name, not a secret)
+#: Options of the crypt section that rclone stores obscured.
+CRYPT_SECRETS = frozenset({"password", "password2"})
+_SALT_PREFIX = b"workspace-sync backup salt v1\0"
 
 
 def _local(opts: Mapping[str, Any]) -> Section:
@@ -115,6 +121,44 @@ def render_section(cfg: Config) -> Section:
     return section
 
 
+def backup_salt(password: str) -> str:
+    """The crypt salt (``password2``), derived from the backup password alone, so that the
+    config or ``secrets_file`` is all it takes to read the backups (rclone.conf is never the
+    only copy)."""
+    return hashlib.sha256(_SALT_PREFIX + password.encode()).hexdigest()
+
+
+def render_backup_section(cfg: Config) -> Section | None:
+    """The crypt section over ``backup.remote_path`` on the provider remote, secrets in clear
+    (not yet obscured); ``None`` when backups are disabled."""
+    backup = cfg.backup
+    if not backup.enabled:
+        return None
+    if not backup.password:
+        raise ConfigError(f"{cfg.config_path}: key 'backup.password' is required")
+    if "\n" in backup.password or "\r" in backup.password:
+        raise ConfigError(
+            f"{cfg.config_path}: key 'backup.password': the value spans several lines; "
+            "write it on one line"
+        )
+    return {
+        "type": "crypt",
+        "remote": remote_root(cfg, backup.remote_path),
+        "filename_encryption": "standard",
+        "directory_name_encryption": "true",
+        "password": backup.password,
+        "password2": backup_salt(backup.password),
+    }
+
+
+def backup_fingerprint(cfg: Config, settings_fp: str) -> str:
+    """The settings fingerprint extended with the backup section (unchanged without one)."""
+    section = render_backup_section(cfg)
+    if section is None:
+        return settings_fp
+    return fingerprint(backup_remote_name(cfg), {"provider": settings_fp, **section})
+
+
 def check_values(cfg: Config, section: Mapping[str, str]) -> None:
     """Refuse values rclone's config parser would read back changed: surrounding spaces are
     trimmed, ``%(name)s`` is substituted and values wrapped in backticks or triple quotes lose
@@ -138,11 +182,16 @@ def fingerprint(name: str, section: Mapping[str, str], keys: set[str] | None = N
     return hashlib.sha256(blob).hexdigest()
 
 
-def render_file(name: str, section: Mapping[str, str]) -> str:
-    """The text of an rclone.conf holding one section."""
-    lines = [f"[{name}]"] + [f"{key} = {value}" for key, value in section.items()]
+def render_file(
+    name: str, section: Mapping[str, str], extra: Mapping[str, Mapping[str, str]] | None = None
+) -> str:
+    """The text of an rclone.conf holding one section (plus the ``extra`` sections)."""
+    blocks = []
+    for title, body in {name: section, **(extra or {})}.items():
+        lines = [f"[{title}]"] + [f"{key} = {value}" for key, value in body.items()]
+        blocks.append("\n".join(lines) + "\n")
     return "# Written by workspace-sync; regenerated when the provider settings change.\n" + (
-        "\n".join(lines) + "\n"
+        "\n".join(blocks)
     )
 
 

@@ -13,11 +13,15 @@ from typing import Any
 
 from watcher.config import Config
 from watcher.errors import ConfigError, SyncFailed
+from watcher.plan.snapshots import backup_remote_name
 from watcher.rclone.conffile import (
+    CRYPT_SECRETS,
     TOKEN_KEY,
+    backup_fingerprint,
     check_values,
     fingerprint,
     read_section,
+    render_backup_section,
     render_file,
     render_section,
     write_private,
@@ -122,15 +126,21 @@ async def backend_options(rc: Rclone, rclone_type: str) -> dict[str, bool]:
 
 
 async def ensure_config_file(rc: Rclone, cfg: Config, fingerprint_file: Path) -> bool:
-    """Write the remote section of ``cfg`` into ``rc.config_file`` when the provider settings
-    changed since the last write (or the file or section is gone). Returns True when written."""
+    """Write the remote section of ``cfg`` (and, with ``[backup] enabled``, the crypt section
+    ``<remote_name>-backup``) into ``rc.config_file`` when the provider or backup settings
+    changed since the last write (or the file or a section is gone). Returns True when
+    written."""
     section = render_section(cfg)
-    new_fp = fingerprint(cfg.remote_name, section)
+    backup = render_backup_section(cfg)
+    new_fp = backup_fingerprint(cfg, fingerprint(cfg.remote_name, section))
     token_fp = fingerprint(cfg.remote_name, section, {TOKEN_KEY})
     path = rc.config_file
     existing = read_section(path, cfg.remote_name) if path.exists() else None
+    has_backup = backup is None or (
+        existing is not None and read_section(path, backup_remote_name(cfg)) is not None
+    )
     stored = _read_fingerprints(fingerprint_file)
-    if existing is not None and stored.get("settings") == new_fp:
+    if existing is not None and has_backup and stored.get("settings") == new_fp:
         return False
     if cfg.provider == "custom":
         section = await _custom_section(rc, section)
@@ -143,7 +153,12 @@ async def ensure_config_file(rc: Rclone, cfg: Config, fingerprint_file: Path) ->
         # rclone refreshed the OAuth token in place; the configured one is unchanged: keep it.
         section[TOKEN_KEY] = existing[TOKEN_KEY]
     check_values(cfg, section)
-    write_private(path, render_file(cfg.remote_name, section))
+    extra: dict[str, dict[str, str]] = {}
+    if backup is not None:
+        for key in CRYPT_SECRETS:
+            backup[key] = await obscure(rc, backup[key])
+        extra[backup_remote_name(cfg)] = backup
+    write_private(path, render_file(cfg.remote_name, section, extra))
     write_private(fingerprint_file, json.dumps({"settings": new_fp, "token": token_fp}))
     return True
 

@@ -168,6 +168,8 @@ class Rclone:
         env: Mapping[str, str] | None = None,
         quiet_errors: bool = False,
         files_from: Iterable[str] | None = None,
+        stdin_fd: int | None = None,
+        stdout_fd: int | None = None,
     ) -> RcloneResult:
         """Run ``rclone ARGS`` and return what it did; never raises for rclone's own failures.
 
@@ -176,17 +178,54 @@ class Rclone:
         ``quiet_errors`` logs rclone's errors at DEBUG (for calls whose failure is expected
         and handled, such as listing a folder that may not exist); ``files_from`` limits the
         command to these paths (``--files-from-raw``, which rclone will not combine with
-        filters: the caller filters the list).
+        filters: the caller filters the list). ``stdin_fd``/``stdout_fd`` connect rclone's
+        stdin/stdout to a file descriptor (a pipe end, for streaming ``rcat``/``cat``) instead
+        of ``stdin`` bytes / :attr:`RcloneResult.stdout`; the runner takes ownership and
+        closes them once rclone has its copy (or could not start), so the other end of the
+        pipe sees EOF or EPIPE as soon as rclone exits.
         Cancelling the caller stops rclone (SIGTERM, then SIGKILL) before the cancellation
         propagates.
         """
+        owned = [fd for fd in (stdin_fd, stdout_fd) if fd is not None]
+        try:
+            return await self._run(
+                args,
+                timeout=timeout,
+                stdin=stdin,
+                per_file=per_file,
+                on_event=on_event,
+                env=env,
+                quiet_errors=quiet_errors,
+                files_from=files_from,
+                stdin_fd=stdin_fd,
+                stdout_fd=stdout_fd,
+                owned=owned,
+            )
+        finally:
+            _close_all(owned)
+
+    async def _run(
+        self,
+        args: Sequence[str],
+        *,
+        timeout: float | None,
+        stdin: bytes | None,
+        per_file: bool,
+        on_event: EventHook | None,
+        env: Mapping[str, str] | None,
+        quiet_errors: bool,
+        files_from: Iterable[str] | None,
+        stdin_fd: int | None,
+        stdout_fd: int | None,
+        owned: list[int],
+    ) -> RcloneResult:
         if files_from is not None:
             self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             fd, list_file = tempfile.mkstemp(dir=self.cache_dir, prefix="files-", suffix=".lst")
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write("".join(f"{path}\n" for path in files_from))
             try:
-                return await self.run(
+                return await self._run(
                     [*args, "--files-from-raw", list_file],
                     timeout=timeout,
                     stdin=stdin,
@@ -194,6 +233,10 @@ class Rclone:
                     on_event=on_event,
                     env=env,
                     quiet_errors=quiet_errors,
+                    files_from=None,
+                    stdin_fd=stdin_fd,
+                    stdout_fd=stdout_fd,
+                    owned=owned,
                 )
             finally:
                 Path(list_file).unlink(missing_ok=True)
@@ -204,14 +247,17 @@ class Rclone:
         limit = self.timeout if timeout is None else timeout
         logger.debug("rclone {}", self.redact(" ".join(args)))
         started = time.monotonic()
+        stdin_spec: int = subprocess.PIPE if stdin is not None else subprocess.DEVNULL
         process = await anyio.open_process(
             argv,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
+            stdin=stdin_fd if stdin_fd is not None else stdin_spec,
+            stdout=stdout_fd if stdout_fd is not None else subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,
             env={**os.environ, **(env or {})},
         )
+        _close_all(owned)  # rclone has its copies; ours must not keep the pipes open
+        stdin = None if stdin_fd is not None else stdin
         try:
             with anyio.move_on_after(limit) as scope:
                 await self._communicate(process, stdin, result, on_event, quiet_errors)
@@ -256,8 +302,9 @@ class Rclone:
         async with anyio.create_task_group() as tg:
             if stdin is not None:
                 tg.start_soon(feed)
-            assert process.stdout is not None and process.stderr is not None
-            tg.start_soon(collect, process.stdout)
+            assert process.stderr is not None
+            if process.stdout is not None:
+                tg.start_soon(collect, process.stdout)
             tg.start_soon(read_log, process.stderr)
 
     def _handle_line(
@@ -278,6 +325,13 @@ class Rclone:
             on_event(event)
         if self.event_hook is not None:
             self.event_hook(event)
+
+
+def _close_all(fds: list[int]) -> None:
+    """Close and forget every descriptor in ``fds`` (each exactly once)."""
+    while fds:
+        with contextlib.suppress(OSError):
+            os.close(fds.pop())
 
 
 def record(

@@ -1,0 +1,320 @@
+"""Encrypted snapshots of the workspace on the crypt remote ``<remote_name>-backup``.
+
+A snapshot is a tar stream (see :mod:`watcher.engine.tarstream`) written by a thread into a pipe
+whose read end is ``rclone rcat``'s stdin: no copy on disk. It is uploaded to
+``incomplete/<stamp>.tar`` and moved to ``snapshots/<stamp>.tar`` only after rcat succeeded, so
+a killed or failed snapshot never looks complete. Snapshots and prunes hold the per-config run
+lock (never concurrent with a sync run); restores only read the remote.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from loguru import logger
+
+from watcher.config import Config
+from watcher.engine.lock import wait_lock
+from watcher.engine.session import Session
+from watcher.engine.state import RunRecord, record_run
+from watcher.engine.tarstream import OwnedFd, TarStats, extract_tar, widen_pipe, write_tar
+from watcher.errors import ConfigError, SyncFailed, UsageError
+from watcher.plan.cycle import PARTIAL_EXCLUDES
+from watcher.plan.filters import PathFilter
+from watcher.plan.retention import keep
+from watcher.plan.snapshots import (
+    INCOMPLETE,
+    SNAPSHOTS,
+    crypt_path,
+    normalize_snapshot,
+    snapshot_name,
+    snapshot_time,
+)
+from watcher.rclone import RcloneResult, list_files
+from watcher.rclone.ops import QUICK_TIMEOUT
+
+#: How long a one-shot ``backup`` waits for a sync run of the same config to finish.
+LOCK_WAIT = 60.0
+#: Leftovers in ``incomplete/`` older than this are removed by prune (a snapshot in flight
+#: holds the run lock, so only another machine's upload could be younger).
+INCOMPLETE_GRACE = 3600.0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A complete snapshot: file name, size of the tar stream, time it was taken (UTC)."""
+
+    name: str
+    size: int
+    time: datetime
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``backup list --json`` form."""
+        return {
+            "name": self.name,
+            "size": self.size,
+            "time": self.time.isoformat().replace("+00:00", "Z"),
+            "timestamp": self.time.timestamp(),
+        }
+
+
+@dataclass
+class SnapshotReport:
+    """What one snapshot stored."""
+
+    name: str
+    files: int
+    bytes: int
+    duration: float
+    skipped: list[str] = field(default_factory=list)
+    #: Seconds of the streamed upload (``rcat``) alone; the rest is the move to snapshots/.
+    upload: float = 0.0
+
+    def message(self) -> str:
+        """One line for the log, the CLI and ``status``."""
+        rate = self.bytes / self.upload / 1e6 if self.upload > 0 else 0.0
+        text = (
+            f"snapshot {self.name}: {self.files} files, {self.bytes / 1e6:.1f} MB "
+            f"in {self.duration:.1f} s (upload {self.upload:.1f} s, {rate:.0f} MB/s)"
+        )
+        if self.skipped:
+            text += f"; {len(self.skipped)} unreadable, not in the snapshot: " + "; ".join(
+                self.skipped[:3]
+            )
+        return text
+
+
+@dataclass
+class PruneReport:
+    """What a prune kept and deleted (or would, with ``dry_run``)."""
+
+    kept: list[Snapshot]
+    deleted: list[Snapshot]
+    incomplete: list[str]
+    dry_run: bool = False
+
+
+def require_backup(cfg: Config) -> None:
+    """Raise :class:`ConfigError` (exit 2) unless ``[backup]`` is enabled."""
+    if not cfg.backup.enabled:
+        raise ConfigError(
+            f"backup is disabled in {cfg.config_path}: set enabled = true and a password in "
+            "its [backup] table (or secrets_file)"
+        )
+
+
+async def take_snapshot(session: Session, *, lock_wait: float = LOCK_WAIT) -> SnapshotReport:
+    """Stream a snapshot of the workspace (and ``include`` paths) to the crypt remote under the
+    run lock; raises :class:`SyncFailed` when it could not be completed (nothing is listed
+    then). The outcome is recorded as the last ``backup`` run."""
+    cfg = session.cfg
+    require_backup(cfg)
+    started = time.time()
+    try:
+        async with wait_lock(session.paths.run_lock, "workspace-sync run", lock_wait):
+            report = await _snapshot(session)
+    except SyncFailed as exc:
+        record_run(
+            session.paths, RunRecord("backup", False, str(exc), started, time.time() - started)
+        )
+        raise
+    record_run(
+        session.paths,
+        RunRecord(
+            "backup",
+            not report.skipped,
+            report.message(),
+            started,
+            report.duration,
+            transferred=report.files,
+            errors=len(report.skipped),
+        ),
+    )
+    return report
+
+
+async def _snapshot(session: Session) -> SnapshotReport:
+    cfg, rc = session.cfg, session.rc
+    if not cfg.workspace.is_dir():
+        raise SyncFailed(
+            f"workspace {cfg.workspace} does not exist (unmounted?); no snapshot was taken"
+        )
+    started = time.monotonic()
+    taken = time.time()
+    name = snapshot_name(datetime.fromtimestamp(taken, timezone.utc))
+    partial = crypt_path(cfg, INCOMPLETE, name)
+    stats, error, result = await _upload(session, partial)
+    upload = time.monotonic() - started
+    if not result.ok or error is not None or stats is None:
+        await _discard(session, partial)
+        if not result.ok:
+            raise SyncFailed(f"snapshot upload failed: {result.message()}")
+        raise SyncFailed(f"snapshot failed while reading the workspace: {error}")
+    moved = await rc.run(["moveto", partial, crypt_path(cfg, SNAPSHOTS, name)], per_file=False)
+    if not moved.ok:
+        await _discard(session, partial)
+        raise SyncFailed(f"snapshot uploaded but could not be completed: {moved.message()}")
+    report = SnapshotReport(
+        name, stats.files, stats.bytes, time.monotonic() - started, stats.skipped, upload
+    )
+    logger.log("WARNING" if report.skipped else "INFO", "backup: {}", report.message())
+    # Names have one-second resolution: the next snapshot (after this lock) gets a new one.
+    await anyio.sleep(max(0.0, int(taken) + 1 - time.time()))
+    return report
+
+
+async def _upload(
+    session: Session, dst: str
+) -> tuple[TarStats | None, BaseException | None, RcloneResult]:
+    """Run ``rclone rcat DST`` fed by :func:`write_tar` on a thread through a pipe."""
+    cfg = session.cfg
+    read_end, write_end = os.pipe()
+    widen_pipe(write_end)
+    writer = OwnedFd(write_end)
+    filt = PathFilter.from_user(cfg.exclude, PARTIAL_EXCLUDES)
+    outcome: dict[str, Any] = {}
+
+    async def produce() -> None:
+        try:
+            outcome["stats"] = await anyio.to_thread.run_sync(
+                write_tar, writer, cfg.workspace, cfg.backup.include, filt
+            )
+        except Exception as exc:  # reported after rclone's own outcome
+            outcome["error"] = exc
+        finally:
+            writer.close()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(produce)
+            result = await session.rc.run(["rcat", dst], stdin_fd=read_end, per_file=False)
+    finally:
+        writer.close()
+    return outcome.get("stats"), outcome.get("error"), result
+
+
+async def _discard(session: Session, path: str) -> None:
+    """Best effort: remove an unfinished upload (prune removes what is left)."""
+    with anyio.CancelScope(shield=True):
+        await session.rc.run(
+            ["deletefile", path], per_file=False, quiet_errors=True, timeout=QUICK_TIMEOUT
+        )
+
+
+async def list_snapshots(session: Session) -> list[Snapshot]:
+    """Complete snapshots, oldest first (``incomplete/`` is never listed)."""
+    require_backup(session.cfg)
+    entries = await list_files(session.rc, crypt_path(session.cfg, SNAPSHOTS))
+    snapshots = [
+        Snapshot(
+            e.path,
+            e.size,
+            snapshot_time(e.path) or datetime.fromtimestamp(e.mtime, timezone.utc),
+        )
+        for e in entries or []
+    ]
+    return sorted(snapshots, key=lambda s: (s.time, s.name))
+
+
+async def restore_snapshot(session: Session, snapshot: str, dest: Path) -> int:
+    """Extract ``snapshot`` into the empty or new folder ``dest`` (modes and modification times
+    kept); returns the number of archive members. Bad input raises :class:`UsageError`."""
+    cfg = session.cfg
+    require_backup(cfg)
+    name = normalize_snapshot(snapshot)
+    if name is None:
+        raise UsageError(f"SNAPSHOT {snapshot!r} is not a snapshot name (see `backup list`)")
+    check_restore_target(dest)
+    if name not in {s.name for s in await list_snapshots(session)}:
+        raise UsageError(f"no snapshot {name}; `workspace-sync backup list` shows the snapshots")
+    dest.mkdir(parents=True, exist_ok=True)
+    read_end, write_end = os.pipe()
+    widen_pipe(write_end)
+    reader = OwnedFd(read_end)
+    outcome: dict[str, Any] = {}
+
+    async def consume() -> None:
+        try:
+            outcome["count"] = await anyio.to_thread.run_sync(extract_tar, reader, dest)
+        except Exception as exc:
+            outcome["error"] = exc
+        finally:
+            reader.close()
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(consume)
+            result = await session.rc.run(
+                ["cat", crypt_path(cfg, SNAPSHOTS, name)], stdout_fd=write_end, per_file=False
+            )
+    finally:
+        reader.close()
+    if not result.ok:
+        raise SyncFailed(f"restore of {name} failed: {result.message()}")
+    if "error" in outcome:
+        raise SyncFailed(f"restore of {name} failed: {outcome['error']}")
+    count = int(outcome["count"])
+    logger.info("restored {} ({} entries) into {}", name, count, dest)
+    return count
+
+
+def check_restore_target(dest: Path) -> None:
+    """Refuse (exit 2) a restore into anything but an empty or missing folder."""
+    if dest.is_symlink() or (dest.exists() and not dest.is_dir()):
+        raise UsageError(f"--to {dest} exists and is not a folder; give an empty or new folder")
+    if dest.is_dir() and any(dest.iterdir()):
+        raise UsageError(f"--to {dest} is not empty; restore into an empty or new folder")
+
+
+async def prune_snapshots(
+    session: Session, *, dry_run: bool = False, lock_wait: float = LOCK_WAIT
+) -> PruneReport:
+    """Delete the snapshots the retention policy does not keep (and ``incomplete/``
+    leftovers older than :data:`INCOMPLETE_GRACE`) under the run lock. Snapshots whose names
+    the tool did not write are never deleted."""
+    cfg = session.cfg
+    require_backup(cfg)
+    policy = cfg.backup
+    async with wait_lock(session.paths.run_lock, "workspace-sync run", lock_wait):
+        snapshots = await list_snapshots(session)
+        ours = [s for s in snapshots if snapshot_time(s.name) is not None]
+        kept_times = keep(
+            (s.time for s in ours),
+            policy.keep_last,
+            policy.keep_daily,
+            policy.keep_weekly,
+            policy.keep_monthly,
+        )
+        doomed = [s for s in ours if s.time not in kept_times]
+        kept = [s for s in snapshots if s not in doomed]
+        leftovers = await list_files(session.rc, crypt_path(cfg, INCOMPLETE)) or []
+        cutoff = time.time() - INCOMPLETE_GRACE
+        stale = [e.path for e in leftovers if e.mtime < cutoff]
+        if not dry_run:
+            await _delete(session, SNAPSHOTS, [s.name for s in doomed])
+            await _delete(session, INCOMPLETE, stale)
+    report = PruneReport(kept, doomed, stale, dry_run)
+    logger.info(
+        "backup prune: {} {} snapshots, kept {}",
+        "would delete" if dry_run else "deleted",
+        len(doomed),
+        len(kept),
+    )
+    return report
+
+
+async def _delete(session: Session, folder: str, names: list[str]) -> None:
+    if not names:
+        return
+    result = await session.rc.run(
+        ["delete", crypt_path(session.cfg, folder)], files_from=names, per_file=True
+    )
+    if not result.ok:
+        raise SyncFailed(f"deleting old snapshots failed: {result.message()}")
