@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 from common import (
+    TOOL_FLAGS,
     BenchEnv,
     Section,
     bench_main,
@@ -21,17 +22,6 @@ from common import (
     median,
 )
 
-TOOL_FLAGS = [
-    "--use-json-log",
-    "--color",
-    "NEVER",
-    "-v",
-    "--stats",
-    "1s",
-    "--stats-log-level",
-    "NOTICE",
-    "--skip-links",
-]
 ROUNDS = 3
 
 

@@ -590,3 +590,18 @@ def port_open(port: int) -> bool:
 def rclone_version() -> str:
     out = subprocess.run([RCLONE, "version"], capture_output=True, text=True, check=False).stdout
     return out.splitlines()[0] if out else "unknown"
+
+
+#: The flags the tool adds to every transfer (watcher/rclone/runner.py), so a raw rclone run
+#: can be timed with the same logging cost.
+TOOL_FLAGS = [
+    "--use-json-log",
+    "--color",
+    "NEVER",
+    "-v",
+    "--stats",
+    "1s",
+    "--stats-log-level",
+    "NOTICE",
+    "--skip-links",
+]

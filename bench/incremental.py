@@ -18,6 +18,7 @@ import json
 import time
 
 from common import (
+    TOOL_FLAGS,
     BenchEnv,
     Section,
     bench_main,
@@ -52,18 +53,6 @@ async def main():
 
 anyio.run(main)
 """
-
-TOOL_FLAGS = [
-    "--use-json-log",
-    "--color",
-    "NEVER",
-    "-v",
-    "--stats",
-    "1s",
-    "--stats-log-level",
-    "NOTICE",
-    "--skip-links",
-]
 
 
 def measure(quick: bool, section: Section) -> None:

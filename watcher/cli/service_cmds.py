@@ -74,6 +74,12 @@ def _plan(config: Path, manager: Manager) -> ServicePlan:
     )
 
 
+def _load_plan(ctx: click.Context, manager: str, dry_run: bool) -> ServicePlan:
+    """Load the config and plan the service for the chosen (or detected) manager."""
+    config = load(ctx).config_path
+    return _plan(config, _resolve_manager(manager, dry_run, config))
+
+
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -174,10 +180,8 @@ def service() -> None:
 def install(ctx: click.Context, dry_run: bool, manager: str) -> None:
     """Write the unit/agent for this config and start it (restarted on failure, at login or,
     with lingering, at boot)."""
-    cfg = load(ctx)
-    chosen = _resolve_manager(manager, dry_run, cfg.config_path)
-    plan = _plan(cfg.config_path, chosen)
-    hint = _linger_hint() if chosen == "systemd" else None
+    plan = _load_plan(ctx, manager, dry_run)
+    hint = _linger_hint() if plan.manager == "systemd" else None
     if dry_run:
         _show(plan, plan.install, write=True)
         if hint:
@@ -185,7 +189,7 @@ def install(ctx: click.Context, dry_run: bool, manager: str) -> None:
         return
     plan.path.parent.mkdir(parents=True, exist_ok=True)
     plan.path.write_text(plan.content, encoding="utf-8")
-    if chosen == "launchd":
+    if plan.manager == "launchd":
         (Path.home() / "Library" / "Logs" / "workspace-sync").mkdir(parents=True, exist_ok=True)
     _run_all(plan, plan.install)
     click.echo(f"installed and started {plan.path}")
@@ -201,9 +205,7 @@ def install(ctx: click.Context, dry_run: bool, manager: str) -> None:
 @click.pass_context
 def uninstall(ctx: click.Context, dry_run: bool, manager: str) -> None:
     """Stop the service and remove its unit/agent file."""
-    cfg = load(ctx)
-    chosen = _resolve_manager(manager, dry_run, cfg.config_path)
-    plan = _plan(cfg.config_path, chosen)
+    plan = _load_plan(ctx, manager, dry_run)
     stop, reload = plan.uninstall[:1], plan.uninstall[1:]
     if dry_run:
         _show(plan, stop, write=False)
@@ -225,9 +227,7 @@ def uninstall(ctx: click.Context, dry_run: bool, manager: str) -> None:
 @click.pass_context
 def service_status(ctx: click.Context, dry_run: bool, manager: str) -> None:
     """Whether the unit/agent is installed, and what the service manager says about it."""
-    cfg = load(ctx)
-    chosen = _resolve_manager(manager, dry_run, cfg.config_path)
-    plan = _plan(cfg.config_path, chosen)
+    plan = _load_plan(ctx, manager, dry_run)
     if dry_run:
         _show(plan, plan.status, write=False)
         return
