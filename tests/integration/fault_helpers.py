@@ -7,89 +7,24 @@ from __future__ import annotations
 import os
 import random
 import signal
-import subprocess
-import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import S3_KEY, S3_SECRET, S3Server, Setup, rclone_processes, tree, wait_until
+from tests.conftest import (
+    S3_KEY,
+    S3_SECRET,
+    S3Server,
+    Setup,
+    Watcher,
+    WatchStarter,
+    rclone_processes,
+    tree,
+    wait_until,
+)
 from tests.integration.helpers import Backend
 
 #: Paths the one-way modes never sync (the mailbox folders).
 MAILBOX_DIRS = ("_inbox/", "_outbox/")
-
-
-@dataclass
-class Watcher:
-    """A running ``workspace-sync watch`` (own process group) whose log goes to a file."""
-
-    proc: subprocess.Popen[bytes]
-    log: Path
-
-    def text(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def count(self, prefix: str) -> int:
-        """INFO lines of runs of one kind, e.g. ``push:``."""
-        return sum(1 for line in self.text().splitlines() if line.startswith(f"INFO    {prefix}"))
-
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
-    def kill9(self) -> None:
-        """SIGKILL the daemon's whole process group (the daemon and its rclone children)."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        self.proc.wait(30)
-
-    def stop(self) -> int:
-        """SIGTERM, then SIGKILL of the group after 20 s; returns the exit code."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-        return self.proc.returncode
-
-
-@dataclass
-class WatchStarter:
-    """Starts daemons for one test and stops every one of them at teardown."""
-
-    tmp_path: Path
-    started: list[Watcher] = field(default_factory=list)
-
-    def __call__(self, config: Path, *extra: str, ready: str = "push:") -> Watcher:
-        """Start ``watch`` and (unless ``ready`` is empty) wait for its first ``ready`` line."""
-        log = self.tmp_path / f"watch-{len(self.started)}.log"
-        with log.open("wb") as fh:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "watcher", "--config", str(config), "watch", *extra],
-                stdout=fh,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env=os.environ.copy(),
-            )
-        watcher = Watcher(proc, log)
-        self.started.append(watcher)
-        if ready:
-            wait_until(lambda: f"INFO    {ready}" in watcher.text() or not watcher.alive(), 60)
-            assert watcher.alive(), watcher.text()
-        return watcher
-
-
-@pytest.fixture
-def watch(tmp_path: Path) -> Iterator[WatchStarter]:
-    """Start ``workspace-sync watch`` subprocesses; all are stopped after the test."""
-    starter = WatchStarter(tmp_path)
-    yield starter
-    for watcher in starter.started:
-        watcher.stop()
 
 
 def s3_backend(make_setup: Callable[..., Setup], server: S3Server, scratch: Path) -> Backend:
@@ -215,7 +150,6 @@ __all__ = [
     "s3_backend",
     "soak_seed",
     "synced_view",
-    "watch",
 ]
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import Setup, run_cli, tree, wait_until
-from tests.integration.fault_helpers import WatchStarter
+from tests.conftest import Setup, WatchStarter, run_cli, tree, wait_until
 from tests.integration.helpers import write
 
 #: Appends what the hook saw (stdin, its WORKSPACE_SYNC_* variables, cwd, pid) to a JSON-lines
@@ -37,15 +36,6 @@ if mode == "fail":
 if mode == "hang":
     time.sleep(600)
 """
-
-
-@pytest.fixture
-def start_watch(tmp_path: Path) -> Iterator[WatchStarter]:
-    """Start ``workspace-sync watch`` subprocesses; all are stopped after the test."""
-    starter = WatchStarter(tmp_path)
-    yield starter
-    for watcher in starter.started:
-        watcher.stop()
 
 
 def _hooked(

@@ -48,13 +48,12 @@ from tests.integration.fault_helpers import (
     s3_backend,
     soak_seed,
     synced_view,
-    watch,
 )
 from tests.integration.helpers import Backend, backend_fixture, ok, paths_of, write_all
 from watcher.config import load_config
 from watcher.engine import last_runs, open_session, run_cycle
 
-__all__ = ["backend_fixture", "watch"]  # fixtures used by this module
+__all__ = ["backend_fixture"]  # fixtures used by this module
 
 #: Files the default excludes keep out of every sync (must never reach the remote).
 EXCLUDED = {".DS_Store": b"finder", "d00/.DS_Store": b"finder", "scratch.tmp": b"temp"}
@@ -140,18 +139,18 @@ def test_kill9_rclone_mid_drain_then_rerun(make_setup, s3_server, tmp_path, phas
 
 @pytest.mark.timeout(200)
 def test_kill9_daemon_mid_push_second_daemon_converges(
-    make_setup, s3_server, tmp_path, watch: WatchStarter
+    make_setup, s3_server, tmp_path, start_watch: WatchStarter
 ) -> None:
     """kill -9 of the daemon's process group mid-push; a second ``watch`` completes the push."""
     setup = _s3(make_setup, s3_server, tmp_path).setup("mailbox", debounce=0.2, max_delay=2.0)
-    first = watch(setup.config)
+    first = start_watch(setup.config)
     files = many_files(setup.sync_root, 1500)
     files["big/huge.bin"] = big_file(setup.sync_root / "big/huge.bin", 60)
     wait_until(lambda: rclone_running(setup.root, "sync") and file_count(setup.cloud) >= 20, 60)
     first.kill9()
     no_rclone_left(setup.root)
     assert synced_view(tree(setup.cloud)) != files
-    second = watch(setup.config)
+    second = start_watch(setup.config)
     wait_until(lambda: synced_view(tree(setup.cloud)) == files, timeout=120, interval=0.5)
     assert_same(files, synced_view(tree(setup.cloud)))
     assert second.alive(), second.text()
@@ -162,7 +161,9 @@ def _bisync_same(setup: Setup) -> bool:
 
 
 @pytest.mark.timeout(220)
-def test_kill9_daemon_mid_bisync_second_daemon(make_setup, watch: WatchStarter, capsys) -> None:
+def test_kill9_daemon_mid_bisync_second_daemon(
+    make_setup, start_watch: WatchStarter, capsys
+) -> None:
     """kill -9 of the daemon mid-bisync (local-folder remote) leaves rclone's lock file; a second
     ``watch`` (``--max-lock 15m --recover``) either converges or tells the user what to run."""
     setup = make_setup("bisync", debounce=0.2, max_delay=2.0, exclude=["**/.DS_Store", "*.tmp"])
@@ -170,7 +171,7 @@ def test_kill9_daemon_mid_bisync_second_daemon(make_setup, watch: WatchStarter, 
     setup.cloud.mkdir(parents=True)
     before = many_files(setup.sync_root, 50, folders=5)
     ok(run_cli("sync", "--resync", config=setup.config))
-    first = watch(setup.config, ready="bisync:")
+    first = start_watch(setup.config, ready="bisync:")
     added = many_files(setup.sync_root / "new", 1500)
     files = {**before, **{f"new/{k}": v for k, v in added.items()}}
     files["big/huge.bin"] = big_file(setup.sync_root / "big/huge.bin", 150)
@@ -179,7 +180,7 @@ def test_kill9_daemon_mid_bisync_second_daemon(make_setup, watch: WatchStarter, 
     no_rclone_left(setup.root)
     workdir = paths_of(setup).bisync_workdir
     locks = sorted(p.name for p in workdir.glob("*.lck"))
-    second = watch(setup.config, ready="")
+    second = start_watch(setup.config, ready="")
     outcome = wait_until(
         lambda: (
             ("converged" if _bisync_same(setup) and "bisync:" in second.text() else "")
@@ -204,12 +205,12 @@ def test_kill9_daemon_mid_bisync_second_daemon(make_setup, watch: WatchStarter, 
 
 @pytest.mark.timeout(220)
 def test_s3_server_dies_mid_transfer_daemon_recovers(
-    make_setup, s3_server, tmp_path, watch: WatchStarter
+    make_setup, s3_server, tmp_path, start_watch: WatchStarter
 ) -> None:
     """``rclone serve s3`` is stopped during a large push and restarted later: the daemon
     retries with backoff on its own and every file arrives."""
     setup = _s3(make_setup, s3_server, tmp_path).setup("mailbox", debounce=0.2, max_delay=2.0)
-    watcher = watch(setup.config)
+    watcher = start_watch(setup.config)
     files = many_files(setup.sync_root, 1000)
     files["big/huge.bin"] = big_file(setup.sync_root / "big/huge.bin", 100)
     wait_until(lambda: rclone_running(setup.root, "sync") and file_count(setup.cloud) >= 20, 60)
@@ -307,14 +308,14 @@ def test_mirror_pull_from_vanished_source_refused(make_setup, request, source: s
 
 
 @pytest.mark.timeout(150)
-def test_daemon_blocks_on_vanished_workspace(make_setup, watch: WatchStarter) -> None:
+def test_daemon_blocks_on_vanished_workspace(make_setup, start_watch: WatchStarter) -> None:
     """The workspace's files vanish under a running mailbox daemon (unmount): it logs
     "blocked" with the fix and deletes nothing remotely; a mirror daemon whose remote is empty
     blocks too and keeps the local files."""
     setup = make_setup("mailbox", debounce=0.2, max_delay=2.0)
     setup.sync_root.mkdir(parents=True)
     files = many_files(setup.sync_root, 20, folders=4)
-    watcher = watch(setup.config)
+    watcher = start_watch(setup.config)
     wait_until(lambda: synced_view(tree(setup.cloud)) == files, timeout=30)
     for child in list(setup.sync_root.iterdir()):
         if child.name != "_inbox":
@@ -329,7 +330,7 @@ def test_daemon_blocks_on_vanished_workspace(make_setup, watch: WatchStarter) ->
     write_all(setup.sync_root, files)
     shutil.rmtree(setup.cloud)
     setup.cloud.mkdir()
-    puller = watch(mirror.config, ready="")
+    puller = start_watch(mirror.config, ready="")
     wait_until(lambda: "blocked" in puller.text() or not puller.alive(), timeout=60)
     assert puller.alive(), puller.text()
     assert "pull refused" in puller.text()
@@ -511,7 +512,9 @@ SOAK_BUDGET = 150.0  # seconds; the soak fails rather than run on unbounded
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_soak_mailbox(make_setup, s3_server, tmp_path, watch: WatchStarter, monkeypatch) -> None:
+def test_soak_mailbox(
+    make_setup, s3_server, tmp_path, start_watch: WatchStarter, monkeypatch
+) -> None:
     """2,000 seeded operations through the daemon against ``rclone serve s3``: local creates,
     edits, deletes and renames plus drops into the remote ``_outbox``. At the end the remote
     root equals the sync root minus the mailbox folders, and every drop is in _inbox once."""
@@ -521,7 +524,7 @@ def test_soak_mailbox(make_setup, s3_server, tmp_path, watch: WatchStarter, monk
     setup = backend.setup("mailbox", debounce=0.2, max_delay=2.0, outbox_poll=1)
     # A base large enough that a batch's deletions never trip the delete guard (max_delete).
     local = many_files(setup.sync_root, 400, folders=8, size=64)
-    watcher = watch(setup.config)
+    watcher = start_watch(setup.config)
     started = time.monotonic()
     dropped: list[bytes] = []
     ops = 0
@@ -562,7 +565,7 @@ def _bisync_run_after(setup: Setup, since: float) -> bool:
 
 @pytest.mark.slow
 @pytest.mark.timeout(240)
-def test_soak_bisync(make_setup, s3_server, tmp_path, watch: WatchStarter) -> None:
+def test_soak_bisync(make_setup, s3_server, tmp_path, start_watch: WatchStarter) -> None:
     """2,000 seeded operations on both sides (remote ones through the S3 API) with the daemon
     running bisync: after every batch's run, every content last written on either side exists
     somewhere; at the end both sides are identical (conflict copies included)."""
@@ -571,7 +574,7 @@ def test_soak_bisync(make_setup, s3_server, tmp_path, watch: WatchStarter) -> No
     setup = backend.setup("bisync", debounce=0.5, max_delay=5.0)
     local = many_files(setup.sync_root, 200, folders=8, size=64)
     ok(run_cli("sync", "--resync", config=setup.config))
-    watch(setup.config, ready="bisync:")
+    start_watch(setup.config, ready="bisync:")
     started = time.monotonic()
     ops = conflicts_seen = 0
     for batch in range(SOAK_BATCHES):

@@ -10,19 +10,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import S3Server, Setup, rclone_processes, run_cli, tree, wait_until
-from tests.integration.fault_helpers import WatchStarter
+from tests.conftest import (
+    S3Server,
+    Setup,
+    rclone_processes,
+    run_cli,
+    tree,
+    wait_until,
+)
 from watcher.config import load_config
 from watcher.engine import last_runs, state_paths
-
-
-@pytest.fixture
-def start_watch(tmp_path: Path) -> Iterator[WatchStarter]:
-    """Start ``workspace-sync watch`` subprocesses; all are stopped after the test."""
-    starter = WatchStarter(tmp_path)
-    yield starter
-    for watcher in starter.started:
-        watcher.stop()
 
 
 @pytest.fixture(params=["local", "s3"])

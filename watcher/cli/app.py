@@ -6,7 +6,7 @@ import functools
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import anyio
 import click
@@ -107,7 +107,7 @@ def common_options(func: F) -> F:
     return func
 
 
-def fail(message: str, code: int) -> None:
+def fail(message: str, code: int) -> NoReturn:
     """Print one error line and exit with ``code``."""
     click.echo(f"workspace-sync: error: {message}", err=True)
     sys.exit(code)

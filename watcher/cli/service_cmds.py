@@ -97,15 +97,19 @@ def _show(plan: ServicePlan, commands: Sequence[Sequence[str]], *, write: bool) 
         click.echo(shlex.join(argv))
 
 
+def _run_one(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Run a service-manager command; one line and exit 1 when it cannot run at all."""
+    try:
+        return subprocess.run(
+            list(argv), capture_output=True, text=True, timeout=MANAGER_TIMEOUT, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        fail(f"`{shlex.join(argv)}` failed: {exc}", 1)
+
+
 def _run_all(plan: ServicePlan, commands: Sequence[Sequence[str]]) -> None:
     for argv in commands:
-        try:
-            done = subprocess.run(
-                list(argv), capture_output=True, text=True, timeout=MANAGER_TIMEOUT, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            fail(f"`{shlex.join(argv)}` failed: {exc}", 1)
-            return
+        done = _run_one(argv)
         if done.returncode != 0 and tuple(argv) not in plan.tolerated:
             detail = (done.stderr or done.stdout).strip().splitlines()
             fail(
@@ -233,12 +237,6 @@ def service_status(ctx: click.Context, dry_run: bool, manager: str) -> None:
         return
     click.echo(f"{plan.path}: {'installed' if plan.path.exists() else 'not installed'}")
     for argv in plan.status:
-        try:
-            done = subprocess.run(
-                list(argv), capture_output=True, text=True, timeout=MANAGER_TIMEOUT, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            fail(f"`{shlex.join(argv)}` failed: {exc}", 1)
-            return
+        done = _run_one(argv)
         click.echo((done.stdout or done.stderr).rstrip("\n"))
     click.echo(f"logs: {plan.logs}")

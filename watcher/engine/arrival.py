@@ -26,7 +26,6 @@ import contextlib
 import json
 import os
 import re
-import signal
 import subprocess
 import time
 from collections.abc import Iterable, Sequence
@@ -40,6 +39,7 @@ from loguru import logger
 
 from watcher.config import Config
 from watcher.plan import OUTBOX
+from watcher.rclone.runner import terminate
 
 ArrivalKind = Literal["inbox", "ingest"]
 
@@ -125,23 +125,6 @@ def _shorten(data: bytes) -> str:
     return text if len(text) <= OUTPUT_LIMIT else text[:OUTPUT_LIMIT] + " … (truncated)"
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
-async def _stop(process: Process, grace: float) -> None:
-    """SIGTERM the hook's process group, SIGKILL it after ``grace`` seconds."""
-    _signal_group(process.pid, signal.SIGTERM)
-    with anyio.move_on_after(grace):
-        await process.wait()
-    if process.returncode is None:
-        _signal_group(process.pid, signal.SIGKILL)
-        await process.wait()
-    else:  # the leader obeyed; its group may still hold children
-        _signal_group(process.pid, signal.SIGKILL)
-
-
 async def _communicate(process: Process, stdin: bytes, out: bytearray, err: bytearray) -> None:
     """Feed ``stdin``, collect output (up to the log limit, draining the rest) until the process
     exits and its pipes close, or :data:`OUTPUT_GRACE` after it exited."""
@@ -219,7 +202,7 @@ async def run_arrival_hook(
     finally:
         if process.returncode is None:
             with anyio.CancelScope(shield=True):
-                await _stop(process, grace)
+                await terminate(process, grace, sweep=True)
         with anyio.CancelScope(shield=True):
             await process.aclose()
     elapsed = time.monotonic() - started

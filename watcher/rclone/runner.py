@@ -187,22 +187,32 @@ class Rclone:
         propagates.
         """
         owned = [fd for fd in (stdin_fd, stdout_fd) if fd is not None]
+        list_file = self._write_list(files_from) if files_from is not None else None
         try:
             return await self._run(
-                args,
+                [*args, "--files-from-raw", str(list_file)] if list_file else args,
                 timeout=timeout,
                 stdin=stdin,
                 per_file=per_file,
                 on_event=on_event,
                 env=env,
                 quiet_errors=quiet_errors,
-                files_from=files_from,
                 stdin_fd=stdin_fd,
                 stdout_fd=stdout_fd,
                 owned=owned,
             )
         finally:
             _close_all(owned)
+            if list_file is not None:
+                list_file.unlink(missing_ok=True)
+
+    def _write_list(self, paths: Iterable[str]) -> Path:
+        """Write ``paths`` one per line to a private temp file for ``--files-from-raw``."""
+        self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, name = tempfile.mkstemp(dir=self.cache_dir, prefix="files-", suffix=".lst")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write("".join(f"{path}\n" for path in paths))
+        return Path(name)
 
     async def _run(
         self,
@@ -214,32 +224,10 @@ class Rclone:
         on_event: EventHook | None,
         env: Mapping[str, str] | None,
         quiet_errors: bool,
-        files_from: Iterable[str] | None,
         stdin_fd: int | None,
         stdout_fd: int | None,
         owned: list[int],
     ) -> RcloneResult:
-        if files_from is not None:
-            self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd, list_file = tempfile.mkstemp(dir=self.cache_dir, prefix="files-", suffix=".lst")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write("".join(f"{path}\n" for path in files_from))
-            try:
-                return await self._run(
-                    [*args, "--files-from-raw", list_file],
-                    timeout=timeout,
-                    stdin=stdin,
-                    per_file=per_file,
-                    on_event=on_event,
-                    env=env,
-                    quiet_errors=quiet_errors,
-                    files_from=None,
-                    stdin_fd=stdin_fd,
-                    stdout_fd=stdout_fd,
-                    owned=owned,
-                )
-            finally:
-                Path(list_file).unlink(missing_ok=True)
         argv = [*death_signal_prefix(), str(self.binary.path), *args, *self.base_args()]
         if per_file:
             argv += ["-v", "--stats", "1s", "--stats-log-level", "NOTICE"]
@@ -365,14 +353,20 @@ def record(
         logger.debug("rclone: {}", text)
 
 
-async def terminate(process: Process, grace: float = KILL_GRACE) -> None:
-    """Stop ``process`` and its process group: SIGTERM, then SIGKILL after ``grace`` seconds."""
+async def terminate(process: Process, grace: float = KILL_GRACE, *, sweep: bool = False) -> None:
+    """Stop ``process`` and its process group: SIGTERM, then SIGKILL after ``grace`` seconds.
+
+    ``sweep`` also SIGKILLs the group when the leader obeyed SIGTERM, for commands that may
+    leave children behind (rclone spawns none).
+    """
     _signal_group(process.pid, signal.SIGTERM)
     with anyio.move_on_after(grace):
         await process.wait()
     if process.returncode is None:
         _signal_group(process.pid, signal.SIGKILL)
         await process.wait()
+    elif sweep:
+        _signal_group(process.pid, signal.SIGKILL)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
