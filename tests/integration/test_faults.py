@@ -585,16 +585,18 @@ def test_soak_bisync(make_setup, s3_server, tmp_path, start_watch: WatchStarter)
         remove_many(backend, setup, r_deleted)
         local = synced_view(tree(setup.sync_root))
         l_written, l_deleted = random_ops(rng, local, SOAK_OPS // 2, f"l{batch}", set(r_written))
+        # Taken before the local changes: a debounced run may start right after the last of
+        # them, before this line would otherwise run, and then no later run would come.
+        since = time.time()
         apply_local(setup.sync_root, l_written, l_deleted)
         ops += SOAK_OPS
-        since = time.time()
         wait_until(partial(_bisync_run_after, setup, since), timeout=60, interval=0.2)
         both = [*tree(setup.sync_root).values(), *tree(setup.cloud).values()]
         missing = [rel for rel, data in {**r_written, **l_written}.items() if data not in both]
         assert not missing, f"batch {batch}: last-written contents lost: {missing[:10]}"
         conflicts_seen = sum(".conflict" in rel for rel in tree(setup.sync_root))
+    since = time.time()
     ok(run_cli("trigger", config=setup.config))
-    since = time.time() - 1
     wait_until(lambda: _bisync_run_after(setup, since), timeout=60, interval=0.2)
     local_tree = synced_view(tree(setup.sync_root))
     assert_same(local_tree, synced_view(tree(setup.cloud)))
