@@ -387,6 +387,8 @@ class BenchEnv:
         self.rclone_conf.write_text("")
         self.rclone_cache = self.root / "rclone-cache"
         self.last_stderr = ""
+        #: Extra folders (outside root) removed on close.
+        self.cleanup: list[Path] = []
 
     def __enter__(self) -> BenchEnv:
         return self
@@ -398,7 +400,8 @@ class BenchEnv:
         for proc in reversed(self.procs):
             stop_process(proc)
         self.procs.clear()
-        shutil.rmtree(self.root, ignore_errors=True)
+        for folder in [*self.cleanup, self.root]:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
@@ -543,9 +546,16 @@ class BenchEnv:
         return self.stop(daemon.proc)
 
     @contextlib.contextmanager
-    def s3_server(self) -> Iterator[tuple[str, Path]]:
-        """``rclone serve s3`` on 127.0.0.1; yields (endpoint, bucket folder on disk)."""
-        root = self.mkdir("s3-root")
+    def s3_server(self, *, in_memory: bool = False) -> Iterator[tuple[str, Path]]:
+        """``rclone serve s3`` on 127.0.0.1; yields (endpoint, bucket folder on disk). With
+        ``in_memory`` its folder is on /dev/shm (when there is one), so that the disk's
+        write-back does not add noise to large uploads."""
+        shm = Path("/dev/shm")
+        if in_memory and shm.is_dir():
+            root = Path(tempfile.mkdtemp(prefix="ws-bench-s3-", dir=shm))
+            self.cleanup.append(root)
+        else:
+            root = self.mkdir("s3-root")
         bucket = root / S3_BUCKET
         bucket.mkdir()
         port = free_port()

@@ -1,6 +1,6 @@
 """Run every benchmark (each in its own process tree) and write docs/benchmarks.md.
 
-/tmp/venv/bin/python bench/run_all.py            # the issue's sizes (~10–15 minutes)
+/tmp/venv/bin/python bench/run_all.py            # the issues' sizes (~15–20 minutes)
 /tmp/venv/bin/python bench/run_all.py --quick    # small sizes, smoke run
 """
 
@@ -38,6 +38,7 @@ SCRIPTS = (
     ("burst.py", 600),
     ("idle.py", 900),
     ("bulk.py", 600),
+    ("backup.py", 900),
 )
 
 

@@ -3,6 +3,7 @@ write a config and to run the CLI in-process or as a subprocess."""
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import signal
@@ -348,3 +349,49 @@ def start_watch(tmp_path: Path) -> Iterator[WatchStarter]:
     yield starter
     for watcher in starter.started:
         watcher.stop()
+
+
+@pytest.fixture
+def mount_tmpfs() -> Iterator[Callable[[Path, int], Path]]:
+    """``mount(path, megabytes)`` mounts a small tmpfs on ``path`` (for full-disk tests; needs
+    root, else the test is skipped); every mount is undone after the test."""
+    mounted: list[Path] = []
+
+    def mount(path: Path, megabytes: int = 8) -> Path:
+        if os.geteuid() != 0 or not shutil.which("mount"):
+            pytest.skip("full-disk tests mount a tmpfs, which needs root and mount(8)")
+        path.mkdir(parents=True, exist_ok=True)
+        options = f"size={megabytes}m,mode=0755"
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip() or done.returncode}")
+        mounted.append(path)
+        return path
+
+    yield mount
+    for path in reversed(mounted):
+        if subprocess.run(["umount", str(path)], capture_output=True, check=False).returncode:
+            subprocess.run(["umount", "-l", str(path)], capture_output=True, check=False)
+
+
+def fill_disk(folder: Path, name: str = "filler.bin", *, leave: int = 0) -> Path:
+    """Write ``folder/name`` until its file system is full (ENOSPC), then give back ``leave``
+    bytes (e.g. one page); returns the file."""
+    filler = folder / name
+    chunk = b"\0" * 65536
+    with filler.open("wb", buffering=0) as fh:
+        while len(chunk) >= 1:
+            try:
+                fh.write(chunk)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                chunk = chunk[: len(chunk) // 2]
+        fh.truncate(max(0, fh.tell() - leave))
+    return filler

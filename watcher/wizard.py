@@ -73,6 +73,17 @@ How should this machine sync?
            `sync --resync` and conflicts leave .conflictN copies to sort out."""
 
 
+BACKUP_INTRO = """\
+Encrypted snapshots (backups): a sync is not a backup (a deletion syncs too). A snapshot is a
+point-in-time copy of the workspace, encrypted by rclone crypt with a password of your choice,
+kept on the same storage beside the synced folder and thinned out by keep_* retention."""
+
+BACKUP_WARNING = (
+    "Keep the backup password somewhere other than this machine: it is the only key to the "
+    "snapshots. Losing it loses the backups; nobody, rclone included, can decrypt them without it."
+)
+
+
 @dataclass(frozen=True)
 class Question:
     """One provider setting: ``[table] key``, its prompt text and how it is answered."""
@@ -263,6 +274,12 @@ def parse_secret_lines(text: str) -> dict[str, str]:
             )
         out[name.strip()] = value.strip()
     return out
+
+
+def backup_answers(plan: Plan, password: str, remote_path: str, interval: int) -> None:
+    """Enable ``[backup]`` in ``plan``; the password goes to the secrets file."""
+    plan.tables["backup"] = {"enabled": True, "remote_path": remote_path, "interval": interval}
+    plan.put("backup", "password", password, secret=True)
 
 
 def provider_answers(provider: str, ask: Ask, plan: Plan) -> None:

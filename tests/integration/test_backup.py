@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import RCLONE, S3_SECRET, S3Server, Setup, rclone_processes, run_cli, wait_until
 from tests.integration.fault_helpers import WatchStarter
 from tests.integration.helpers import ok, paths_of, write
@@ -164,6 +166,10 @@ def test_restore_round_trip_and_plain_rclone_tar(make_setup, s3_server, tmp_path
     assert len(listed) == 1
     name = listed[0]["name"]
     assert name.endswith(".tar") and listed[0]["size"] > 300_000 and listed[0]["time"]
+    manifest = json.loads(_rclone(setup, "cat", f"cloud-backup:snapshots/{name[:-4]}.json"))
+    assert manifest["snapshot"] == name and manifest["size"] == listed[0]["size"]
+    assert manifest["files"] == 7 and manifest["unreadable"] == 0  # 6 files + 1 include
+    assert PASSWORD not in json.dumps(manifest)
 
     dest = tmp_path / "restored"
     ok(run_cli("backup", "restore", name, "--to", str(dest), config=setup.config))
@@ -262,7 +268,10 @@ def _rcat_running(marker: Path) -> bool:
     return False
 
 
-def test_snapshot_killed_mid_upload_is_not_listed(make_setup, s3_server, tmp_path):
+@pytest.mark.parametrize("victim", ["group", "parent"])
+def test_snapshot_killed_mid_upload_is_not_listed(make_setup, s3_server, tmp_path, victim):
+    """kill -9 of the whole command, or of the tool alone (rclone then sees the tar stream end
+    early and may store the truncated upload in snapshots/): never listed as a snapshot."""
     setup = backup_setup(make_setup, s3_server)
     write(setup.workspace, "shared/big.bin", os.urandom(4 << 20) * 4)  # 16 MB
     proc = subprocess.Popen(
@@ -275,28 +284,47 @@ def test_snapshot_killed_mid_upload_is_not_listed(make_setup, s3_server, tmp_pat
     try:
         wait_until(lambda: _rcat_running(tmp_path), timeout=30)
         time.sleep(0.5)
-        os.killpg(proc.pid, signal.SIGKILL)
+        if victim == "group":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            os.kill(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(10)
     wait_until(lambda: not rclone_processes(tmp_path), timeout=15)
     assert snapshots(setup) == []
     assert last_runs(paths_of(setup)).get("backup") is None  # never recorded as done
+    print("objects left in snapshots/:", _lsf(setup, "snapshots"))
 
 
 # ----------------------------------------------------------------------------------- prune
 
 
-def _plant(setup: Setup, name: str) -> None:
-    """Put a fake snapshot ``name`` on the crypt remote as another rclone client would."""
+def _rclone(setup: Setup, *args: str, data: bytes | None = None) -> str:
+    """Plain rclone with the tool's rclone.conf (as another rclone client would use it)."""
     assert RCLONE
     done = subprocess.run(
-        [RCLONE, "--config", str(conf_of(setup)), "rcat", f"cloud-backup:snapshots/{name}"],
-        input=b"not really a tar",
+        [RCLONE, "--config", str(conf_of(setup)), *args],
+        input=data,
         capture_output=True,
         timeout=60,
         check=False,
     )
     assert done.returncode == 0, done.stderr
+    return done.stdout.decode()
+
+
+def _lsf(setup: Setup, folder: str) -> set[str]:
+    return set(_rclone(setup, "lsf", "--files-only", f"cloud-backup:{folder}").split())
+
+
+def _plant(setup: Setup, name: str, *, manifest: bool = True, mtime: str | None = None) -> None:
+    """Put a fake snapshot ``name`` on the crypt remote as another rclone client would, with
+    its manifest (the commit) unless ``manifest`` is false; ``mtime`` backdates both."""
+    objects = [name] + ([name.removesuffix(".tar") + ".json"] if manifest else [])
+    for obj in objects:
+        _rclone(setup, "rcat", f"cloud-backup:snapshots/{obj}", data=b"not really a tar")
+        if mtime:
+            _rclone(setup, "touch", "--timestamp", mtime, f"cloud-backup:snapshots/{obj}")
 
 
 def test_prune_keeps_what_the_policy_says(make_setup, s3_server):
@@ -324,6 +352,59 @@ def test_prune_keeps_what_the_policy_says(make_setup, s3_server):
     result = ok(run_cli("backup", "prune", config=setup.config))
     assert "deleted" in result.output
     assert {s["name"] for s in snapshots(setup)} == set(planted) - doomed
+    left = _lsf(setup, "snapshots")
+    assert not {n for n in left if n.removesuffix(".json") + ".tar" in doomed}  # manifests too
+
+
+def test_unfinished_uploads_never_listed_and_pruned_once_stale(make_setup, s3_server, tmp_path):
+    """A ``.tar`` without manifest (an interrupted upload) is not listed, not restorable, not
+    counted by retention; prune removes it (and manifests without a snapshot) only once older
+    than an hour, so an upload in flight on another machine is left alone."""
+    setup = backup_setup(make_setup, s3_server, keep_last=1, keep_daily=0)
+    assert snapshots(setup) == []  # writes the tool's rclone.conf
+    _plant(setup, "20261120T100000Z.tar")  # complete
+    _plant(setup, "20261121T100000Z.tar", manifest=False)  # newer, unfinished, recent
+    _plant(setup, "20261122T100000Z.tar", manifest=False)  # its manifest is empty: killed
+    _rclone(setup, "rcat", "cloud-backup:snapshots/20261122T100000Z.json", data=b"")
+    _plant(setup, "20261001T100000Z.tar", manifest=False, mtime="2026-10-01T10:00:00")
+    _rclone(setup, "rcat", "cloud-backup:snapshots/20261002T100000Z.json", data=b"{}")
+    _rclone(
+        setup,
+        "touch",
+        "--timestamp",
+        "2026-10-02T10:00:00",
+        "cloud-backup:snapshots/20261002T100000Z.json",
+    )
+    _rclone(setup, "rcat", "cloud-backup:incomplete/20260901T100000Z.tar", data=b"old layout")
+    _rclone(
+        setup,
+        "touch",
+        "--timestamp",
+        "2026-09-01T10:00:00",
+        "cloud-backup:incomplete/20260901T100000Z.tar",
+    )
+
+    assert [s["name"] for s in snapshots(setup)] == ["20261120T100000Z.tar"]
+    refused = run_cli(
+        "backup", "restore", "20261121T100000Z", "--to", str(tmp_path / "r"), config=setup.config
+    )
+    assert refused.exit_code == 2 and "no snapshot" in refused.output
+    stale = {
+        "snapshots/20261001T100000Z.tar",
+        "snapshots/20261002T100000Z.json",
+        "incomplete/20260901T100000Z.tar",
+    }
+    dry = ok(run_cli("backup", "prune", "--dry-run", config=setup.config))
+    assert {ln.split()[-1] for ln in dry.output.splitlines() if ln.startswith("would")} == stale
+    ok(run_cli("backup", "prune", config=setup.config))
+    assert _lsf(setup, "snapshots") == {
+        "20261120T100000Z.tar",  # keep_last = 1 among complete ones: the unfinished is ignored
+        "20261120T100000Z.json",
+        "20261121T100000Z.tar",  # unfinished but recent: maybe still uploading elsewhere
+        "20261122T100000Z.tar",
+        "20261122T100000Z.json",
+    }
+    assert _lsf(setup, "incomplete") == set()
 
 
 # ---------------------------------------------------------------------------------- daemon

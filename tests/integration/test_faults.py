@@ -10,6 +10,7 @@ import os
 import pwd
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -112,9 +113,7 @@ def test_kill9_rclone_mid_drain_then_rerun(make_setup, s3_server, tmp_path, phas
     backend = _s3(make_setup, s3_server, tmp_path)
     setup = backend.setup("mailbox")
     ok(run_cli("sync", config=setup.config))
-    sent = {f"_outbox/d{i % 3}/f{i:03d}.bin": os.urandom(64) + bytes([i % 256]) for i in range(300)}
-    sent["_outbox/big.bin"] = os.urandom(1024 * 1024) * 30
-    backend.put(setup, sent)
+    sent = _outbox_drop(backend, setup)
     outbox = setup.cloud / "_outbox"
     inbox = setup.sync_root / "_inbox"
     ready = {
@@ -154,6 +153,63 @@ def test_kill9_daemon_mid_push_second_daemon_converges(
     wait_until(lambda: synced_view(tree(setup.cloud)) == files, timeout=120, interval=0.5)
     assert_same(files, synced_view(tree(setup.cloud)))
     assert second.alive(), second.text()
+
+
+def _outbox_drop(backend: Backend, setup: Setup) -> dict[str, bytes]:
+    """300 small files in three folders plus a 30 MB one, put into the remote ``_outbox``."""
+    sent = {f"_outbox/d{i % 3}/f{i:03d}.bin": os.urandom(64) + bytes([i % 256]) for i in range(300)}
+    sent["_outbox/big.bin"] = os.urandom(1024 * 1024) * 30
+    backend.put(setup, sent)
+    return sent
+
+
+def _drained(setup: Setup, sent: dict[str, bytes]) -> bool:
+    """Every file of ``sent`` is in _inbox exactly once with its content (and nothing else),
+    the remote outbox is empty and the staging folder is gone."""
+    return (
+        file_count(setup.cloud / "_outbox") == 0
+        and not (setup.sync_root / STAGING).exists()
+        and tree(setup.sync_root / "_inbox")
+        == {rel.removeprefix("_outbox/"): data for rel, data in sent.items()}
+    )
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("phase", ["copy", "delete"])
+def test_kill9_daemon_mid_drain_second_daemon_converges(
+    make_setup, s3_server, tmp_path, start_watch: WatchStarter, phase: str, capsys
+) -> None:
+    """kill -9 of the daemon's process group during its start-up drain, while rclone copies
+    the outbox into staging or deletes it from the outbox; a second ``watch`` delivers every
+    file to _inbox exactly once, empties the outbox, removes staging; no rclone is left."""
+    backend = _s3(make_setup, s3_server, tmp_path)
+    setup = backend.setup("mailbox", debounce=0.2, max_delay=2.0)
+    ok(run_cli("sync", config=setup.config))
+    sent = _outbox_drop(backend, setup)
+    ready = {
+        "copy": lambda: any(p.is_file() for p in (setup.sync_root / STAGING).rglob("*")),
+        "delete": lambda: file_count(setup.cloud / "_outbox") < len(sent),
+    }[phase]
+    first = start_watch(setup.config, ready="")
+    wait_until(
+        lambda: (rclone_running(setup.root, phase) and ready()) or not first.alive(),
+        timeout=90,
+        interval=0.003,
+    )
+    first.kill9()
+    assert first.proc.returncode == -signal.SIGKILL, first.text()
+    assert "drain:" not in first.text(), f"the drain finished before its {phase} was killed"
+    no_rclone_left(setup.root)
+    at_kill = (file_count(setup.cloud / "_outbox"), file_count(setup.sync_root / STAGING))
+    assert not _drained(setup, sent)  # the fault hit mid-drain
+    second = start_watch(setup.config, ready="")
+    wait_until(lambda: _drained(setup, sent), timeout=120, interval=0.5)
+    assert second.alive(), second.text()
+    assert second.stop() == 0
+    no_rclone_left(setup.root)
+    assert _drained(setup, sent)
+    with capsys.disabled():
+        print(f"\ndaemon killed mid-drain {phase}: outbox {at_kill[0]}, staging {at_kill[1]} files")
 
 
 def _bisync_same(setup: Setup) -> bool:
@@ -362,38 +418,92 @@ def test_push_deleting_80_percent_refused_then_forced(backend: Backend) -> None:
 
 # ------------------------------------------------------------ 6. 1,000 inbound same-name files
 
-#: Spellings of ``report.txt`` that are the same name on case-insensitive file systems (the
-#: drain compares names case-insensitively, as macOS and Windows would).
-REPORT_NAMES = ("report.txt", "Report.txt", "REPORT.txt", "report.TXT")
+#: 20 drains in a row, each delivering ``report.txt`` at the same 50 paths (``_outbox`` and 49
+#: folders): 1,000 files all named ``report.txt``, each colliding with the earlier deliveries of
+#: its path.
+SAME_NAME_DRAINS, SAME_NAME_FOLDERS = 20, 50
 
 
-@pytest.mark.timeout(240)
-def test_thousand_same_name_inbound_files_all_kept(make_setup) -> None:
-    """1,000 inbound ``report.txt`` files (exact name in every drain, plus its case variants)
-    with different contents, 250 drains in a row: all kept, distinct names, exact contents."""
-    setup = make_setup("mailbox")
-    setup.sync_root.mkdir(parents=True)
+def _report_folder(k: int) -> str:
+    return "" if k == 0 else f"d{k:02d}/"
+
+
+def _drain_rounds(setup: Setup, rounds: list[dict[str, bytes]]) -> float:
+    """Drop each round's files into the (local) remote ``_outbox`` and drain it in-process;
+    every drain succeeds and empties the outbox. Returns the seconds taken."""
     outbox = setup.cloud / "_outbox"
-    outbox.mkdir(parents=True)
-    sent: list[bytes] = []
+    started = time.monotonic()
 
     async def drains() -> None:
         session = await open_session(load_config(setup.config))
-        for n in range(1000 // len(REPORT_NAMES)):
-            for k, name in enumerate(REPORT_NAMES):
-                data = f"report {n}/{k}\n".encode() * (1 + (n + k) % 5)
-                (outbox / name).write_bytes(data)
-                sent.append(data)
+        for files in rounds:
+            write_all(outbox, files)
             report = await run_cycle(session, only={"drain"}, lock_wait=30)
             assert report.ok, report.records
-            assert not any(outbox.iterdir())
+            assert file_count(outbox) == 0
 
     anyio.run(drains)
-    inbox = {k: v for k, v in tree(setup.sync_root / "_inbox").items()}
-    assert len(sent) == 1000
-    assert len(inbox) == 1000
-    assert sorted(inbox.values()) == sorted(sent)
+    return time.monotonic() - started
+
+
+@pytest.mark.timeout(120)
+def test_thousand_same_name_inbound_files_all_kept(make_setup, capsys) -> None:
+    """1,000 inbound files all named ``report.txt`` (50 paths x 20 drains, distinct contents):
+    all 1,000 kept, drain n's file at ``<folder>/report (n).txt``, each content exactly once,
+    outbox empty."""
+    setup = make_setup("mailbox")
+    setup.sync_root.mkdir(parents=True)
+    (setup.cloud / "_outbox").mkdir(parents=True)
+    rounds = [
+        {
+            f"{_report_folder(k)}report.txt": f"report {n}/{k}\n".encode() * (1 + (n + k) % 5)
+            for k in range(SAME_NAME_FOLDERS)
+        }
+        for n in range(SAME_NAME_DRAINS)
+    ]
+    seconds = _drain_rounds(setup, rounds)
+    expected = {
+        rel if n == 0 else rel.replace("report.txt", f"report ({n}).txt"): data
+        for n, files in enumerate(rounds)
+        for rel, data in files.items()
+    }
+    inbox = tree(setup.sync_root / "_inbox")
+    assert len(inbox) == len(expected) == 1000
+    assert_same(expected, inbox)
+    assert len(set(inbox.values())) == 1000  # contents all distinct, so each exactly once
+    assert file_count(setup.cloud / "_outbox") == 0
+    with capsys.disabled():
+        print(f"\n1,000 report.txt in {SAME_NAME_DRAINS} drains: {seconds:.1f} s")
+
+
+def test_case_variant_inbound_names_never_collide(make_setup) -> None:
+    """``report.txt``, ``Report.txt`` and ``REPORT.TXT`` (one name on macOS and Windows) in each
+    of three drains: nine files under nine names that differ case-insensitively, each content
+    once."""
+    setup = make_setup("mailbox")
+    setup.sync_root.mkdir(parents=True)
+    (setup.cloud / "_outbox").mkdir(parents=True)
+    spellings = ("report.txt", "Report.txt", "REPORT.TXT")
+    rounds = [{name: f"{name} in drain {n}".encode() for name in spellings} for n in range(3)]
+    _drain_rounds(setup, rounds)
+    inbox = tree(setup.sync_root / "_inbox")
+    assert sorted(inbox.values()) == sorted(v for files in rounds for v in files.values())
+    assert len({name.casefold() for name in inbox}) == 9, sorted(inbox)
     assert all(name.casefold().startswith("report") for name in inbox)
+    assert all(name.casefold().endswith(".txt") for name in inbox)
+
+
+def test_inbound_file_named_like_the_staging_folder(make_setup) -> None:
+    """An inbound file called like the drain's staging folder is delivered beside it, as
+    ``.workspace-sync-incoming (1)``, instead of never landing."""
+    setup = make_setup("mailbox")
+    setup.sync_root.mkdir(parents=True)
+    (setup.cloud / "_outbox").mkdir(parents=True)
+    _drain_rounds(setup, [{".workspace-sync-incoming": b"odd name", "plain.txt": b"plain"}])
+    assert tree(setup.sync_root / "_inbox") == {
+        ".workspace-sync-incoming (1)": b"odd name",
+        "plain.txt": b"plain",
+    }
 
 
 # --------------------------------------------------- 7. files deleted mid-run, unreadable files

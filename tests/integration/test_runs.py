@@ -27,6 +27,7 @@ from tests.conftest import (
 )
 from watcher.config import load_config
 from watcher.engine import state_paths
+from watcher.rclone.discover import version_cache_file
 
 
 def test_timeout_kills_rclone_and_fails(make_setup, hanging_server, monkeypatch):
@@ -202,6 +203,27 @@ def test_old_rclone_refused(make_setup, monkeypatch, tmp_path):
     assert result.exit_code == 2
     assert "v1.60.1" in result.output and "1.66" in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_rclone_version_cached_per_binary(make_setup, monkeypatch, tmp_path):
+    """The version of a binary is remembered, and checked again as soon as the file changes:
+    an rclone replaced by an old one is refused on the next run."""
+    log = tmp_path / "runs.log"
+    fake = tmp_path / "bin" / "rclone"
+    fake.parent.mkdir()
+    fake.write_text(f"#!/bin/sh\necho ran >> '{log}'\necho 'rclone v1.70.0'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("WORKSPACE_SYNC_RCLONE", str(fake))
+    for _ in range(3):
+        assert "rclone v1.70.0" in run_cli("--version").output
+    assert log.read_text().count("ran") == 1
+    assert "v1.70.0" in version_cache_file().read_text()
+
+    fake.write_text(f"#!/bin/sh\necho ran >> '{log}'\necho 'rclone v1.60.1'\n")
+    fake.chmod(0o755)
+    result = run_cli("sync", config=make_setup("mailbox").config)
+    assert result.exit_code == 2 and "v1.60.1" in result.output
+    assert log.read_text().count("ran") == 2
 
 
 def test_provider_off_exits_2(make_setup):

@@ -19,6 +19,7 @@ from watcher.config import parse_config_file
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "openclaw"
 DBX_TOKEN = json.dumps({"access_token": "sl.authz-Token-Secret-93", "token_type": "bearer"})
+BACKUP_PASSWORD = "hunter2 but much longer 99"
 S3_SECRET_VALUE = "setup-S3-Secret-Value-27"
 SFTP_SECRET = "setup-Sftp-Pass-Secret-45"
 SECRETS = (
@@ -339,6 +340,12 @@ def test_setup_interactive_through_a_pty(tmp_path: Path) -> None:
             ("Enable an ingest folder", "n"),
             ("Fallback full cycle", "30"),
             ("Fallback full cycle", "600"),
+            ("Take encrypted snapshots", "y"),
+            ("Backup password", BACKUP_PASSWORD),
+            ("Repeat for confirmation", BACKUP_PASSWORD),
+            ("Folder for the snapshots", ""),
+            ("daemon's snapshots", "60"),
+            ("daemon's snapshots", "7200"),
             ("Run a first dry run now", "n"),
         ):
             child.expect_exact(prompt)
@@ -356,6 +363,51 @@ def test_setup_interactive_through_a_pty(tmp_path: Path) -> None:
     assert cfg.workspace == tmp_path / "ws" and cfg.local_path == "shared"
     assert cfg.provider_options["secret_access_key"] == S3_SECRET_VALUE
     assert S3_SECRET_VALUE not in out.read_text()
+    assert "Losing it loses the backups" in text and "at least 3600" in text
+    assert BACKUP_PASSWORD not in text  # hidden prompts
+    assert (cfg.backup.enabled, cfg.backup.interval, cfg.backup.remote_path) == (
+        True,
+        7200,
+        "openclaw-backup",
+    )
+    assert cfg.backup.password == BACKUP_PASSWORD
+    assert BACKUP_PASSWORD not in out.read_text()
+
+
+def test_setup_non_interactive_backup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--backup takes the password from stdin or the environment, never a flag; without one
+    nothing is written; the output says that losing the password loses the backups."""
+    (tmp_path / "cloud").mkdir()
+    out = tmp_path / "sync.toml"
+    args = ["setup", "--non-interactive", "-o", str(out), "--provider", "local", "--local-dir"]
+    args += ["cloud", "--mode", "mailbox", "--workspace", "ws", "--no-dry-run", "--backup"]
+    missing = cli(*args)
+    assert missing.exit_code == 2 and "WORKSPACE_SYNC_BACKUP_PASSWORD" in missing.output
+    assert not out.exists()
+    short = cli(*args, "--backup-interval", "60", input=f"backup.password={BACKUP_PASSWORD}\n")
+    assert short.exit_code == 2 and "3600" in short.output and not out.exists()
+
+    result = cli(
+        *args,
+        "--secrets-stdin",
+        "--backup-remote-path",
+        "snaps",
+        input=f"backup.password={BACKUP_PASSWORD}\n",
+    )
+    assert result.exit_code == 0, result.output
+    assert "loses the backups" in result.output and BACKUP_PASSWORD not in result.output
+    cfg = parse_config_file(out)
+    assert (cfg.backup.enabled, cfg.backup.remote_path, cfg.backup.interval) == (
+        True,
+        "snaps",
+        86400,
+    )
+    assert cfg.backup.password == BACKUP_PASSWORD and BACKUP_PASSWORD not in out.read_text()
+
+    monkeypatch.setenv("WORKSPACE_SYNC_BACKUP_PASSWORD", "from the environment 7")
+    ok = cli(*args, "--force")
+    assert ok.exit_code == 0, ok.output
+    assert parse_config_file(out).backup.password == "from the environment 7"
 
 
 class _Sink:

@@ -8,7 +8,13 @@ from datetime import datetime, timezone
 import pytest
 
 from watcher.plan.retention import keep
-from watcher.plan.snapshots import normalize_snapshot, snapshot_name, snapshot_time
+from watcher.plan.snapshots import (
+    classify,
+    manifest_name,
+    normalize_snapshot,
+    snapshot_name,
+    snapshot_time,
+)
 
 
 def t(text: str) -> datetime:
@@ -119,3 +125,33 @@ def test_snapshot_names_round_trip() -> None:
     assert name == "20260304T180005Z.tar"
     assert snapshot_time(name) == when.replace(microsecond=0)
     assert snapshot_time("notes.tar") is None
+
+
+def test_classify_a_snapshots_listing() -> None:
+    """Only a tool-named ``.tar`` with a non-empty manifest is complete; a ``.tar`` without one
+    is an interrupted upload; a manifest without its ``.tar``, or an empty one (what a tool
+    killed before committing can leave), is stray; other ``.tar`` files are foreign."""
+    layout = classify(
+        {
+            "20261120T100000Z.tar": 10240,
+            "20261120T100000Z.json": 180,
+            "20261121T100000Z.tar": 10240,  # interrupted: no manifest
+            "20261122T100000Z.json": 180,  # stray: no snapshot
+            "20261124T100000Z.tar": 4096,  # interrupted: its manifest is empty
+            "20261124T100000Z.json": 0,
+            "manual.tar": 99,  # put there by hand
+            "manual.json": 9,  # not a tool name: neither stray nor anything
+            "notes.txt": 1,
+            "sub/20261123T100000Z.tar": 1,  # not directly in snapshots/
+            "sub/20261123T100000Z.json": 1,
+        }
+    )
+    assert layout.complete == ["20261120T100000Z.tar"]
+    assert layout.unfinished == ["20261121T100000Z.tar", "20261124T100000Z.tar"]
+    assert layout.stray_manifests == ["20261122T100000Z.json", "20261124T100000Z.json"]
+    assert layout.foreign == ["manual.tar"]
+
+
+def test_manifest_name() -> None:
+    assert manifest_name("20261120T100000Z.tar") == "20261120T100000Z.json"
+    assert classify({}).complete == []

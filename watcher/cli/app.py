@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -162,7 +163,37 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
         ctx.exit(0)
 
 
-@click.group(help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
+#: Each subcommand and the module that defines it, imported when the command is used (so that
+#: ``backup`` or ``trigger`` does not pay for importing the daemon or the setup wizard).
+COMMAND_MODULES = {
+    "sync": "watcher.cli.commands",
+    "status": "watcher.cli.commands",
+    "list": "watcher.cli.commands",
+    "watch": "watcher.cli.daemon_cmds",
+    "trigger": "watcher.cli.daemon_cmds",
+    "service": "watcher.cli.service_cmds",
+    "setup": "watcher.cli.setup_cmds",
+    "authorize": "watcher.cli.setup_cmds",
+    "import-openclaw": "watcher.cli.setup_cmds",
+    "backup": "watcher.cli.backup_cmds",
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are registered by importing their module on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """All subcommand names, sorted (``--help`` then imports every module)."""
+        return sorted({*self.commands, *COMMAND_MODULES})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The subcommand ``cmd_name``, importing the module that defines it if needed."""
+        if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
+            importlib.import_module(COMMAND_MODULES[cmd_name])
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=LazyGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--version",
     is_flag=True,

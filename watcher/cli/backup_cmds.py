@@ -130,7 +130,7 @@ def prune(ctx: click.Context, dry_run: bool) -> None:
     for s in report.deleted:
         click.echo(f"{verb}  {s.name}")
     for name in report.incomplete:
-        click.echo(f"{verb}  incomplete/{name}")
+        click.echo(f"{verb}  {name}")
     if ctx.ensure_object(Options).verbosity >= 0:
         for s in report.kept:
             click.echo(f"keep  {s.name}")

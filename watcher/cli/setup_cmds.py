@@ -33,9 +33,12 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 from watcher.wizard import (
+    BACKUP_INTRO,
+    BACKUP_WARNING,
     MODE_TRADEOFFS,
     Ask,
     Plan,
+    backup_answers,
     flag_answerer,
     parse_secret_lines,
     prompt_answer,
@@ -119,16 +122,14 @@ def _catalogue(binary: RcloneBinary, rclone_type: str) -> dict[str, bool]:
 # --------------------------------------------------------------------------- setup
 
 
-def _interval_prompt(default: int) -> int:
+def _interval_prompt(default: int, text: str = "", minimum: int = 60) -> int:
+    """Ask for a number of seconds that is 0 (off) or at least ``minimum``."""
+    text = text or f"Fallback full cycle every N seconds (0 = only on changes, else >= {minimum})"
     while True:
-        value: int = click.prompt(
-            "Fallback full cycle every N seconds (0 = only on changes, else >= 60)",
-            default=default,
-            type=click.IntRange(min=0),
-        )
-        if value == 0 or value >= 60:
+        value: int = click.prompt(text, default=default, type=click.IntRange(min=0))
+        if value == 0 or value >= minimum:
             return value
-        click.echo("Error: use 0 or at least 60 seconds.", err=True)
+        click.echo(f"Error: use 0 or at least {minimum} seconds.", err=True)
 
 
 def _custom_interactive(binary: RcloneBinary, plan: Plan) -> None:
@@ -240,6 +241,20 @@ def write_plan(plan: Plan, output: Path) -> Path | None:
     multiple=True,
     metavar="KEY=VALUE",
     help="custom: a non-secret rclone option (repeatable).",
+)
+@click.option(
+    "--backup/--no-backup",
+    default=None,
+    help="Enable encrypted snapshots; the password comes as backup.password=... with "
+    "--secrets-stdin or from $WORKSPACE_SYNC_BACKUP_PASSWORD, never as a flag.",
+)
+@click.option(
+    "--backup-remote-path", help="backup: folder for snapshots (default openclaw-backup)."
+)
+@click.option(
+    "--backup-interval",
+    type=click.IntRange(min=0),
+    help="backup: seconds between the daemon's snapshots (0 = only `backup`; default 86400).",
 )
 @click.option(
     "--secrets-stdin",
@@ -358,6 +373,8 @@ def setup(
     elif 0 < interval < 60:
         fail(f"--interval {interval}: use 0 or at least 60 seconds", 2)
     plan.values["interval"] = interval
+    if provider != "off":
+        _backup_step(plan, interactive, flags, stdin_secrets)
 
     _absolute(plan.values, "workspace")
     _absolute(plan.tables.get("local", {}), "path")
@@ -365,6 +382,8 @@ def setup(
     click.echo(f"wrote {output}")
     if secrets_path:
         click.echo(f"wrote {secrets_path} (secrets, mode 0600)")
+    if "backup" in plan.tables:
+        click.echo(f"backups enabled. {BACKUP_WARNING}")
 
     table = plan.secrets.get(provider, {})
     if provider in OAUTH_BACKENDS and "token" not in table:
@@ -381,6 +400,42 @@ def setup(
         click.echo(f"next: workspace-sync --config {output} sync --dry-run")
         return
     _first_dry_run(output)
+
+
+def _backup_step(
+    plan: Plan, interactive: bool, flags: dict[str, Any], stdin_secrets: dict[str, str]
+) -> None:
+    """Ask whether to take encrypted snapshots, and their password, folder and interval."""
+    enabled = flags["backup"]
+    remote_path = flags["backup_remote_path"] or "openclaw-backup"
+    interval = flags["backup_interval"] if flags["backup_interval"] is not None else 86400
+    if interactive:
+        click.echo(BACKUP_INTRO)
+        enabled = click.confirm("Take encrypted snapshots (backups)?", default=bool(enabled))
+    if not enabled:
+        return
+    if interactive:
+        click.echo(BACKUP_WARNING)
+        password = click.prompt(
+            "Backup password", hide_input=True, confirmation_prompt=True, type=str
+        ).strip()
+        remote_path = click.prompt("Folder for the snapshots", default=remote_path)
+        interval = _interval_prompt(
+            interval, "Seconds between the daemon's snapshots (0 = only `backup`)", 3600
+        )
+    else:
+        if 0 < interval < 3600:
+            fail(f"--backup-interval {interval}: use 0 or at least 3600 seconds", 2)
+        password = stdin_secrets.get("backup.password") or os.environ.get(
+            "WORKSPACE_SYNC_BACKUP_PASSWORD", ""
+        )
+        if not password:
+            fail(
+                "--backup needs a password: backup.password=... on stdin with --secrets-stdin, "
+                "or $WORKSPACE_SYNC_BACKUP_PASSWORD (never a flag); nothing written",
+                2,
+            )
+    backup_answers(plan, password, remote_path, interval)
 
 
 def _absolute(table: dict[str, Any], key: str) -> None:

@@ -1,15 +1,19 @@
 """Encrypted snapshots of the workspace on the crypt remote ``<remote_name>-backup``.
 
 A snapshot is a tar stream (see :mod:`watcher.engine.tarstream`) written by a thread into a pipe
-whose read end is ``rclone rcat``'s stdin: no copy on disk. It is uploaded to
-``incomplete/<stamp>.tar`` and moved to ``snapshots/<stamp>.tar`` only after rcat succeeded, so
-a killed or failed snapshot never looks complete. Snapshots and prunes hold the per-config run
-lock (never concurrent with a sync run); restores only read the remote.
+whose read end is ``rclone rcat``'s stdin: no copy on disk. It is streamed straight to
+``snapshots/<stamp>.tar``; only after that upload succeeded is the manifest ``<stamp>.json``
+written beside it (see :mod:`watcher.plan.snapshots`), so a killed or failed snapshot, whose
+``.tar`` may hold a truncated stream, never looks complete. Snapshots and prunes hold the
+per-config run lock (never concurrent with a sync run); restores only read the remote.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import select
+import socket
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -23,7 +27,7 @@ from loguru import logger
 from watcher.config import Config
 from watcher.engine.lock import wait_lock
 from watcher.engine.session import Session
-from watcher.engine.state import RunRecord, record_run
+from watcher.engine.state import RunRecord, last_runs, record_run
 from watcher.engine.tarstream import OwnedFd, TarStats, extract_tar, widen_pipe, write_tar
 from watcher.errors import ConfigError, SyncFailed, UsageError
 from watcher.plan.cycle import PARTIAL_EXCLUDES
@@ -32,18 +36,21 @@ from watcher.plan.retention import keep
 from watcher.plan.snapshots import (
     INCOMPLETE,
     SNAPSHOTS,
+    classify,
     crypt_path,
+    manifest_name,
     normalize_snapshot,
     snapshot_name,
     snapshot_time,
 )
-from watcher.rclone import RcloneResult, list_files
+from watcher.rclone import Entry, RcloneResult, list_files
 from watcher.rclone.ops import QUICK_TIMEOUT
+from watcher.version import VERSION
 
 #: How long a one-shot ``backup`` waits for a sync run of the same config to finish.
 LOCK_WAIT = 60.0
-#: Leftovers in ``incomplete/`` older than this are removed by prune (a snapshot in flight
-#: holds the run lock, so only another machine's upload could be younger).
+#: Interrupted uploads (a ``.tar`` without manifest) older than this are removed by prune (a
+#: snapshot in flight holds the run lock, so only another machine's upload could be younger).
 INCOMPLETE_GRACE = 3600.0
 
 
@@ -74,7 +81,7 @@ class SnapshotReport:
     bytes: int
     duration: float
     skipped: list[str] = field(default_factory=list)
-    #: Seconds of the streamed upload (``rcat``) alone; the rest is the move to snapshots/.
+    #: Seconds of the streamed upload (``rcat``) alone; the rest is writing the manifest.
     upload: float = 0.0
 
     def message(self) -> str:
@@ -97,6 +104,7 @@ class PruneReport:
 
     kept: list[Snapshot]
     deleted: list[Snapshot]
+    #: Interrupted uploads and stray manifests removed, as ``folder/name`` on the crypt remote.
     incomplete: list[str]
     dry_run: bool = False
 
@@ -132,7 +140,7 @@ async def take_snapshot(session: Session, *, lock_wait: float = LOCK_WAIT) -> Sn
             not report.skipped,
             report.message(),
             started,
-            report.duration,
+            time.time() - started,  # covers the name's second: see _fresh_name
             transferred=report.files,
             errors=len(report.skipped),
         ),
@@ -140,34 +148,115 @@ async def take_snapshot(session: Session, *, lock_wait: float = LOCK_WAIT) -> Sn
     return report
 
 
+async def _fresh_name(session: Session) -> str:
+    """A snapshot name no earlier snapshot of this config used. Names have one-second
+    resolution; when the last snapshot ended within the current second, wait for the next."""
+    last = last_runs(session.paths).get("backup") or {}
+    try:
+        not_before = int(float(last["started"]) + float(last["duration"])) + 1
+    except (KeyError, TypeError, ValueError):
+        not_before = 0
+    await anyio.sleep(max(0.0, not_before - time.time()))
+    return snapshot_name(datetime.now(timezone.utc))
+
+
 async def _snapshot(session: Session) -> SnapshotReport:
-    cfg, rc = session.cfg, session.rc
+    cfg = session.cfg
     if not cfg.workspace.is_dir():
         raise SyncFailed(
             f"workspace {cfg.workspace} does not exist (unmounted?); no snapshot was taken"
         )
+    name = await _fresh_name(session)
     started = time.monotonic()
-    taken = time.time()
-    name = snapshot_name(datetime.fromtimestamp(taken, timezone.utc))
-    partial = crypt_path(cfg, INCOMPLETE, name)
-    stats, error, result = await _upload(session, partial)
-    upload = time.monotonic() - started
+    target = crypt_path(cfg, SNAPSHOTS, name)
+    commit = _Commit(session, crypt_path(cfg, SNAPSHOTS, manifest_name(name)))
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(commit.run)  # rclone starts now, and waits for the manifest on stdin
+        stats, error, result = await _upload(session, target)
+        upload = time.monotonic() - started
+        if result.ok and error is None and stats is not None:
+            commit.send(_manifest(name, stats))
+        else:
+            tg.cancel_scope.cancel()  # stops that rclone before it read a byte
+    commit.close()
     if not result.ok or error is not None or stats is None:
-        await _discard(session, partial)
+        await _discard(session, target)
         if not result.ok:
             raise SyncFailed(f"snapshot upload failed: {result.message()}")
         raise SyncFailed(f"snapshot failed while reading the workspace: {error}")
-    moved = await rc.run(["moveto", partial, crypt_path(cfg, SNAPSHOTS, name)], per_file=False)
-    if not moved.ok:
-        await _discard(session, partial)
-        raise SyncFailed(f"snapshot uploaded but could not be completed: {moved.message()}")
+    if commit.result is None or not commit.result.ok:
+        await _discard(session, target)
+        why = commit.result.message() if commit.result else "it did not run"
+        raise SyncFailed(f"snapshot uploaded but could not be committed: {why}")
     report = SnapshotReport(
         name, stats.files, stats.bytes, time.monotonic() - started, stats.skipped, upload
     )
     logger.log("WARNING" if report.skipped else "INFO", "backup: {}", report.message())
-    # Names have one-second resolution: the next snapshot (after this lock) gets a new one.
-    await anyio.sleep(max(0.0, int(taken) + 1 - time.time()))
     return report
+
+
+class _Commit:
+    """The ``rclone rcat`` that writes a snapshot's manifest, started together with the upload
+    (hiding rclone's start-up and key derivation) and fed the manifest in one write at the
+    end. Should the tool die before that write, rclone reads an empty stdin: an empty
+    manifest commits nothing (see :func:`watcher.plan.snapshots.classify`)."""
+
+    def __init__(self, session: Session, dst: str) -> None:
+        self.session, self.dst = session, dst
+        read_end, write_end = os.pipe()
+        self._read_end: int | None = read_end
+        self._writer = OwnedFd(write_end)
+        self.result: RcloneResult | None = None
+
+    async def run(self) -> None:
+        """Run the rcat until it has uploaded what :meth:`send` gave it (or is cancelled)."""
+        read_end, self._read_end = self._read_end, None
+        try:
+            # It waits as long as the upload runs (bounded by the same run timeout), then needs
+            # a moment of its own.
+            self.result = await self.session.rc.run(
+                ["rcat", self.dst],
+                stdin_fd=read_end,
+                per_file=False,
+                timeout=self.session.rc.timeout + QUICK_TIMEOUT,
+            )
+        finally:
+            self._writer.close()
+
+    def close(self) -> None:
+        """Release the pipe if :meth:`run` never started."""
+        if self._read_end is not None:
+            os.close(self._read_end)
+            self._read_end = None
+        self._writer.close()
+
+    def send(self, data: bytes) -> None:
+        """Give rclone the whole manifest in one write (atomic for a pipe below PIPE_BUF)."""
+        if len(data) > select.PIPE_BUF:
+            raise ValueError("a manifest must fit in one atomic pipe write")
+        fd = self._writer.take()
+        if fd is None:
+            return  # rclone already ended: its result says why
+        try:
+            os.write(fd, data)
+        except OSError:
+            pass  # rclone died: its result says why
+        finally:
+            os.close(fd)
+
+
+def _manifest(name: str, stats: TarStats) -> bytes:
+    """The manifest that commits snapshot ``name``: what it holds, who wrote it (no secrets)."""
+    data = {
+        "snapshot": name,
+        "size": stats.stream,
+        "files": stats.files,
+        "file_bytes": stats.bytes,
+        "unreadable": len(stats.skipped),
+        "host": socket.gethostname(),
+        "tool": f"workspace-sync {VERSION}",
+    }
+    return (json.dumps(data, indent=1) + "\n").encode()
 
 
 async def _upload(
@@ -209,18 +298,26 @@ async def _discard(session: Session, path: str) -> None:
 
 
 async def list_snapshots(session: Session) -> list[Snapshot]:
-    """Complete snapshots, oldest first (``incomplete/`` is never listed)."""
+    """Complete snapshots (and ``.tar`` files put in ``snapshots/`` by hand), oldest first.
+    Interrupted uploads, which have no manifest, are never listed."""
     require_backup(session.cfg)
-    entries = await list_files(session.rc, crypt_path(session.cfg, SNAPSHOTS))
+    entries = await _snapshot_entries(session)
+    layout = classify({n: e.size for n, e in entries.items()})
     snapshots = [
         Snapshot(
-            e.path,
-            e.size,
-            snapshot_time(e.path) or datetime.fromtimestamp(e.mtime, timezone.utc),
+            name,
+            entries[name].size,
+            snapshot_time(name) or datetime.fromtimestamp(entries[name].mtime, timezone.utc),
         )
-        for e in entries or []
+        for name in layout.complete + layout.foreign
     ]
     return sorted(snapshots, key=lambda s: (s.time, s.name))
+
+
+async def _snapshot_entries(session: Session) -> dict[str, Entry]:
+    """The files in ``snapshots/`` by name (empty when the folder does not exist yet)."""
+    entries = await list_files(session.rc, crypt_path(session.cfg, SNAPSHOTS))
+    return {e.path: e for e in entries or []}
 
 
 async def restore_snapshot(session: Session, snapshot: str, dest: Path) -> int:
@@ -276,9 +373,9 @@ def check_restore_target(dest: Path) -> None:
 async def prune_snapshots(
     session: Session, *, dry_run: bool = False, lock_wait: float = LOCK_WAIT
 ) -> PruneReport:
-    """Delete the snapshots the retention policy does not keep (and ``incomplete/``
-    leftovers older than :data:`INCOMPLETE_GRACE`) under the run lock. Snapshots whose names
-    the tool did not write are never deleted."""
+    """Delete the snapshots the retention policy does not keep (with their manifests), and
+    interrupted uploads and stray manifests older than :data:`INCOMPLETE_GRACE`, under the run
+    lock. Files whose names the tool did not write are never deleted."""
     cfg = session.cfg
     require_backup(cfg)
     policy = cfg.backup
@@ -294,13 +391,14 @@ async def prune_snapshots(
         )
         doomed = [s for s in ours if s.time not in kept_times]
         kept = [s for s in snapshots if s not in doomed]
-        leftovers = await list_files(session.rc, crypt_path(cfg, INCOMPLETE)) or []
-        cutoff = time.time() - INCOMPLETE_GRACE
-        stale = [e.path for e in leftovers if e.mtime < cutoff]
+        stale = await _stale_leftovers(session)
         if not dry_run:
-            await _delete(session, SNAPSHOTS, [s.name for s in doomed])
-            await _delete(session, INCOMPLETE, stale)
-    report = PruneReport(kept, doomed, stale, dry_run)
+            names = [n for s in doomed for n in (manifest_name(s.name), s.name)]
+            await _delete(session, SNAPSHOTS, names)
+            await _delete(session, SNAPSHOTS, stale.get(SNAPSHOTS, []))
+            await _delete(session, INCOMPLETE, stale.get(INCOMPLETE, []))
+    leftovers = [f"{folder}/{name}" for folder, names in stale.items() for name in names]
+    report = PruneReport(kept, doomed, leftovers, dry_run)
     logger.info(
         "backup prune: {} {} snapshots, kept {}",
         "would delete" if dry_run else "deleted",
@@ -308,6 +406,20 @@ async def prune_snapshots(
         len(kept),
     )
     return report
+
+
+async def _stale_leftovers(session: Session) -> dict[str, list[str]]:
+    """Interrupted uploads and stray manifests in ``snapshots/``, and uploads left in the
+    ``incomplete/`` folder of earlier versions, older than :data:`INCOMPLETE_GRACE`."""
+    cutoff = time.time() - INCOMPLETE_GRACE
+    entries = await _snapshot_entries(session)
+    layout = classify({n: e.size for n, e in entries.items()})
+    leftovers = [n for n in layout.unfinished + layout.stray_manifests if entries[n].mtime < cutoff]
+    old = await list_files(session.rc, crypt_path(session.cfg, INCOMPLETE)) or []
+    return {
+        SNAPSHOTS: leftovers,
+        INCOMPLETE: [e.path for e in old if e.mtime < cutoff],
+    }
 
 
 async def _delete(session: Session, folder: str, names: list[str]) -> None:

@@ -5,7 +5,9 @@ Order of operations, so that a crash at any point neither loses nor duplicates a
 1. list the remote outbox; give every new file a local name that is free (``a (1).txt``
    beside an existing ``a.txt``) and write the journal (remote path, size, mtime -> name);
 2. copy the files into a staging folder inside ``_inbox`` with one rclone call;
-3. link each staged file to its name (never replacing an existing file), unlink the staged copy;
+3. link each staged file to its name (never replacing an existing file), unlink the staged copy,
+   and fsync the landed files and their folders (rclone does not fsync what it writes: without
+   this a power cut after step 4 could lose a file on both sides); record them as landed;
 4. delete from the remote exactly the files that landed with the journalled size, and only while
    the remote file is still the journalled version;
 5. forget the finished journal entries.
@@ -22,12 +24,14 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import anyio
 from loguru import logger
 
 from watcher.engine.arrival import Arrival, outbox_path, run_arrival_hook, workspace_relative
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord, read_json, write_json
 from watcher.errors import SyncFailed
+from watcher.fsutil import fsync_files, fsync_folders
 from watcher.plan import Step
 from watcher.rclone import Entry, list_files
 
@@ -57,16 +61,47 @@ def split_name(name: str) -> tuple[str, str]:
     return name[0] + head, "." + tail
 
 
+class InboxNames:
+    """The names in use in ``inbox``: files already there (each folder listed once, on first
+    use) and names given out in this drain (``taken``), all compared case-insensitively, as on
+    macOS and Windows file systems."""
+
+    def __init__(self, inbox: Path, taken: set[str] | None = None) -> None:
+        self.inbox = inbox
+        self.taken = taken if taken is not None else set()
+        self._listed: dict[str, set[str]] = {}
+
+    def in_use(self, rel: str) -> bool:
+        """True when ``rel`` (or a case variant of it) exists in the inbox or is taken."""
+        folder, _, name = rel.rpartition("/")
+        return rel.casefold() in self.taken or name.casefold() in self._names_in(folder)
+
+    def claim(self, rel: str) -> str:
+        """A free name for ``rel`` (``a (1).txt`` beside ``a.txt``), now taken."""
+        folder, _, name = rel.rpartition("/")
+        stem, suffix = split_name(name)
+        candidate, n = rel, 0
+        while self.in_use(candidate):
+            n += 1
+            candidate = f"{folder + '/' if folder else ''}{stem} ({n}){suffix}"
+        self.taken.add(candidate.casefold())
+        return candidate
+
+    def _names_in(self, folder: str) -> set[str]:
+        names = self._listed.get(folder)
+        if names is None:
+            try:
+                names = {p.name.casefold() for p in (self.inbox / folder).iterdir()}
+            except (FileNotFoundError, NotADirectoryError):
+                names = set()
+            self._listed[folder] = names
+        return names
+
+
 def free_name(inbox: Path, rel: str, taken: set[str]) -> str:
     """A name for ``rel`` inside ``inbox`` that neither exists there nor is already ``taken``
-    (compared case-insensitively, for macOS and Windows file systems)."""
-    folder, _, name = rel.rpartition("/")
-    stem, suffix = split_name(name)
-    candidate, n = rel, 0
-    while candidate.casefold() in taken or os.path.lexists(inbox / candidate):
-        n += 1
-        candidate = f"{folder + '/' if folder else ''}{stem} ({n}){suffix}"
-    return candidate
+    (casefolded names; compared case-insensitively, for macOS and Windows file systems)."""
+    return InboxNames(inbox, set(taken)).claim(rel)
 
 
 def _landed(inbox: Path, entry: JournalEntry) -> bool:
@@ -74,6 +109,16 @@ def _landed(inbox: Path, entry: JournalEntry) -> bool:
         return True
     target = inbox / entry.target
     return target.is_file() and not target.is_symlink() and target.stat().st_size == entry.size
+
+
+def _local_failure(exc: OSError) -> str:
+    """One line for a failed local file operation of the drain."""
+    if isinstance(exc, SyncFailed):  # already says which file and why
+        reason = str(exc)
+    else:
+        where = f"{exc.filename}: " if exc.filename else ""
+        reason = f"{where}{exc.strerror or exc}"
+    return f"drain failed: {reason}; files that have not landed stay in the remote outbox"
 
 
 def _place(staged: Path, target: Path) -> bool:
@@ -113,8 +158,7 @@ class Drain:
     async def run(self, *, dry_run: bool = False) -> RunRecord:
         """Drain the outbox; returns what landed. Raises :class:`SyncFailed` on failure."""
         started = time.time()
-        rc = self.session.rc
-        listing = await list_files(rc, self.step.src, self.filters)
+        listing = await list_files(self.session.rc, self.step.src, self.filters)
         if listing is None:
             if not dry_run:
                 await self._mkdir_outbox()
@@ -131,30 +175,10 @@ class Drain:
                 transferred=len(listing),
                 dry_run=True,
             )
-        self.inbox.mkdir(parents=True, exist_ok=True)
-        entries = self._plan(self.load_journal(), listing)
-        self.save_journal(entries)
-        pending = [e for e in entries if not _landed(self.inbox, e)]
-        copy_error = await self._copy(pending) if pending else ""
-        for entry in pending:
-            staged = self.staging / entry.remote
-            if staged.is_file() and staged.stat().st_size == entry.size:
-                _place(staged, self.inbox / entry.target)
-        for entry in entries:
-            entry.landed = _landed(self.inbox, entry)
-        self.save_journal(entries)  # landed files are never copied again, even if delete fails
-        landed = [e for e in entries if e.landed]
-        self._clean_staging(landed)
-        deleted = await self._delete_remote(landed)
-        remaining = [e for e in entries if not e.landed]
-        self.save_journal(remaining)
-        for entry in landed:
-            note = (
-                ""
-                if entry.target == entry.remote
-                else f" (kept beside an existing file as {entry.target})"
-            )
-            logger.info("inbound {} -> _inbox/{}{}", entry.remote, entry.target, note)
+        try:
+            landed, remaining, deleted, copy_error = await self._drain(listing)
+        except OSError as exc:  # a full disk, a read-only inbox: nothing unlanded was deleted
+            raise SyncFailed(_local_failure(exc)) from exc
         await self._announce(landed)
         message = f"drained {len(landed)} files"
         if remaining or copy_error:
@@ -175,6 +199,52 @@ class Drain:
             raise SyncFailed(f"drain failed: {message}")
         return record
 
+    async def _drain(
+        self, listing: list[Entry]
+    ) -> tuple[list[JournalEntry], list[JournalEntry], int, str]:
+        """Steps 1-5 of the module docstring; returns (landed, not landed, remote deletes,
+        the copy's error text)."""
+        self.inbox.mkdir(parents=True, exist_ok=True)
+        entries = self._plan(self.load_journal(), listing)
+        self.save_journal(entries)
+        pending = [e for e in entries if not _landed(self.inbox, e)]
+        copy_error = await self._copy(pending) if pending else ""
+        for entry in pending:
+            staged = self.staging / entry.remote
+            if staged.is_file() and staged.stat().st_size == entry.size:
+                _place(staged, self.inbox / entry.target)
+        fresh = [e for e in entries if not e.landed and _landed(self.inbox, e)]
+        await anyio.to_thread.run_sync(self._make_durable, fresh)
+        for entry in fresh:
+            entry.landed = True
+        self.save_journal(entries)  # landed files are never copied again, even if delete fails
+        landed = [e for e in entries if e.landed]
+        self._clean_staging(landed)
+        deleted = await self._delete_remote(landed)
+        remaining = [e for e in entries if not e.landed]
+        self.save_journal(remaining)
+        for entry in landed:
+            note = (
+                ""
+                if entry.target == entry.remote
+                else f" (kept beside an existing file as {entry.target})"
+            )
+            logger.info("inbound {} -> _inbox/{}{}", entry.remote, entry.target, note)
+        return landed, remaining, deleted, copy_error
+
+    def _make_durable(self, fresh: list[JournalEntry]) -> None:
+        """fsync the files that landed in this drain, then once each the folders they were
+        linked into and those created for them (up to the sync root), before the journal
+        calls them landed and the remote copies are deleted."""
+        if not fresh:
+            return
+        folders: set[Path] = {self.inbox.parent}
+        for entry in fresh:
+            parts = Path(entry.target).parts[:-1]
+            folders.update(self.inbox.joinpath(*parts[:k]) for k in range(len(parts) + 1))
+        fsync_files(self.inbox / e.target for e in fresh)
+        fsync_folders(folders)
+
     def _plan(self, journal: list[JournalEntry], listing: list[Entry]) -> list[JournalEntry]:
         """Keep journal entries whose remote file is still there (same version) or that
         landed; add the new remote files under free local names."""
@@ -185,12 +255,11 @@ class Drain:
             if (current is not None and entry.matches(current)) or _landed(self.inbox, entry):
                 kept.append(entry)
         known = {(e.remote, e.size, round(e.mtime, 3)) for e in kept}
-        taken = {e.target.casefold() for e in kept}
+        names = InboxNames(self.inbox, {STAGING.casefold(), *(e.target.casefold() for e in kept)})
         for item in listing:
             if (item.path, item.size, round(item.mtime, 3)) in known:
                 continue
-            target = free_name(self.inbox, item.path, taken)
-            taken.add(target.casefold())
+            target = names.claim(item.path)
             kept.append(JournalEntry(item.path, item.size, item.mtime, target))
         return kept
 

@@ -3,6 +3,7 @@ lock is never stale and never has to be removed by hand."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import time
@@ -13,6 +14,7 @@ from pathlib import Path
 import anyio
 
 from watcher.errors import SyncFailed
+from watcher.fsutil import WriteFailed
 
 POLL = 0.1
 
@@ -35,15 +37,21 @@ def holder_pid(path: Path) -> int | None:
 
 
 def _try_lock(path: Path) -> int | None:
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    """The locked file's descriptor, or None when another process holds the lock. A lock file
+    that cannot be created (full disk, read-only folder) raises :class:`WriteFailed`."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise WriteFailed(path, exc) from exc
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         os.close(fd)
         return None
-    os.ftruncate(fd, 0)
-    os.write(fd, f"{os.getpid()}\n".encode())
+    with contextlib.suppress(OSError):  # the pid only names the holder to a second process
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
     return fd
 
 

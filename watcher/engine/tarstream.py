@@ -3,22 +3,25 @@
 The archive holds ``workspace/…`` (the workspace, user excludes applied, symlinks stored as
 links, never followed) and ``include/<absolute path>/…`` for each extra ``include`` path. It is
 written in PAX format straight into a file descriptor (the write end of the pipe whose read end is
-``rclone rcat``'s stdin): no copy of the data ever lands on disk. Modification times go into the
-PAX header with nanosecond precision, so both Python and GNU tar restore them exactly.
+``rclone rcat``'s stdin): no copy of the data ever lands on disk. On Linux, file contents move
+from the page cache into the pipe with ``sendfile`` (no copy through Python). Modification times
+go into the PAX header with nanosecond precision, so both Python and GNU tar restore them exactly.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import stat
+import sys
 import tarfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import IO, cast
 
 from loguru import logger
 
@@ -31,6 +34,10 @@ INCLUDE_DIR = "include"
 #: Size of the tar stream's writes and of file reads.
 CHUNK = 1 << 20
 _F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)
+#: ``sendfile`` into a pipe works on Linux; elsewhere (macOS: sockets only) contents are copied.
+_SENDFILE = sys.platform.startswith("linux") and hasattr(os, "sendfile")
+#: Errors that mean "this pair of descriptors cannot sendfile", not "the copy failed".
+_NO_SENDFILE = frozenset({errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP})
 
 
 @dataclass
@@ -38,8 +45,11 @@ class TarStats:
     """What a tar stream holds; ``skipped`` names what could not be read (with the reason)."""
 
     files: int = 0
+    #: Bytes of file contents stored.
     bytes: int = 0
     skipped: list[str] = field(default_factory=list)
+    #: Length of the whole tar stream (what the snapshot object holds), known at the end.
+    stream: int = 0
 
 
 class OwnedFd:
@@ -69,22 +79,6 @@ def widen_pipe(fd: int) -> None:
         fcntl.fcntl(fd, _F_SETPIPE_SZ, CHUNK)
 
 
-class _Exact:
-    """Reads exactly ``size`` bytes of a file that may shrink meanwhile (zero-padded then), so
-    the tar stream never breaks in the middle of a member."""
-
-    def __init__(self, fh: BinaryIO, size: int) -> None:
-        self.fh, self.left, self.short = fh, size, False
-
-    def read(self, n: int = -1) -> bytes:
-        want = self.left if n < 0 else min(n, self.left)
-        data = self.fh.read(want) if want else b""
-        if want and not data:
-            data, self.short = b"\0" * want, True
-        self.left -= len(data)
-        return data
-
-
 class _PipeWriter:
     """tarfile's output: whole unbuffered writes to the pipe plus a position for ``tell``, so
     tarfile writes headers and file data straight through (its stream mode would copy every
@@ -102,6 +96,40 @@ class _PipeWriter:
 
     def tell(self) -> int:
         return self.pos
+
+    def send_exact(self, src: int, size: int) -> bool:
+        """Append exactly ``size`` bytes of the file ``src`` (from its start): by ``sendfile``
+        where possible, else read and written through a buffer; zero-padded when the file
+        shrank meanwhile (then True), cut at ``size`` when it grew."""
+        done = self._sendfile(src, size) if _SENDFILE else 0
+        while done < size:
+            data = os.pread(src, min(CHUNK, size - done), done)
+            if not data:
+                break
+            self.write(data)
+            done += len(data)
+        short = size - done
+        while done < size:
+            self.write(bytes(min(CHUNK, size - done)))
+            done = size
+        return short > 0
+
+    def _sendfile(self, src: int, size: int) -> int:
+        """Bytes moved by ``sendfile`` before the file ended or sendfile refused (then the
+        caller goes on with plain reads from that offset)."""
+        done = 0
+        while done < size:
+            try:
+                sent = os.sendfile(self.fd, src, done, min(size - done, 8 * CHUNK))
+            except OSError as exc:
+                if exc.errno in _NO_SENDFILE:
+                    break
+                raise
+            if sent == 0:
+                break
+            done += sent
+            self.pos += sent
+        return done
 
 
 def _walk(root: Path, filt: PathFilter, stats: TarStats, rel_dir: str = "") -> Iterator[str]:
@@ -134,7 +162,22 @@ def _exact_mtime(info: tarfile.TarInfo, st: os.stat_result) -> None:
     info.pax_headers = {**info.pax_headers, "mtime": exact}
 
 
-def _add(tar: tarfile.TarFile, path: Path, arcname: str, stats: TarStats) -> None:
+def _append_file(tar: tarfile.TarFile, out: _PipeWriter, info: tarfile.TarInfo, src: int) -> bool:
+    """What ``tar.addfile(info, file)`` does (header, exactly ``info.size`` bytes, padding to a
+    block), with the contents moved by :meth:`_PipeWriter.send_exact`; True when the file
+    shrank while it was read (stored zero-padded)."""
+    header = info.tobuf(tar.format, tar.encoding, tar.errors)
+    out.write(header)
+    short = out.send_exact(src, info.size)
+    blocks, remainder = divmod(info.size, tarfile.BLOCKSIZE)
+    if remainder:
+        out.write(bytes(tarfile.BLOCKSIZE - remainder))
+        blocks += 1
+    tar.offset += len(header) + blocks * tarfile.BLOCKSIZE
+    return short
+
+
+def _add(tar: tarfile.TarFile, out: _PipeWriter, path: Path, arcname: str, stats: TarStats) -> None:
     """Add one file, folder or symlink (other kinds are skipped)."""
     try:
         st = os.lstat(path)
@@ -146,9 +189,7 @@ def _add(tar: tarfile.TarFile, path: Path, arcname: str, stats: TarStats) -> Non
                 if info.type != tarfile.REGTYPE:  # a hard link to a member already stored
                     tar.addfile(info)
                     return
-                reader = _Exact(fh, info.size)
-                tar.addfile(info, reader)
-                if reader.short:
+                if _append_file(tar, out, info, fh.fileno()):
                     logger.warning("{} shrank while it was read; stored zero-padded", path)
             stats.files += 1
             stats.bytes += info.size
@@ -176,23 +217,22 @@ def write_tar(fd: OwnedFd, workspace: Path, include: Sequence[Path], filt: PathF
     raw = fd.take()
     if raw is None:
         raise BrokenPipeError("the snapshot pipe was closed before the archive was written")
-    with (
-        os.fdopen(raw, "wb", buffering=0) as out,
-        tarfile.TarFile(
-            mode="w", fileobj=cast(IO[bytes], _PipeWriter(out.fileno())), format=tarfile.PAX_FORMAT
-        ) as tar,
-    ):
-        tar.copybufsize = CHUNK  # type: ignore[attr-defined]
-        roots = [(workspace, WORKSPACE_DIR)] + [(p, include_arcname(p)) for p in include]
-        for given, arc in roots:
-            if not given.exists():
-                stats.skipped.append(f"{given}: no such file or folder")
-                continue
-            root = Path(os.path.realpath(given))  # a configured root is followed if a link
-            _add(tar, root, arc, stats)
-            if root.is_dir():
-                for rel in _walk(root, filt, stats):
-                    _add(tar, root / rel, f"{arc}/{rel}", stats)
+    with os.fdopen(raw, "wb", buffering=0) as out:
+        writer = _PipeWriter(out.fileno())
+        with tarfile.TarFile(
+            mode="w", fileobj=cast(IO[bytes], writer), format=tarfile.PAX_FORMAT
+        ) as tar:
+            roots = [(workspace, WORKSPACE_DIR)] + [(p, include_arcname(p)) for p in include]
+            for given, arc in roots:
+                if not given.exists():
+                    stats.skipped.append(f"{given}: no such file or folder")
+                    continue
+                root = Path(os.path.realpath(given))  # a configured root is followed if a link
+                _add(tar, writer, root, arc, stats)
+                if root.is_dir():
+                    for rel in _walk(root, filt, stats):
+                        _add(tar, writer, root / rel, f"{arc}/{rel}", stats)
+        stats.stream = writer.pos
     return stats
 
 

