@@ -25,9 +25,6 @@ from watcher.config import load_config
 from watcher.engine import open_session, run_cycle
 
 STAGING = "_inbox/.workspace-sync-incoming"
-#: Known bug (watcher/engine/lock.py, ``_try_lock``): writing the holder's pid into the emptied
-#: run lock raises ENOSPC on a state folder full to the last page: a traceback, not one line.
-LOCK_BUG = "run lock: writing the pid on a full state folder raises OSError (traceback)"
 
 
 def _sync(setup: Setup, timeout: float = 90) -> subprocess.CompletedProcess[str]:
@@ -216,8 +213,7 @@ def test_full_state_folder_fails_cleanly_keeps_state(
     write_all(setup.cloud / "_outbox", {"inbound.txt": b"for the agent"})
     done = _sync(setup)
     print(f"state folder full ({free} bytes free): sync exit {done.returncode}: {done.stderr}")
-    lock_bug = done.returncode == 1 and "in _try_lock" in done.stderr
-    if done.returncode != 0 and not lock_bug:
+    if done.returncode != 0:
         _assert_one_line_failure(done)
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     after = state.last_runs.read_bytes()
@@ -235,5 +231,3 @@ def test_full_state_folder_fails_cleanly_keeps_state(
     assert tree(setup.cloud)["new.md"] == b"written while the state disk is full"
     runs = json.loads(state.last_runs.read_bytes())
     assert runs["drain"]["ok"] and runs["push"]["ok"]
-    if lock_bug:  # everything else held; only the one-line failure did not
-        pytest.xfail(LOCK_BUG)

@@ -256,6 +256,48 @@ def test_kill9_daemon_mid_bisync_second_daemon(
     assert not list(workdir.glob("*.lck")) or second.alive()
 
 
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize("direction", ["to-remote", "to-local"])
+def test_kill9_rclone_mid_bisync_then_rerun(make_setup, direction: str, capsys) -> None:
+    """The bisync's rclone is SIGKILLed while it copies 1,500 new files and a big one (made on
+    the local side, or on the remote side): the run exits 1; reruns of ``sync`` (and the
+    ``--resync`` a rerun may ask for) end with both sides holding every file, old and new."""
+    setup = make_setup("bisync", exclude=["**/.DS_Store", "*.tmp"])
+    setup.sync_root.mkdir(parents=True)
+    setup.cloud.mkdir(parents=True)
+    before = many_files(setup.sync_root, 50, folders=5)
+    ok(run_cli("sync", "--resync", config=setup.config))
+    source, dest = (
+        (setup.sync_root, setup.cloud)
+        if direction == "to-remote"
+        else (setup.cloud, setup.sync_root)
+    )
+    added = {f"new/{k}": v for k, v in many_files(source / "new", 1500).items()}
+    added["big/huge.bin"] = big_file(source / "big/huge.bin", 120)
+    files = {**before, **added}
+    proc = cli_subprocess("sync", config=setup.config)
+    killed = _kill_when(proc, setup.root, "bisync", lambda: file_count(dest) > 70)
+    out, err = proc.communicate(timeout=60)
+    assert killed, "the bisync finished before its rclone could be killed"
+    assert proc.returncode == 1, out + err
+    no_rclone_left(setup.root)
+    assert synced_view(tree(dest), EXCLUDED) != files  # the fault hit mid-run
+    steps = []
+    for _ in range(3):
+        rerun = run_cli("sync", config=setup.config)
+        steps.append(rerun.exit_code)
+        if rerun.exit_code == 0:
+            break
+        if "--resync" in rerun.output:
+            ok(run_cli("sync", "--resync", config=setup.config))
+            steps.append("resync")
+            break
+    with capsys.disabled():
+        print(f"\nbisync {direction} after rclone kill -9: reruns {steps}")
+    assert_same(files, synced_view(tree(setup.sync_root), EXCLUDED))
+    assert_same(files, synced_view(tree(setup.cloud)))
+
+
 # ------------------------------------------------------- 3. storage server dies mid-transfer
 
 

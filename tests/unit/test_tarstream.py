@@ -64,7 +64,10 @@ def test_archive_holds_the_workspace(tmp_path: Path, monkeypatch, sendfile: bool
 
 
 @pytest.mark.parametrize("sendfile", [True, False])
-@pytest.mark.parametrize(("actual", "declared"), [(1000, 1500), (3000, 2000), (0, 700)])
+@pytest.mark.parametrize(
+    ("actual", "declared"),
+    [(1000, 1500), (3000, 2000), (0, 700), (1 << 19, 5 * (1 << 20) + 3), (9 << 20, 1 << 20)],
+)
 def test_send_exact_pads_or_cuts(
     tmp_path: Path, monkeypatch, sendfile: bool, actual: int, declared: int
 ) -> None:

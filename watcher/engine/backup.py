@@ -36,6 +36,7 @@ from watcher.plan.retention import keep
 from watcher.plan.snapshots import (
     INCOMPLETE,
     SNAPSHOTS,
+    Layout,
     classify,
     crypt_path,
     manifest_name,
@@ -301,8 +302,11 @@ async def list_snapshots(session: Session) -> list[Snapshot]:
     """Complete snapshots (and ``.tar`` files put in ``snapshots/`` by hand), oldest first.
     Interrupted uploads, which have no manifest, are never listed."""
     require_backup(session.cfg)
-    entries = await _snapshot_entries(session)
-    layout = classify({n: e.size for n, e in entries.items()})
+    entries, layout = await _snapshot_layout(session)
+    return _listed(entries, layout)
+
+
+def _listed(entries: dict[str, Entry], layout: Layout) -> list[Snapshot]:
     snapshots = [
         Snapshot(
             name,
@@ -314,10 +318,12 @@ async def list_snapshots(session: Session) -> list[Snapshot]:
     return sorted(snapshots, key=lambda s: (s.time, s.name))
 
 
-async def _snapshot_entries(session: Session) -> dict[str, Entry]:
-    """The files in ``snapshots/`` by name (empty when the folder does not exist yet)."""
-    entries = await list_files(session.rc, crypt_path(session.cfg, SNAPSHOTS))
-    return {e.path: e for e in entries or []}
+async def _snapshot_layout(session: Session) -> tuple[dict[str, Entry], Layout]:
+    """The files in ``snapshots/`` by name (none when the folder does not exist yet), sorted
+    into complete snapshots, interrupted uploads and the rest."""
+    found = await list_files(session.rc, crypt_path(session.cfg, SNAPSHOTS))
+    entries = {e.path: e for e in found or []}
+    return entries, classify({name: e.size for name, e in entries.items()})
 
 
 async def restore_snapshot(session: Session, snapshot: str, dest: Path) -> int:
@@ -380,7 +386,8 @@ async def prune_snapshots(
     require_backup(cfg)
     policy = cfg.backup
     async with wait_lock(session.paths.run_lock, "workspace-sync run", lock_wait):
-        snapshots = await list_snapshots(session)
+        entries, layout = await _snapshot_layout(session)
+        snapshots = _listed(entries, layout)
         ours = [s for s in snapshots if snapshot_time(s.name) is not None]
         kept_times = keep(
             (s.time for s in ours),
@@ -391,7 +398,7 @@ async def prune_snapshots(
         )
         doomed = [s for s in ours if s.time not in kept_times]
         kept = [s for s in snapshots if s not in doomed]
-        stale = await _stale_leftovers(session)
+        stale = await _stale_leftovers(session, entries, layout)
         if not dry_run:
             names = [n for s in doomed for n in (manifest_name(s.name), s.name)]
             await _delete(session, SNAPSHOTS, names)
@@ -408,12 +415,12 @@ async def prune_snapshots(
     return report
 
 
-async def _stale_leftovers(session: Session) -> dict[str, list[str]]:
+async def _stale_leftovers(
+    session: Session, entries: dict[str, Entry], layout: Layout
+) -> dict[str, list[str]]:
     """Interrupted uploads and stray manifests in ``snapshots/``, and uploads left in the
     ``incomplete/`` folder of earlier versions, older than :data:`INCOMPLETE_GRACE`."""
     cutoff = time.time() - INCOMPLETE_GRACE
-    entries = await _snapshot_entries(session)
-    layout = classify({n: e.size for n, e in entries.items()})
     leftovers = [n for n in layout.unfinished + layout.stray_manifests if entries[n].mtime < cutoff]
     old = await list_files(session.rc, crypt_path(session.cfg, INCOMPLETE)) or []
     return {

@@ -108,11 +108,12 @@ class _PipeWriter:
                 break
             self.write(data)
             done += len(data)
-        short = size - done
+        short = done < size
         while done < size:
-            self.write(bytes(min(CHUNK, size - done)))
-            done = size
-        return short > 0
+            pad = min(CHUNK, size - done)
+            self.write(bytes(pad))
+            done += pad
+        return short
 
     def _sendfile(self, src: int, size: int) -> int:
         """Bytes moved by ``sendfile`` before the file ended or sendfile refused (then the
