@@ -187,6 +187,37 @@ def test_drain_into_full_workspace_loses_nothing(make_setup, mount_tmpfs, tmp_pa
     print(f"full workspace: {len(delivered)} of {len(sent)} landed before space ran out")
 
 
+@pytest.mark.timeout(120)
+def test_drain_into_read_only_workspace_loses_nothing(make_setup, mount_tmpfs, tmp_path) -> None:
+    """Permission denied on the destination side: the workspace's file system is remounted
+    read-only (as root, mode bits would not stop the test): the drain fails with one line and
+    no traceback, every outbox file stays in the outbox; remounted read-write, the next ``sync``
+    delivers each exactly once."""
+    ws = mount_tmpfs(tmp_path / "ws", 8)
+    setup = make_setup("mailbox")
+    write_all(setup.sync_root, {"notes.md": b"agent notes"})
+    assert _sync(setup).returncode == 0
+    sent = _outbox_files(30, 1000, folders=3)
+    write_all(setup.cloud / "_outbox", sent)
+    remount = ["mount", "-o", "remount,ro", str(ws)]
+    subprocess.run(remount, check=True, capture_output=True, timeout=30)
+    try:
+        done = _sync(setup)
+    finally:
+        remount[2] = "remount,rw"
+        subprocess.run(remount, check=True, capture_output=True, timeout=30)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in output, output
+    assert "read-only file system" in output.lower(), output
+    print(f"read-only workspace: {done.stderr.strip()}")
+    assert tree(setup.cloud / "_outbox") == sent
+    assert not tree(setup.sync_root / "_inbox")
+    done = _sync(setup)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert tree(setup.sync_root / "_inbox") == sent
+    assert file_count(setup.cloud / "_outbox") == 0
+
+
 def _staged(rel: str) -> bool:
     return rel.startswith(STAGING.removeprefix("_inbox/") + "/")
 
