@@ -15,10 +15,11 @@ import os
 import select
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -47,6 +48,8 @@ from watcher.plan.snapshots import (
 from watcher.rclone import Entry, RcloneResult, list_files
 from watcher.rclone.ops import QUICK_TIMEOUT
 from watcher.version import VERSION
+
+T = TypeVar("T")
 
 #: How long a one-shot ``backup`` waits for a sync run of the same config to finish.
 LOCK_WAIT = 60.0
@@ -265,29 +268,47 @@ async def _upload(
 ) -> tuple[TarStats | None, BaseException | None, RcloneResult]:
     """Run ``rclone rcat DST`` fed by :func:`write_tar` on a thread through a pipe."""
     cfg = session.cfg
+    filt = PathFilter.from_user(cfg.exclude, PARTIAL_EXCLUDES)
+    return await _piped(
+        session,
+        ["rcat", dst],
+        lambda fd: write_tar(fd, cfg.workspace, cfg.backup.include, filt),
+        into_rclone=True,
+    )
+
+
+async def _piped(
+    session: Session, args: list[str], work: Callable[[OwnedFd], T], *, into_rclone: bool
+) -> tuple[T | None, BaseException | None, RcloneResult]:
+    """Run ``rclone ARGS`` with one end of a pipe as its stdin (``into_rclone``) or its stdout,
+    and ``work(other end)`` on a thread; returns what ``work`` returned (or ``None``), the error
+    it raised (reported after rclone's own outcome), and rclone's result. Every end is closed
+    whatever happens, so neither side can wait forever on the other."""
     read_end, write_end = os.pipe()
     widen_pipe(write_end)
-    writer = OwnedFd(write_end)
-    filt = PathFilter.from_user(cfg.exclude, PARTIAL_EXCLUDES)
+    ours = OwnedFd(write_end if into_rclone else read_end)
     outcome: dict[str, Any] = {}
 
-    async def produce() -> None:
+    async def side() -> None:
         try:
-            outcome["stats"] = await anyio.to_thread.run_sync(
-                write_tar, writer, cfg.workspace, cfg.backup.include, filt
-            )
-        except Exception as exc:  # reported after rclone's own outcome
+            outcome["value"] = await anyio.to_thread.run_sync(work, ours)
+        except Exception as exc:
             outcome["error"] = exc
         finally:
-            writer.close()
+            ours.close()
 
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(produce)
-            result = await session.rc.run(["rcat", dst], stdin_fd=read_end, per_file=False)
+            tg.start_soon(side)
+            result = await session.rc.run(
+                args,
+                per_file=False,
+                stdin_fd=read_end if into_rclone else None,
+                stdout_fd=None if into_rclone else write_end,
+            )
     finally:
-        writer.close()
-    return outcome.get("stats"), outcome.get("error"), result
+        ours.close()
+    return outcome.get("value"), outcome.get("error"), result
 
 
 async def _discard(session: Session, path: str) -> None:
@@ -338,32 +359,16 @@ async def restore_snapshot(session: Session, snapshot: str, dest: Path) -> int:
     if name not in {s.name for s in await list_snapshots(session)}:
         raise UsageError(f"no snapshot {name}; `workspace-sync backup list` shows the snapshots")
     dest.mkdir(parents=True, exist_ok=True)
-    read_end, write_end = os.pipe()
-    widen_pipe(write_end)
-    reader = OwnedFd(read_end)
-    outcome: dict[str, Any] = {}
-
-    async def consume() -> None:
-        try:
-            outcome["count"] = await anyio.to_thread.run_sync(extract_tar, reader, dest)
-        except Exception as exc:
-            outcome["error"] = exc
-        finally:
-            reader.close()
-
-    try:
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(consume)
-            result = await session.rc.run(
-                ["cat", crypt_path(cfg, SNAPSHOTS, name)], stdout_fd=write_end, per_file=False
-            )
-    finally:
-        reader.close()
+    count, error, result = await _piped(
+        session,
+        ["cat", crypt_path(cfg, SNAPSHOTS, name)],
+        lambda fd: extract_tar(fd, dest),
+        into_rclone=False,
+    )
     if not result.ok:
         raise SyncFailed(f"restore of {name} failed: {result.message()}")
-    if "error" in outcome:
-        raise SyncFailed(f"restore of {name} failed: {outcome['error']}")
-    count = int(outcome["count"])
+    if error is not None or count is None:
+        raise SyncFailed(f"restore of {name} failed: {error}")
     logger.info("restored {} ({} entries) into {}", name, count, dest)
     return count
 

@@ -82,13 +82,13 @@ async def find_rclone(configured: Path | None = None) -> RcloneBinary:
     version of a binary seen before (same path, size, mtime and inode) comes from a small cache
     instead of running ``rclone version`` (~70 ms) on every command."""
     path, origin = locate(configured)
-    first_line = _cached_version(path)
-    if first_line is None:
-        first_line = await _run_version(path)
+    cached = _cached_version(path)
+    first_line = cached if cached is not None else await _run_version(path)
     parsed = parse_version(first_line)
     if parsed is None:
         raise ConfigError(f"{path} does not look like rclone (`rclone version` failed)")
-    _store_version(path, first_line)
+    if cached is None:
+        _store_version(path, first_line)
     version, text = parsed
     if version < MIN_VERSION:
         raise ConfigError(
@@ -144,12 +144,10 @@ def _store_version(path: Path, first_line: str) -> None:
     """Remember ``first_line`` for this file (best effort: a cache that cannot be written is
     only slower)."""
     identity = _identity(path)
-    key = str(path.resolve())
-    cache = _read_cache()
-    entry = cache.get(key)
-    if identity is None or (isinstance(entry, dict) and entry.get("identity") == identity):
+    if identity is None:
         return
-    cache[key] = {"identity": identity, "version": first_line}
+    cache = _read_cache()
+    cache[str(path.resolve())] = {"identity": identity, "version": first_line}
     with contextlib.suppress(OSError):
         atomic_write(version_cache_file(), json.dumps(cache, indent=1, sort_keys=True))
 
