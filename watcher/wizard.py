@@ -34,6 +34,11 @@ TEMPLATE: tuple[tuple[str, str, Any], ...] = (
     ("interval", "Fallback full cycle in seconds while watching (0 = events only, else >= 60).", 0),
     ("debounce", "Quiet seconds after the last change before a run starts.", 0.5),
     ("max_delay", "A change never waits longer than this many seconds.", 10.0),
+    (
+        "outbox_settle",
+        "Seconds an inbound file must stay unchanged before it is taken (0 = at once).",
+        2.0,
+    ),
     ("outbox_poll", "mailbox: seconds between checks of a cloud _outbox.", 30),
     ("timeout", "Hard limit in seconds for one rclone run.", 1800),
     ("on_session_start", "Whether `trigger --event session-start` runs a cycle.", False),

@@ -338,6 +338,7 @@ _TOP: dict[str, _Parser] = {
     "interval": lambda c, k, v: _seconds_or_off(c, k, v, 60),
     "debounce": lambda c, k, v: _float(c, k, v, 0.05, 60),
     "max_delay": lambda c, k, v: _float(c, k, v, 0.05, 86400),
+    "outbox_settle": lambda c, k, v: _float(c, k, v, 0, 300),
     "outbox_poll": lambda c, k, v: _seconds_or_off(c, k, v, 5),
     "timeout": lambda c, k, v: _int(c, k, v, 1 if test_limits() else 60),
     "on_session_start": _bool,

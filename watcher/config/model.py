@@ -73,6 +73,8 @@ class Config:
     interval: int = 0
     debounce: float = 0.5
     max_delay: float = 10.0
+    #: Seconds an inbound file must stay unchanged (size, mtime) before it is taken.
+    outbox_settle: float = 2.0
     outbox_poll: int = 30
     timeout: int = 1800
     on_session_start: bool = False
