@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from watcher.config import Config, parse_config
-from watcher.engine.drain import free_name, split_name
+from watcher.engine.names import free_name, split_name
 from watcher.errors import ConfigError
 from watcher.rclone.conffile import fingerprint, read_section, render_file, render_section
 from watcher.rclone.discover import MIN_VERSION, parse_version

@@ -28,6 +28,7 @@ import anyio
 from loguru import logger
 
 from watcher.engine.arrival import Arrival, outbox_path, run_arrival_hook, workspace_relative
+from watcher.engine.names import FreeNames, folder_lister
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord, read_json, write_json
 from watcher.errors import SyncFailed
@@ -51,57 +52,6 @@ class JournalEntry:
     def matches(self, entry: Entry) -> bool:
         """True when the remote ``entry`` is the version this journal entry recorded."""
         return entry.size == self.size and abs(entry.mtime - self.mtime) < 1e-3
-
-
-def split_name(name: str) -> tuple[str, str]:
-    """``archive.tar.gz`` -> (``archive``, ``.tar.gz``); dotfiles keep their leading dot."""
-    head, dot, tail = name[1:].partition(".")
-    if not dot:
-        return name, ""
-    return name[0] + head, "." + tail
-
-
-class InboxNames:
-    """The names in use in ``inbox``: files already there (each folder listed once, on first
-    use) and names given out in this drain (``taken``), all compared case-insensitively, as on
-    macOS and Windows file systems."""
-
-    def __init__(self, inbox: Path, taken: set[str] | None = None) -> None:
-        self.inbox = inbox
-        self.taken = taken if taken is not None else set()
-        self._listed: dict[str, set[str]] = {}
-
-    def in_use(self, rel: str) -> bool:
-        """True when ``rel`` (or a case variant of it) exists in the inbox or is taken."""
-        folder, _, name = rel.rpartition("/")
-        return rel.casefold() in self.taken or name.casefold() in self._names_in(folder)
-
-    def claim(self, rel: str) -> str:
-        """A free name for ``rel`` (``a (1).txt`` beside ``a.txt``), now taken."""
-        folder, _, name = rel.rpartition("/")
-        stem, suffix = split_name(name)
-        candidate, n = rel, 0
-        while self.in_use(candidate):
-            n += 1
-            candidate = f"{folder + '/' if folder else ''}{stem} ({n}){suffix}"
-        self.taken.add(candidate.casefold())
-        return candidate
-
-    def _names_in(self, folder: str) -> set[str]:
-        names = self._listed.get(folder)
-        if names is None:
-            try:
-                names = {p.name.casefold() for p in (self.inbox / folder).iterdir()}
-            except (FileNotFoundError, NotADirectoryError):
-                names = set()
-            self._listed[folder] = names
-        return names
-
-
-def free_name(inbox: Path, rel: str, taken: set[str]) -> str:
-    """A name for ``rel`` inside ``inbox`` that neither exists there nor is already ``taken``
-    (casefolded names; compared case-insensitively, for macOS and Windows file systems)."""
-    return InboxNames(inbox, set(taken)).claim(rel)
 
 
 def _landed(inbox: Path, entry: JournalEntry) -> bool:
@@ -255,7 +205,7 @@ class Drain:
             if (current is not None and entry.matches(current)) or _landed(self.inbox, entry):
                 kept.append(entry)
         known = {(e.remote, e.size, round(e.mtime, 3)) for e in kept}
-        names = InboxNames(self.inbox, {STAGING.casefold(), *(e.target.casefold() for e in kept)})
+        names = FreeNames(folder_lister(self.inbox), {STAGING, *(e.target for e in kept)})
         for item in listing:
             if (item.path, item.size, round(item.mtime, 3)) in known:
                 continue
