@@ -114,6 +114,10 @@ class RunRecord:
     dry_run: bool = False
     #: Files at the destination before the run, when the guard listed it.
     dest_files: int | None = None
+    #: Inbound files that were not taken because they are still being written (not settled).
+    unsettled: int = 0
+    #: Seconds after which those files may have settled: the daemon runs this step again then.
+    recheck: float | None = None
 
 
 def record_run(paths: StatePaths, record: RunRecord) -> None:
