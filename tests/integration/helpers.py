@@ -203,3 +203,18 @@ def touch_back(path: Path, seconds: float) -> None:
     """Move ``path``'s mtime ``seconds`` into the past (keeps two edits apart for rclone)."""
     st = path.stat()
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns - int(seconds * 1e9)))
+
+
+#: The drain's claim folder inside ``_outbox`` (files it took but has not finished).
+CLAIMS = ".workspace-sync-claim"
+
+
+def outbox_tree(outbox: Path) -> dict[str, bytes]:
+    """:func:`tree` of a remote ``_outbox``, files in the drain's claim folders under the path
+    they were sent as (``.workspace-sync-claim/<run>/a.txt`` -> ``a.txt``)."""
+    found: dict[str, bytes] = {}
+    for rel, data in tree(outbox).items():
+        if rel.startswith(CLAIMS + "/"):
+            rel = rel.split("/", 2)[2]
+        found[rel] = data
+    return found

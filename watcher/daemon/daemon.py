@@ -28,7 +28,7 @@ from watcher.engine.bisync import read_listing
 from watcher.engine.lock import hold_lock
 from watcher.engine.state import last_runs, write_json
 from watcher.errors import SafetyRefusal
-from watcher.plan import OUTBOX, StepKind, local_remote_dir, plan_cycle, sync_filter
+from watcher.plan import CLAIMS, OUTBOX, StepKind, local_remote_dir, plan_cycle, sync_filter
 from watcher.plan.filters import PathFilter
 from watcher.rclone import list_files
 
@@ -62,7 +62,7 @@ def watch_roots(cfg: Config) -> list[WatchRoot]:
                 WatchRoot(
                     "outbox",
                     str(remote_dir / OUTBOX),
-                    PathFilter.from_user(cfg.exclude, ("*.partial",)),
+                    PathFilter.from_user(cfg.exclude, ("*.partial", f"/{CLAIMS}/**", f"/{CLAIMS}")),
                 )
             )
         elif cfg.mode == "mirror":
@@ -107,6 +107,8 @@ class Daemon:
         #: processes out); a sync waits for a snapshot instead of failing on the lock.
         self.run_guard = anyio.Lock()
         self.last_backup_attempt: float | None = None
+        #: Steps to run again (monotonic time) for inbound files that were still being written.
+        self.rechecks: dict[str, float] = {}
 
     # ------------------------------------------------------------------ event intake
 
@@ -333,7 +335,12 @@ class Daemon:
     async def _scheduler(self) -> None:
         while True:
             self._take_changes()
-            delay = wait_time(self.pending, time.monotonic(), self.cfg.debounce, self.cfg.max_delay)
+            now = time.monotonic()
+            self._due_rechecks(now)
+            delay = wait_time(self.pending, now, self.cfg.debounce, self.cfg.max_delay)
+            if self.rechecks:
+                until = min(self.rechecks.values()) - now
+                delay = until if delay is None else min(delay, until)
             if delay is None or delay > 0:
                 await self._wait(delay)
                 continue
@@ -344,6 +351,28 @@ class Daemon:
                 continue
             await self._execute(work)
             self.observers.refresh()
+
+    def _due_rechecks(self, now: float) -> None:
+        """Turn due rechecks (inbound files that were still being written) into work."""
+        for kind, when in list(self.rechecks.items()):
+            if when <= now:
+                del self.rechecks[kind]
+                setattr(self.pending, kind, True)
+                self.pending.urgent = True
+                self.pending.touch(now)
+
+    def _note_rechecks(self, report: CycleReport) -> None:
+        now = time.monotonic()
+        for record in report.records:
+            if record.kind in ("drain", "ingest") and record.recheck is not None:
+                when = now + record.recheck
+                self.rechecks[record.kind] = min(self.rechecks.get(record.kind, when), when)
+                logger.debug(
+                    "{}: {} inbound files still being written; looking again in {:.1f} s",
+                    record.kind,
+                    record.unsettled,
+                    record.recheck,
+                )
 
     # ------------------------------------------------------------------ running work
 
@@ -417,7 +446,7 @@ class Daemon:
     async def _run(self, work: Pending) -> CycleReport:
         session = self.session
         if work.full:
-            report = await run_cycle(session)
+            report = await run_cycle(session, settle_wait=False)
         else:
             only: set[StepKind] = set()
             if work.paths:
@@ -435,10 +464,12 @@ class Daemon:
                 only=only,
                 push_paths=work.paths if work.paths else None,
                 known_dest_files=self.known_dest_files,
+                settle_wait=False,
             )
         for record in report.records:
             if record.kind == "push" and record.dest_files is not None:
                 self.known_dest_files = record.dest_files
+        self._note_rechecks(report)
         return report
 
 

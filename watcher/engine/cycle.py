@@ -54,8 +54,10 @@ async def run_step(
     resync: bool,
     push_paths: Collection[str] | None = None,
     known_dest_files: int | None = None,
+    settle_wait: bool = True,
 ) -> RunRecord:
-    """Execute one planned step (a push of ``push_paths`` only, when given)."""
+    """Execute one planned step (a push of ``push_paths`` only, when given; ``settle_wait``:
+    see :meth:`Drain.run`)."""
     if step.kind == "push" and push_paths is not None and not dry_run and not force:
         try:
             return await run_incremental_push(
@@ -66,7 +68,7 @@ async def run_step(
     if step.kind in ("push", "pull"):
         return await run_one_way(session, step, dry_run=dry_run, force=force)
     if step.kind == "drain":
-        return await Drain(session, step).run(dry_run=dry_run)
+        return await Drain(session, step).run(dry_run=dry_run, settle_wait=settle_wait)
     if step.kind == "ingest":
         return await run_ingest(session, step, dry_run=dry_run)
     return await run_bisync(session, step, dry_run=dry_run, force=force, resync=resync)
@@ -123,6 +125,7 @@ async def run_cycle(
     push_paths: Collection[str] | None = None,
     known_dest_files: int | None = None,
     on_event: EventHook | None = None,
+    settle_wait: bool = True,
 ) -> CycleReport:
     """Run every step of one cycle; a failed step is recorded and the next ones still run.
 
@@ -131,7 +134,9 @@ async def run_cycle(
     kinds; ``push_paths`` makes the push incremental (``known_dest_files`` is the destination
     size seen by the last full push, for the delete guard). ``on_event`` sees every parsed
     rclone log line of the cycle's runs (the CLI drives its progress display with the stats
-    lines).
+    lines). ``settle_wait`` lets a drain wait briefly for inbound files that are about to
+    settle (one-shot runs); the daemon passes False and comes back at the record's
+    ``recheck``.
     """
     cfg = session.cfg
     if on_event is not None:
@@ -158,6 +163,7 @@ async def run_cycle(
                     resync=resync,
                     push_paths=push_paths,
                     known_dest_files=known_dest_files,
+                    settle_wait=settle_wait,
                 )
             except SyncFailed as exc:
                 fix = exc.fix if isinstance(exc, SafetyRefusal) else None
@@ -172,8 +178,12 @@ async def run_cycle(
                 )
                 logger.bind(summary=True).error("{}", exc)
             else:
-                logger.bind(summary=True).info(
-                    "{}: {} ({:.1f} s)", step.kind, record.message, record.duration
+                logger.bind(summary=True).log(
+                    "INFO" if record.ok else "ERROR",
+                    "{}: {} ({:.1f} s)",
+                    step.kind,
+                    record.message,
+                    record.duration,
                 )
             if not dry_run:
                 record_run(session.paths, record)

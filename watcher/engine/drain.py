@@ -1,90 +1,141 @@
 """Mailbox drain: move files from the remote ``_outbox`` into the local ``_inbox``.
 
-Order of operations, so that a crash at any point neither loses nor duplicates a file:
+Order of operations, so that a crash at any point neither loses nor duplicates a file, and a
+file replaced or still being written in the outbox is never lost:
 
-1. list the remote outbox; give every new file a local name that is free (``a (1).txt``
-   beside an existing ``a.txt``) and write the journal (remote path, size, mtime -> name);
-2. copy the files into a staging folder inside ``_inbox`` with one rclone call;
-3. link each staged file to its name (never replacing an existing file), unlink the staged copy,
-   and fsync the landed files and their folders (rclone does not fsync what it writes: without
-   this a power cut after step 4 could lose a file on both sides); record them as landed;
-4. delete from the remote exactly the files that landed with the journalled size, and only while
-   the remote file is still the journalled version;
-5. forget the finished journal entries.
+1. list the remote outbox; files that are still being written (not settled, see
+   :mod:`watcher.engine.readiness`) wait for a later drain;
+2. give every settled file a free local name (``a (1).txt`` beside an existing ``a.txt``) and
+   write the journal (outbox path, claim path, size, mtime -> name);
+3. **claim** the files: one server-side ``rclone move`` into a folder of this run,
+   ``_outbox/.workspace-sync-claim/<run>/``. A sender that replaces ``_outbox/a.txt`` from now
+   on creates a new file beside the claim, which the next drain takes; the journal is updated
+   with what the claim folder really holds;
+4. copy the claimed files into a staging folder inside ``_inbox`` with one rclone call;
+5. link each staged file to its name (never replacing a file, never following a symlink: see
+   :mod:`watcher.engine.place`), each file on its own: one that cannot be placed is named with
+   its reason and stays claimed, the others land; fsync what landed and its folders (rclone
+   does not fsync), then record it as landed;
+6. delete from the claim folder exactly the files that landed, and only while they are still
+   the version that landed;
+7. forget the finished journal entries.
 
-A rerun reads the journal first: landed files are not copied again, and pending ones keep the name
-they were given.
+A rerun reads the journal first: landed files are not copied again, and claimed ones keep the
+name they were given. Files left in a claim folder (by a crash or a failure) are taken by the
+next drain without waiting.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
+import secrets
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import anyio
 from loguru import logger
 
 from watcher.engine.arrival import Arrival, outbox_path, run_arrival_hook, workspace_relative
+from watcher.engine.drainfs import Staging, claim_unreachable, make_durable
 from watcher.engine.names import FreeNames, folder_lister
+from watcher.engine.place import PlaceError, landed_size, place
+from watcher.engine.readiness import Readiness, Settler, uploads_atomic
 from watcher.engine.session import Session
+from watcher.engine.settle import open_for_writing
 from watcher.engine.state import RunRecord, read_json, write_json
 from watcher.errors import SyncFailed
-from watcher.fsutil import fsync_files, fsync_folders
-from watcher.plan import Step
+from watcher.plan import CLAIMS, Step, local_remote_dir
 from watcher.rclone import Entry, list_files
+from watcher.rclone.encoding import local_name, reachable
 
 STAGING = ".workspace-sync-incoming"
+#: Failures named in the run's one-line message (all of them are logged).
+NAMED_FAILURES = 3
 
 
 @dataclass
 class JournalEntry:
-    """One inbound file: where it is remotely, its identity, and its local name in ``_inbox``."""
+    """One inbound file: its path in ``_outbox`` as sent, its identity, its claimed copy
+    (``claim``, a path in ``_outbox``; ``""`` in journals of older versions: not claimed) and
+    its local name in ``_inbox``."""
 
     remote: str
     size: int
     mtime: float
     target: str
     landed: bool = False
+    claim: str = ""
+
+    @property
+    def where(self) -> str:
+        """Where the file is in ``_outbox`` now."""
+        return self.claim or self.remote
 
     def matches(self, entry: Entry) -> bool:
         """True when the remote ``entry`` is the version this journal entry recorded."""
         return entry.size == self.size and abs(entry.mtime - self.mtime) < 1e-3
 
 
-def _landed(inbox: Path, entry: JournalEntry) -> bool:
-    if entry.landed:
-        return True
-    target = inbox / entry.target
-    return target.is_file() and not target.is_symlink() and target.stat().st_size == entry.size
+@dataclass
+class Failure:
+    """An inbound file that could not be placed, and why."""
+
+    remote: str
+    reason: str
+
+
+@dataclass
+class Outcome:
+    """What one drain did."""
+
+    landed: list[JournalEntry] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    deleted: int = 0
+    copy_error: str = ""
+    readiness: Readiness = field(default_factory=Readiness)
+
+    def record(self, started: float) -> RunRecord:
+        """The run record of this drain (failed when a file failed or the copy did)."""
+        message = f"drained {len(self.landed)} files"
+        waiting = len(self.readiness.waiting)
+        if waiting:
+            message += f"; {waiting} still being written (left in the outbox for a later drain)"
+        if self.failures:
+            named = "; ".join(f"{f.remote}: {f.reason}" for f in self.failures[:NAMED_FAILURES])
+            more = len(self.failures) - NAMED_FAILURES
+            message += f"; {len(self.failures)} could not be delivered ({named}"
+            message += f"; and {more} more)" if more > 0 else ")"
+        if self.copy_error:
+            message += f"; copy failed: {self.copy_error}"
+        return RunRecord(
+            "drain",
+            not self.failures and not self.copy_error,
+            message,
+            started,
+            time.time() - started,
+            transferred=len(self.landed),
+            deleted=self.deleted,
+            errors=len(self.failures),
+            unsettled=waiting,
+            recheck=self.readiness.recheck,
+        )
 
 
 def _local_failure(exc: OSError) -> str:
     """One line for a failed local file operation of the drain."""
-    if isinstance(exc, SyncFailed):  # already says which file and why
-        reason = str(exc)
-    else:
-        where = f"{exc.filename}: " if exc.filename else ""
-        reason = f"{where}{exc.strerror or exc}"
+    where = f"{exc.filename}: " if exc.filename else ""
+    reason = f"{where}{exc.strerror or exc}"
     return f"drain failed: {reason}; files that have not landed stay in the remote outbox"
 
 
-def _place(staged: Path, target: Path) -> bool:
-    """Give the staged file its final name without replacing anything; True when placed."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(staged, target)
-    except FileExistsError:
-        return False
-    except OSError:  # no hard links on this file system: check, then rename
-        if os.path.lexists(target):
-            return False
-        staged.replace(target)
-        return True
-    staged.unlink()
-    return True
+def is_claimed(path: str) -> bool:
+    """True for paths inside the drain's claim folders."""
+    return path.startswith(CLAIMS + "/")
+
+
+def claimed_rel(path: str) -> str:
+    """``.workspace-sync-claim/<run>/a/b.txt`` -> ``a/b.txt``."""
+    return path.split("/", 2)[2] if path.count("/") >= 2 else path
 
 
 class Drain:
@@ -94,124 +145,262 @@ class Drain:
         self.session = session
         self.step = step
         self.inbox = Path(step.dst)
-        self.staging = self.inbox / STAGING
+        self.staging = Staging(self.inbox / STAGING)
         self.journal_path = session.paths.drain_journal
         self.filters = step.filter.rclone_args() + session.link_args()
+        cfg = session.cfg
+        remote_dir = local_remote_dir(cfg)
+        self.local_outbox = remote_dir / "_outbox" if remote_dir is not None else None
+        self.settler = Settler(
+            cfg.outbox_settle,
+            self.journal_path.with_name("outbox-sightings.json"),
+            atomic=uploads_atomic(cfg),
+            local_root=self.local_outbox,
+            writers=open_for_writing,
+        )
 
     def load_journal(self) -> list[JournalEntry]:
+        """The journal of unfinished inbound files (empty when missing or unreadable)."""
         raw = read_json(self.journal_path, [])
-        return [JournalEntry(**item) for item in raw] if isinstance(raw, list) else []
+        if not isinstance(raw, list):
+            return []
+        fields = set(JournalEntry.__dataclass_fields__)
+        return [JournalEntry(**{k: v for k, v in i.items() if k in fields}) for i in raw]
 
     def save_journal(self, entries: list[JournalEntry]) -> None:
+        """Write the journal atomically."""
         write_json(self.journal_path, [asdict(e) for e in entries])
 
-    async def run(self, *, dry_run: bool = False) -> RunRecord:
-        """Drain the outbox; returns what landed. Raises :class:`SyncFailed` on failure."""
+    async def run(self, *, dry_run: bool = False, settle_wait: bool = True) -> RunRecord:
+        """Drain the outbox; returns the record (``ok`` False when a file could not be
+        delivered). ``settle_wait`` waits once, within the run, for files that settle within
+        ``outbox_settle`` (one-shot ``sync``; the daemon comes back instead). Raises
+        :class:`SyncFailed` when listing or claiming fails."""
         started = time.time()
-        listing = await list_files(self.session.rc, self.step.src, self.filters)
-        if listing is None:
-            if not dry_run:
-                await self._mkdir_outbox()
-            listing = []
+        listing = await self._list(create=not dry_run)
         if dry_run:
-            for item in listing:
-                logger.info("would drain {}", item.path)
-            return RunRecord(
-                "drain",
-                True,
-                f"would drain {len(listing)} files",
-                started,
-                time.time() - started,
-                transferred=len(listing),
-                dry_run=True,
-            )
+            return self._dry_run(listing, started)
         try:
-            landed, remaining, deleted, copy_error = await self._drain(listing)
-        except OSError as exc:  # a full disk, a read-only inbox: nothing unlanded was deleted
+            outcome = await self._drain(listing, settle_wait)
+        except OSError as exc:  # the inbox cannot be written at all: nothing was deleted
             raise SyncFailed(_local_failure(exc)) from exc
-        await self._announce(landed)
-        message = f"drained {len(landed)} files"
-        if remaining or copy_error:
-            message += f"; {len(remaining)} not yet landed" + (
-                f": {copy_error}" if copy_error else ""
+        await self._announce(outcome.landed)
+        for failure in outcome.failures:
+            logger.warning("inbound {} not delivered: {}", failure.remote, failure.reason)
+        return outcome.record(started)
+
+    def _dry_run(self, listing: list[Entry], started: float) -> RunRecord:
+        for item in listing:
+            logger.info(
+                "would drain {}", claimed_rel(item.path) if is_claimed(item.path) else item.path
             )
-        record = RunRecord(
+        return RunRecord(
             "drain",
-            not remaining and not copy_error,
-            message,
+            True,
+            f"would drain {len(listing)} files",
             started,
             time.time() - started,
-            transferred=len(landed),
-            deleted=deleted,
-            errors=len(remaining),
+            transferred=len(listing),
+            dry_run=True,
         )
-        if not record.ok:
-            raise SyncFailed(f"drain failed: {message}")
-        return record
 
-    async def _drain(
-        self, listing: list[Entry]
-    ) -> tuple[list[JournalEntry], list[JournalEntry], int, str]:
-        """Steps 1-5 of the module docstring; returns (landed, not landed, remote deletes,
-        the copy's error text)."""
+    async def _list(self, *, create: bool) -> list[Entry]:
+        listing = await list_files(self.session.rc, self.step.src, self.filters)
+        if listing is None:
+            if create:
+                await self._rclone(["mkdir", self.step.src], f"cannot create {self.step.src}")
+            return []
+        return listing
+
+    async def _settled(
+        self, listing: list[Entry], settle_wait: bool
+    ) -> tuple[list[Entry], Readiness]:
+        """The listing and the split of its unclaimed files into settled and waiting ones,
+        waiting once within the run when asked to and the wait is short."""
+        readiness = self.settler.split([e for e in listing if not is_claimed(e.path)], time.time())
+        limit = self.session.cfg.outbox_settle + 0.5
+        if settle_wait and readiness.waiting and readiness.all_by <= limit:
+            await anyio.sleep(readiness.all_by)
+            listing = await self._list(create=False)
+            readiness = self.settler.split(
+                [e for e in listing if not is_claimed(e.path)], time.time()
+            )
+        return listing, readiness
+
+    async def _drain(self, listing: list[Entry], settle_wait: bool) -> Outcome:
+        """Steps 1-7 of the module docstring."""
         self.inbox.mkdir(parents=True, exist_ok=True)
-        entries = self._plan(self.load_journal(), listing)
+        self.staging.prepare()
+        outcome = Outcome()
+        listing, outcome.readiness = await self._settled(listing, settle_wait)
+        names = FreeNames(folder_lister(self.inbox), {STAGING})
+        entries = self._plan(self.load_journal(), listing, names)
+        new = self._assign(outcome.readiness.ready, names)
+        if new:
+            self.save_journal(entries + new)
+            await self._claim(new)
+            listing = await self._list(create=False)
+            entries += self._reconcile(new, listing, outcome)
         self.save_journal(entries)
-        pending = [e for e in entries if not _landed(self.inbox, e)]
-        copy_error = await self._copy(pending) if pending else ""
-        for entry in pending:
-            staged = self.staging / entry.remote
-            if staged.is_file() and staged.stat().st_size == entry.size:
-                _place(staged, self.inbox / entry.target)
-        fresh = [e for e in entries if not e.landed and _landed(self.inbox, e)]
-        await anyio.to_thread.run_sync(self._make_durable, fresh)
-        for entry in fresh:
-            entry.landed = True
+        await self._land(entries, listing, outcome)
+        outcome.landed = [e for e in entries if e.landed]
         self.save_journal(entries)  # landed files are never copied again, even if delete fails
-        landed = [e for e in entries if e.landed]
-        self._clean_staging(landed)
-        deleted = await self._delete_remote(landed)
+        outcome.deleted = await self._delete_landed(outcome.landed)
         remaining = [e for e in entries if not e.landed]
         self.save_journal(remaining)
-        for entry in landed:
-            note = (
-                ""
-                if entry.target == entry.remote
-                else f" (kept beside an existing file as {entry.target})"
-            )
+        self.staging.clean([e.claim for e in outcome.landed if e.claim])
+        for entry in outcome.landed:
+            note = "" if entry.target == local_name(entry.remote) else f" (as {entry.target})"
             logger.info("inbound {} -> _inbox/{}{}", entry.remote, entry.target, note)
-        return landed, remaining, deleted, copy_error
+        return outcome
 
-    def _make_durable(self, fresh: list[JournalEntry]) -> None:
-        """fsync the files that landed in this drain, then once each the folders they were
-        linked into and those created for them (up to the sync root), before the journal
-        calls them landed and the remote copies are deleted."""
-        if not fresh:
-            return
-        folders: set[Path] = {self.inbox.parent}
-        for entry in fresh:
-            parts = Path(entry.target).parts[:-1]
-            folders.update(self.inbox.joinpath(*parts[:k]) for k in range(len(parts) + 1))
-        fsync_files(self.inbox / e.target for e in fresh)
-        fsync_folders(folders)
-
-    def _plan(self, journal: list[JournalEntry], listing: list[Entry]) -> list[JournalEntry]:
-        """Keep journal entries whose remote file is still there (same version) or that
-        landed; add the new remote files under free local names."""
+    def _plan(
+        self, journal: list[JournalEntry], listing: list[Entry], names: FreeNames
+    ) -> list[JournalEntry]:
+        """The journal brought in line with the outbox: entries whose file is still there
+        (same version) or that landed are kept; a claimed file the journal does not know
+        (or that changed since) gets an entry of its own."""
         remote = {e.path: e for e in listing}
         kept: list[JournalEntry] = []
         for entry in journal:
-            current = remote.get(entry.remote)
-            if (current is not None and entry.matches(current)) or _landed(self.inbox, entry):
+            current = remote.get(entry.where)
+            if entry.landed or (current is not None and entry.matches(current) and entry.claim):
                 kept.append(entry)
-        known = {(e.remote, e.size, round(e.mtime, 3)) for e in kept}
-        names = FreeNames(folder_lister(self.inbox), {STAGING, *(e.target for e in kept)})
+        for entry in kept:
+            names.taken.add(entry.target.casefold())
+        known = {(e.where, e.size, round(e.mtime, 3)) for e in kept}
         for item in listing:
-            if (item.path, item.size, round(item.mtime, 3)) in known:
-                continue
-            target = names.claim(item.path)
-            kept.append(JournalEntry(item.path, item.size, item.mtime, target))
+            if is_claimed(item.path) and (item.path, item.size, round(item.mtime, 3)) not in known:
+                rel = claimed_rel(item.path)
+                target = names.claim(local_name(rel))
+                kept.append(JournalEntry(rel, item.size, item.mtime, target, claim=item.path))
         return kept
+
+    def _assign(self, ready: list[Entry], names: FreeNames) -> list[JournalEntry]:
+        """Journal entries (name, claim path) for the settled files to claim now; names that
+        rclone cannot reach are left out here and reported by :meth:`_reconcile`."""
+        run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+        return [
+            JournalEntry(
+                e.path,
+                e.size,
+                e.mtime,
+                names.claim(local_name(e.path)),
+                claim=f"{CLAIMS}/{run}/{e.path}",
+            )
+            for e in ready
+        ]
+
+    async def _claim(self, new: list[JournalEntry]) -> None:
+        """Move the files into this run's claim folder (server-side where the backend can)."""
+        run_dir = new[0].claim[: -len(new[0].remote) - 1]
+        movable = [e.remote for e in new if reachable(e.remote)]
+        if self.local_outbox is not None:  # names rclone cannot open: moved here instead
+            for entry in new:
+                if not reachable(entry.remote):
+                    claim_unreachable(self.local_outbox, entry.remote, entry.claim)
+        if not movable:
+            return
+        dest = f"{self.step.src.rstrip('/')}/{run_dir}"
+        result = await self.session.rc.run(
+            ["move", self.step.src, dest, "--no-traverse", *self.session.link_args()],
+            files_from=movable,
+        )
+        if not result.ok:
+            logger.warning("claiming inbound files: {}", result.message())
+
+    def _reconcile(
+        self, new: list[JournalEntry], listing: list[Entry], outcome: Outcome
+    ) -> list[JournalEntry]:
+        """The new entries whose file is now in the claim folder, with the size and mtime of
+        what was claimed (a sender may have replaced it just before). A file that could not
+        be claimed is a named failure; one that vanished is dropped."""
+        remote = {e.path: e for e in listing}
+        claimed: list[JournalEntry] = []
+        for entry in new:
+            got = remote.get(entry.claim)
+            if got is not None:
+                entry.size, entry.mtime = got.size, got.mtime
+                claimed.append(entry)
+            elif entry.remote in remote:
+                outcome.failures.append(Failure(entry.remote, self._unclaimable(entry.remote)))
+        return claimed
+
+    @staticmethod
+    def _unclaimable(remote: str) -> str:
+        if not reachable(remote):
+            return (
+                "its name is not valid UTF-8 and rclone cannot open it by name; rename it in "
+                "the outbox (it stays there)"
+            )
+        return "could not be moved into the claim folder (see the log); it stays in the outbox"
+
+    async def _land(
+        self, entries: list[JournalEntry], listing: list[Entry], outcome: Outcome
+    ) -> None:
+        """Copy the claimed files that have not landed into staging and place each one."""
+        present = {e.path for e in listing}
+        pending = [e for e in entries if not e.landed and e.claim in present]
+        for entry in [
+            e for e in entries if not e.landed and landed_size(self.inbox, e.target) == e.size
+        ]:
+            entry.landed = True  # placed by a run that died before journalling it
+        pending = [e for e in pending if not e.landed]
+        if pending:
+            result = await self.session.rc.run(
+                [
+                    "copy",
+                    self.step.src,
+                    str(self.staging.root),
+                    "--no-traverse",
+                    *self.session.link_args(),
+                ],
+                files_from=[e.claim for e in pending],
+            )
+            outcome.copy_error = result.message()
+        fresh = []
+        for entry in pending:
+            staged = self.staging.root / local_name(entry.claim)
+            if not staged.is_file() or staged.stat().st_size != entry.size:
+                continue
+            try:
+                place(staged, self.inbox, entry.target)
+            except PlaceError as exc:
+                outcome.failures.append(
+                    Failure(entry.remote, f"{exc.reason}; kept in the outbox as {entry.claim}")
+                )
+                continue
+            except OSError as exc:
+                outcome.failures.append(
+                    Failure(
+                        entry.remote, f"{exc.strerror or exc}; kept in the outbox as {entry.claim}"
+                    )
+                )
+                continue
+            fresh.append(entry)
+        await anyio.to_thread.run_sync(make_durable, self.inbox, [e.target for e in fresh])
+        for entry in fresh:
+            entry.landed = True
+
+    async def _delete_landed(self, landed: list[JournalEntry]) -> int:
+        """Delete the landed files from the outbox, only those still at their journalled
+        version (a claimed file is private to this drain; an entry of an older version's
+        journal names the outbox file itself)."""
+        if not landed:
+            return 0
+        current = {e.path: e for e in await self._list(create=False)}
+        doomed = [e.where for e in landed if e.where in current and e.matches(current[e.where])]
+        if not doomed:
+            return 0
+        result = await self.session.rc.run(["delete", self.step.src], files_from=doomed)
+        if not result.ok:
+            raise SyncFailed(
+                f"drain: files landed in _inbox but could not be removed from {self.step.src}: "
+                f"{result.message()} (they will not be copied twice)"
+            )
+        if any("/" in path for path in doomed):
+            await self.session.rc.run(["rmdirs", self.step.src, "--leave-root"], per_file=False)
+        return len(result.deleted)
 
     async def _announce(self, landed: list[JournalEntry]) -> None:
         """Run the ``on_arrival`` hook once for the files that landed (at least once per file: a
@@ -225,43 +414,7 @@ class Drain:
         ]
         await run_arrival_hook(cfg, "inbox", arrivals)
 
-    async def _mkdir_outbox(self) -> None:
-        result = await self.session.rc.run(["mkdir", self.step.src], per_file=False)
+    async def _rclone(self, args: list[str], what: str) -> None:
+        result = await self.session.rc.run(args, per_file=False)
         if not result.ok:
-            raise SyncFailed(f"cannot create {self.step.src}: {result.message()}")
-
-    async def _copy(self, pending: list[JournalEntry]) -> str:
-        """Copy the pending files into the staging folder; returns an error text or ``""``."""
-        self.staging.mkdir(parents=True, exist_ok=True)
-        for partial in self.staging.rglob("*.partial"):
-            partial.unlink(missing_ok=True)
-        result = await self.session.rc.run(
-            ["copy", self.step.src, str(self.staging), "--no-traverse", *self.session.link_args()],
-            files_from=[e.remote for e in pending],
-        )
-        return result.message()
-
-    def _clean_staging(self, landed: list[JournalEntry]) -> None:
-        for entry in landed:
-            (self.staging / entry.remote).unlink(missing_ok=True)
-        if self.staging.is_dir() and not any(p.is_file() for p in self.staging.rglob("*")):
-            shutil.rmtree(self.staging, ignore_errors=True)
-
-    async def _delete_remote(self, landed: list[JournalEntry]) -> int:
-        """Delete the landed files remotely, only those still at their journalled version."""
-        if not landed:
-            return 0
-        rc = self.session.rc
-        current = {e.path: e for e in (await list_files(rc, self.step.src, self.filters) or [])}
-        doomed = [e.remote for e in landed if e.remote in current and e.matches(current[e.remote])]
-        if not doomed:
-            return 0
-        result = await rc.run(["delete", self.step.src], files_from=doomed)
-        if not result.ok:
-            raise SyncFailed(
-                f"drain: files landed in _inbox but could not be removed from {self.step.src}: "
-                f"{result.message()} (they will not be copied twice)"
-            )
-        if any("/" in path for path in doomed):
-            await rc.run(["rmdirs", self.step.src, "--leave-root"], per_file=False)
-        return len(result.deleted)
+            raise SyncFailed(f"{what}: {result.message()}")

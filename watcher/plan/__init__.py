@@ -1,6 +1,7 @@
 """Pure planning: which rclone operations a cycle runs, and the filters they use."""
 
 from watcher.plan.cycle import (
+    CLAIMS,
     INBOX,
     OUTBOX,
     Direction,
@@ -15,6 +16,7 @@ from watcher.plan.cycle import (
 from watcher.plan.filters import PathFilter, expand_patterns
 
 __all__ = [
+    "CLAIMS",
     "INBOX",
     "OUTBOX",
     "Direction",

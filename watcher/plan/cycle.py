@@ -14,6 +14,9 @@ StepKind = Literal["push", "pull", "drain", "ingest", "bisync"]
 
 INBOX = "_inbox"
 OUTBOX = "_outbox"
+#: Folder inside ``_outbox`` where the drain claims files before copying them (one subfolder
+#: per drain run); senders never write there.
+CLAIMS = ".workspace-sync-claim"
 #: Folders the mailbox owns inside the sync root and the remote root; one-way syncs skip them.
 MAILBOX_EXCLUDES = (f"/{INBOX}/**", f"/{OUTBOX}/**")
 #: Names rclone uses for transfers in flight; never synced as files.
