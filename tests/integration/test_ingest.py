@@ -1,0 +1,107 @@
+"""Mirror ingest against a gateway's mailbox drain, with real rclone on a local-folder remote and
+on ``rclone serve s3``: a name still waiting in the remote ``_outbox`` is never overwritten (the
+new version goes up under a free name), and a file still being written into the ingest folder is
+not sent until it has settled."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import S3_KEY, S3_SECRET, run_cli, tree, wait_until, write_config
+from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fixture)
+    EXCLUDE,
+    Backend,
+    backend_fixture,
+    ok,
+    status_json,
+    write,
+)
+
+
+@dataclass
+class Side:
+    """One machine's config: its workspace, its sync root and the remote root on disk."""
+
+    config: Path
+    workspace: Path
+    cloud: Path
+
+    @property
+    def sync_root(self) -> Path:
+        return self.workspace / "shared"
+
+
+def _provider(backend: Backend, root: Path) -> tuple[dict[str, Any], Path]:
+    if backend.s3 is None:
+        return {"provider": "local", "local": {"path": str(root / "cloud")}}, root / "cloud"
+    s3 = {
+        "endpoint": backend.s3.endpoint,
+        "bucket": "bucket",
+        "provider": "Rclone",
+        "access_key_id": S3_KEY,
+        "secret_access_key": S3_SECRET,
+    }
+    return {"provider": "s3", "s3": s3}, backend.s3.bucket("bucket")
+
+
+def side(backend: Backend, name: str, mode: str, **overrides: Any) -> Side:
+    """A config ``<name>.toml`` for ``mode`` with its own workspace, on the shared remote."""
+    root = backend.scratch
+    workspace = root / name
+    provider, cloud = _provider(backend, root)
+    data: dict[str, Any] = {
+        "workspace": str(workspace),
+        "mode": mode,
+        "remote_path": "share",
+        "local_path": "shared",
+        "exclude": EXCLUDE,
+        **provider,
+        **overrides,
+    }
+    found = Side(write_config(root / f"{name}.toml", data), workspace, cloud / "share")
+    found.sync_root.mkdir(parents=True, exist_ok=True)
+    found.cloud.mkdir(parents=True, exist_ok=True)
+    return found
+
+
+def sync(where: Side) -> None:
+    """``workspace-sync sync`` for ``where``, which must succeed (and never show the secret)."""
+    result = ok(run_cli("sync", config=where.config))
+    assert S3_SECRET not in result.output
+
+
+def versions_name(n: int) -> str:
+    return "report.txt" if n == 0 else f"report ({n}).txt"
+
+
+def test_ten_versions_all_reach_the_gateway_once(backend: Backend) -> None:
+    """The laptop sends 10 versions of ``report.txt``, each after the previous one reached the
+    remote ``_outbox``, while the gateway does not drain; then the gateway drains: all 10
+    versions are in its ``_inbox``, once each, and a further sync sends nothing again."""
+    laptop = side(backend, "laptop", "mirror", ingest=True, outbox_settle=0)
+    gateway = side(backend, "gateway", "mailbox")
+    write(gateway.sync_root, "readme.md", "gateway workspace")
+    ingest = laptop.workspace / "inbox"
+    outbox = laptop.cloud / "_outbox"
+    contents = [f"report version {n}\n".encode() for n in range(10)]
+
+    for n, data in enumerate(contents):
+        write(ingest, "report.txt", data)
+        sync(laptop)
+        if backend.s3 is None:  # serve s3 caches its listings: check through the drain below
+            assert data in tree(outbox).values(), f"version {n} did not reach the remote _outbox"
+
+    sync(laptop)  # nothing new: nothing sent twice
+    sync(gateway)
+
+    inbox = tree(gateway.sync_root / "_inbox")
+    assert sorted(inbox.values()) == contents, "a version was lost or delivered twice"
+    assert set(inbox) == {versions_name(n) for n in range(10)}
+    sync(laptop)
+    sync(gateway)
+    assert tree(gateway.sync_root / "_inbox") == inbox, "a version was sent again"
