@@ -93,8 +93,11 @@ def load_ledger(path: Path) -> dict[str, Sent]:
 
 
 def save_ledger(path: Path, ledger: dict[str, Sent]) -> None:
-    """Write the ledger atomically."""
-    write_json(path, {key: asdict(sent) for key, sent in sorted(ledger.items())})
+    """Write the ledger atomically, unless it holds exactly that already (an old ledger is
+    rewritten in the current form)."""
+    data = {key: asdict(sent) for key, sent in sorted(ledger.items())}
+    if read_json(path, None) != data:
+        write_json(path, data)
 
 
 def changed_since(ledger: dict[str, Sent], listing: dict[str, Entry]) -> list[str]:
@@ -244,6 +247,8 @@ async def run_ingest(session: Session, step: Step, *, dry_run: bool = False) -> 
     settled = _settle(session, root, changed_since(ledger, listing))
     if not settled.ready:
         note = "nothing settled to ingest" if settled.waiting else "nothing new to ingest"
+        if not dry_run:
+            save_ledger(session.paths.ingest_ledger, ledger)
         return _record(started, Upload([], []), settled, dry_run=dry_run, note=note)
     remote = await _remote_outbox(session, step)
     todo = _confirm_pending(ledger, settled.ready, listing, remote)
