@@ -182,7 +182,7 @@ def test_failing_or_missing_hook_is_logged_exit_code_unchanged(
 def test_mirror_ingest_runs_the_hook_with_the_ingested_paths(
     make_setup: Callable[..., Setup],
 ) -> None:
-    setup, log = _hooked(make_setup, "mirror", ingest=True)
+    setup, log = _hooked(make_setup, "mirror", ingest=True, outbox_settle=0)
     ingest = setup.workspace / "inbox"
     write(ingest, "report.txt", "12345")
     write(ingest, "sub/data.csv", "a,b\n")
@@ -210,11 +210,14 @@ def test_mirror_ingest_runs_the_hook_with_the_ingested_paths(
 
     _sync(setup)  # already delivered: no run
     assert len(_calls(log)) == 1
-    write(ingest, "report.txt", "123456789")  # changed: delivered and announced again
-    _sync(setup)
+    write(ingest, "report.txt", "123456789")  # changed: delivered and announced again, under
+    _sync(setup)  # a free name, since the gateway has not drained the first version yet
     calls = _calls(log)
     assert len(calls) == 2
-    assert [(i["path"], i["size"]) for i in calls[1]["stdin"]] == [("share/_outbox/report.txt", 9)]
+    assert [(i["path"], i["size"]) for i in calls[1]["stdin"]] == [
+        ("share/_outbox/report (1).txt", 9)
+    ]
+    assert tree(setup.cloud / "_outbox")["report (1).txt"] == b"123456789"
 
 
 def test_daemon_keeps_syncing_when_the_hook_fails(

@@ -73,7 +73,7 @@ def test_pull_mirrors_remote_and_keeps_local_edits(backend: Backend) -> None:
 def test_ingest_sends_once_unless_changed(backend: Backend) -> None:
     """Files in the ingest folder go to the remote ``_outbox`` (excludes honoured); once the
     gateway has drained them they are not sent again, until the local file changes."""
-    setup = backend.setup("mirror", ingest=True)
+    setup = backend.setup("mirror", ingest=True, outbox_settle=0)
     ingest = setup.workspace / "inbox"
     write(ingest, "note #1 ü.txt", "hello agent")
     write(ingest, "sub/dir/data.csv", "a,b\n1,2\n")
@@ -107,7 +107,7 @@ def test_ingest_sends_once_unless_changed(backend: Backend) -> None:
 def test_ingest_folder_inside_mirror_survives_pull(backend: Backend) -> None:
     """An ingest folder inside the sync root is excluded from the pull: its files are uploaded,
     not deleted as "not on the remote"."""
-    setup = backend.setup("mirror", ingest=True, ingest_path="shared/drop box")
+    setup = backend.setup("mirror", ingest=True, ingest_path="shared/drop box", outbox_settle=0)
     expected = backend.populate(setup, "cloud")
     write(setup.sync_root, "drop box/for agent.txt", "please read")
 
@@ -122,7 +122,7 @@ def test_ingest_folder_inside_mirror_survives_pull(backend: Backend) -> None:
 
 def test_dry_run_touches_nothing(backend: Backend) -> None:
     """``sync --dry-run`` with a pull, deletes and an ingest pending changes neither side."""
-    setup = backend.setup("mirror", ingest=True)
+    setup = backend.setup("mirror", ingest=True, outbox_settle=0)
     backend.populate(setup, "cloud")
     populate(setup.sync_root, "local")
     write(setup.sync_root, "local-only.txt", "would be deleted")
