@@ -1,0 +1,136 @@
+"""The ``on_arrival`` hook dies with the tool: kill -9 of a real ``workspace-sync sync`` process
+(its pid only, not its group) while a hanging shell hook and the children it started run leaves
+no process of the hook behind, also when the hook ignores SIGTERM; a hook that exits takes what
+it left running with it. Real rclone on a local-folder remote."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Setup, cli_subprocess, run_cli, tree, wait_until
+from tests.integration.helpers import write
+
+#: A hook that starts a background ``sleep``, records its own pid and the child's, then hangs
+#: in a foreground ``sleep`` (``$2`` = ``ignore-term``: SIGTERM is ignored by all of them;
+#: ``$2`` = ``exit``: the hook exits at once and leaves the background child running).
+HOOK = """#!/bin/sh
+if [ "$2" = ignore-term ]; then trap '' TERM; fi
+sleep 600 &
+echo "$$ $!" > "$1.tmp" && mv "$1.tmp" "$1"
+if [ "$2" = exit ]; then exit 0; fi
+sleep 600
+"""
+
+
+def _hook_setup(make_setup: Callable[..., Setup], mode: str) -> tuple[Setup, Path]:
+    """A mailbox config whose ``on_arrival`` is :data:`HOOK` in ``mode``, one file waiting in
+    the remote ``_outbox``; returns it and the hook's pid file."""
+    root = make_setup("mailbox").root
+    script = root / "hook.sh"
+    script.write_text(HOOK, encoding="utf-8")
+    script.chmod(0o755)
+    pids = root / "hook.pids"
+    setup = make_setup("mailbox", on_arrival=[str(script), str(pids), mode])
+    setup.sync_root.mkdir(parents=True, exist_ok=True)
+    write(setup.cloud, "_outbox/in.txt", "inbound")
+    return setup, pids
+
+
+def _state(pid: int) -> str | None:
+    """The process state letter, None when the pid is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[-1].split()[0]
+
+
+def _hook_processes(config: Path) -> list[int]:
+    """Live (non-zombie) processes started for this test's hook: every process of the hook's
+    tree inherits ``WORKSPACE_SYNC_CONFIG=<config>`` in its environment."""
+    marker = f"WORKSPACE_SYNC_CONFIG={config}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in environ and _state(int(entry.name)) not in (None, "Z"):
+            found.append(int(entry.name))
+    return found
+
+
+def _kill_leftovers(config: Path) -> None:
+    for pid in _hook_processes(config):
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("mode", ["hang", "ignore-term"])
+def test_kill9_of_sync_while_hook_hangs_leaves_no_hook_process(
+    make_setup: Callable[..., Setup], mode: str
+) -> None:
+    setup, pid_file = _hook_setup(make_setup, mode)
+    proc = cli_subprocess("sync", config=setup.config)
+    try:
+        wait_until(lambda: pid_file.exists() or proc.poll() is not None, timeout=60)
+        assert pid_file.exists(), proc.communicate(timeout=30)
+        hook_pid, child_pid = (int(p) for p in pid_file.read_text().split())
+        wait_until(lambda: len(_hook_processes(setup.config)) >= 3)  # sh + 2 sleeps (+ ...)
+        assert tree(setup.sync_root / "_inbox") == {"in.txt": b"inbound"}
+
+        os.kill(proc.pid, signal.SIGKILL)  # the tool only, not its process group
+        proc.communicate(timeout=30)
+        killed = time.monotonic()
+        # SIGTERM at once; SIGKILL after the 5 s grace for a hook that ignores SIGTERM.
+        wait_until(lambda: not _hook_processes(setup.config), timeout=15)
+        gone_after = time.monotonic() - killed
+        assert _state(hook_pid) in (None, "Z") and _state(child_pid) in (None, "Z")
+        assert gone_after < (2 if mode == "hang" else 8), gone_after
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+        _kill_leftovers(setup.config)
+
+
+def test_hook_that_exits_takes_its_background_children_along(
+    make_setup: Callable[..., Setup],
+) -> None:
+    setup, pid_file = _hook_setup(make_setup, "exit")
+    try:
+        result = run_cli("sync", config=setup.config)
+        assert result.exit_code == 0, result.output
+        assert "on_arrival: hook.sh ran for 1 inbox file" in result.output
+        _, child_pid = (int(p) for p in pid_file.read_text().split())
+        wait_until(lambda: _state(child_pid) in (None, "Z"), timeout=10)
+        assert not _hook_processes(setup.config)
+    finally:
+        _kill_leftovers(setup.config)
+
+
+def test_sync_process_exit_code_unchanged_by_hook_lifetime(
+    make_setup: Callable[..., Setup],
+) -> None:
+    """A finished hook: the real ``sync`` process exits 0 and nothing of the hook remains."""
+    setup, pid_file = _hook_setup(make_setup, "exit")
+    proc = cli_subprocess("sync", config=setup.config)
+    try:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out + err
+        assert pid_file.exists()
+        wait_until(lambda: not _hook_processes(setup.config), timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+        _kill_leftovers(setup.config)
