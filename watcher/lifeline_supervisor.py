@@ -67,8 +67,9 @@ def _exit_like(returncode: int) -> int:
     if returncode >= 0:
         return returncode
     sig = -returncode
-    with contextlib.suppress(OSError, ValueError):
+    with contextlib.suppress(OSError, ValueError):  # SIGKILL and SIGSTOP keep their default
         signal.signal(sig, signal.SIG_DFL)
+    with contextlib.suppress(OSError):
         os.kill(os.getpid(), sig)
     return 128 + sig
 

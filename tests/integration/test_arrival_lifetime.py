@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Setup, cli_subprocess, run_cli, tree, wait_until
+from tests.conftest import Setup, WatchStarter, cli_subprocess, run_cli, tree, wait_until
 from tests.integration.helpers import write
 
 #: A hook that starts a background ``sleep``, records its own pid and the child's, then hangs
@@ -103,6 +103,23 @@ def test_kill9_of_sync_while_hook_hangs_leaves_no_hook_process(
         _kill_leftovers(setup.config)
 
 
+def test_kill9_of_watch_while_hook_hangs_leaves_no_hook_process(
+    make_setup: Callable[..., Setup], start_watch: WatchStarter
+) -> None:
+    """The daemon runs the hook from its event loop: kill -9 of the daemon's pid alone."""
+    setup, pid_file = _hook_setup(make_setup, "hang")
+    try:
+        watcher = start_watch(setup.config, ready="")
+        wait_until(lambda: pid_file.exists() or not watcher.alive(), timeout=60)
+        assert pid_file.exists(), watcher.text()
+        wait_until(lambda: len(_hook_processes(setup.config)) >= 3)
+        os.kill(watcher.proc.pid, signal.SIGKILL)
+        watcher.proc.wait(30)
+        wait_until(lambda: not _hook_processes(setup.config), timeout=5)
+    finally:
+        _kill_leftovers(setup.config)
+
+
 def test_hook_that_exits_takes_its_background_children_along(
     make_setup: Callable[..., Setup],
 ) -> None:
@@ -118,7 +135,7 @@ def test_hook_that_exits_takes_its_background_children_along(
         _kill_leftovers(setup.config)
 
 
-def test_sync_process_exit_code_unchanged_by_hook_lifetime(
+def test_real_sync_process_exits_0_and_leaves_nothing_of_a_finished_hook(
     make_setup: Callable[..., Setup],
 ) -> None:
     """A finished hook: the real ``sync`` process exits 0 and nothing of the hook remains."""
