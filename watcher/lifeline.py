@@ -10,7 +10,8 @@ process groups do (Linux, macOS); no parent-death signal is needed, and none of 
 fires when the spawning *thread* ends) applies.
 
 stdin, stdout and stderr pass through to the command; the supervisor exits with the command's
-status. A command that cannot be started is reported by :meth:`Lifeline.cannot_run`.
+status (a background job the command left behind when it exited is not its business any more).
+A command that cannot be started is reported by :meth:`Lifeline.cannot_run`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
-import signal
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -51,12 +51,6 @@ class Lifeline:
         if self.process.returncode != CANNOT_RUN or not stderr.startswith(marker):
             return None
         return stderr[len(marker) :].decode(errors="replace").splitlines()[0].strip()
-
-    def sweep(self) -> None:
-        """SIGKILL whatever is left in the command's process group (after the supervisor
-        exited, e.g. a background child that ignored the supervisor's SIGTERM)."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
 
     def release(self) -> None:
         """Close our end of the lifeline (idempotent): a supervisor still running stops its

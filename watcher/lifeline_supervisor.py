@@ -10,8 +10,9 @@ in that group with this process's stdin, stdout, stderr, working directory and e
 means that process is gone (even after kill -9), and the whole group is stopped: SIGTERM, then
 SIGKILL after ``GRACE`` seconds. SIGTERM or SIGHUP to this process stops the group the same way.
 
-When PROGRAM exits by itself, whatever it left running in the group gets SIGTERM and this
-process exits with PROGRAM's status (re-raising its signal when it was killed by one). When
+When PROGRAM exits by itself, this process exits with PROGRAM's status (re-raising its signal
+when it was killed by one); what PROGRAM deliberately left running in the background is not
+stopped (a hook may hand long work off to a background job). When
 PROGRAM cannot be started, one line ``TOKEN<reason>`` goes to stderr and the exit code is
 :data:`CANNOT_RUN`.
 """
@@ -146,7 +147,6 @@ def main(argv: list[str]) -> int:
     if not _wait(child, life):
         stop_group(child, grace)
         return 1  # not reached: SIGKILL of the group ends this process too
-    _signal_group(signal.SIGTERM)  # what PROGRAM left running goes with it
     return _exit_like(child.poll() or 0)
 
 

@@ -1,7 +1,7 @@
-"""The ``on_arrival`` hook dies with the tool: kill -9 of a real ``workspace-sync sync`` process
-(its pid only, not its group) while a hanging shell hook and the children it started run leaves
-no process of the hook behind, also when the hook ignores SIGTERM; a hook that exits takes what
-it left running with it. Real rclone on a local-folder remote."""
+"""The ``on_arrival`` hook dies with the tool: kill -9 of a real ``workspace-sync sync`` or
+``watch`` process (its pid only, not its group) while a hanging shell hook and the child it
+started run leaves no process of the hook behind, also when they ignore SIGTERM; a background
+job that a finished hook handed off is left alone. Real rclone on a local-folder remote."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from tests.conftest import Setup, WatchStarter, cli_subprocess, run_cli, tree, w
 from tests.integration.helpers import write
 
 #: A hook that starts a background ``sleep``, records its own pid and the child's, then hangs
-#: in a foreground ``sleep`` (``$2`` = ``ignore-term``: SIGTERM is ignored by all of them;
-#: ``$2`` = ``exit``: the hook exits at once and leaves the background child running).
+#: in a foreground ``sleep``. ``$2`` = ``ignore-term``: SIGTERM is ignored by all of them;
+#: ``$2`` = ``exit``: the hook exits at once, leaving the background child running.
 HOOK = """#!/bin/sh
 if [ "$2" = ignore-term ]; then trap '' TERM; fi
 sleep 600 &
@@ -120,34 +120,20 @@ def test_kill9_of_watch_while_hook_hangs_leaves_no_hook_process(
         _kill_leftovers(setup.config)
 
 
-def test_hook_that_exits_takes_its_background_children_along(
+def test_background_job_handed_off_by_a_finished_hook_keeps_running(
     make_setup: Callable[..., Setup],
 ) -> None:
+    """Only a hook that is still running is stopped with the tool: a hook that exited may have
+    handed long work off to a background job (as contrib/on-arrival/README.md advises), and
+    that job is left alone, as before."""
     setup, pid_file = _hook_setup(make_setup, "exit")
     try:
         result = run_cli("sync", config=setup.config)
         assert result.exit_code == 0, result.output
         assert "on_arrival: hook.sh ran for 1 inbox file" in result.output
-        _, child_pid = (int(p) for p in pid_file.read_text().split())
-        wait_until(lambda: _state(child_pid) in (None, "Z"), timeout=10)
-        assert not _hook_processes(setup.config)
+        hook_pid, job_pid = (int(p) for p in pid_file.read_text().split())
+        wait_until(lambda: _state(hook_pid) in (None, "Z"))
+        time.sleep(0.5)  # not a synchronisation: give a wrong sweep the time to show
+        assert _state(job_pid) not in (None, "Z")
     finally:
-        _kill_leftovers(setup.config)
-
-
-def test_real_sync_process_exits_0_and_leaves_nothing_of_a_finished_hook(
-    make_setup: Callable[..., Setup],
-) -> None:
-    """A finished hook: the real ``sync`` process exits 0 and nothing of the hook remains."""
-    setup, pid_file = _hook_setup(make_setup, "exit")
-    proc = cli_subprocess("sync", config=setup.config)
-    try:
-        out, err = proc.communicate(timeout=60)
-        assert proc.returncode == 0, out + err
-        assert pid_file.exists()
-        wait_until(lambda: not _hook_processes(setup.config), timeout=10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=30)
         _kill_leftovers(setup.config)

@@ -43,10 +43,11 @@ async def _start(argv: list[str], grace: float = 5.0, stdin: int = subprocess.PI
 async def _finish(line: Lifeline, data: bytes = b"") -> tuple[bytes, bytes]:
     """Send ``data``, read both outputs to EOF, wait for the exit, release the lifeline."""
     process = line.process
-    assert process.stdin and process.stdout and process.stderr
+    assert process.stdout and process.stderr
     try:
-        await process.stdin.send(data)
-        await process.stdin.aclose()
+        if process.stdin is not None:
+            await process.stdin.send(data)
+            await process.stdin.aclose()
         out = b"".join([chunk async for chunk in process.stdout])
         err = b"".join([chunk async for chunk in process.stderr])
         await process.wait()
@@ -158,3 +159,18 @@ def test_releasing_the_lifeline_stops_the_whole_group(tmp_path: Path, ignore_ter
     assert elapsed < (1.0 if not ignore_term else 3.0), elapsed
     if ignore_term:
         assert elapsed >= 0.9, elapsed
+
+
+@linux_only
+def test_command_gets_default_sigpipe_and_sigxfsz() -> None:
+    """Python ignores SIGPIPE (and SIGXFSZ); the command must not inherit that (``yes | head``
+    in a hook would never end), as with ``subprocess``."""
+
+    async def main() -> bytes:
+        line = await _start(["grep", "^SigIgn:", "/proc/self/status"], stdin=subprocess.DEVNULL)
+        out, _ = await _finish(line)
+        return out
+
+    ignored = int(_run(main).split()[1], 16)
+    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGTERM, signal.SIGHUP):
+        assert not ignored & (1 << (sig - 1)), (sig, hex(ignored))

@@ -14,10 +14,12 @@ shell line) runs once with
   ``ingest``), ``WORKSPACE_SYNC_CONFIG`` (the config file) and ``WORKSPACE_SYNC_WORKSPACE`` in
   its environment, the workspace as its working directory.
 
-The hook is a notification, never part of the sync: it runs in its own process group, bounded by
-:data:`ARRIVAL_TIMEOUT` (then the group gets SIGTERM, and SIGKILL after a grace period); a
-timeout, a non-zero exit or a missing executable is logged as a warning and changes nothing
-else. Its output is logged (stdout at DEBUG, stderr at INFO), truncated.
+The hook is a notification, never part of the sync: it runs in its own process group under a
+small supervisor (:mod:`watcher.lifeline`), bounded by :data:`ARRIVAL_TIMEOUT`, and dies with
+the tool: when the timeout passes, or this process ends while the hook runs (even by kill -9),
+the whole group gets SIGTERM, and SIGKILL after a grace period. A timeout, a non-zero exit or a
+missing executable is logged as a warning and changes nothing else. Its output is logged
+(stdout at DEBUG, stderr at INFO), truncated.
 """
 
 from __future__ import annotations
@@ -209,8 +211,8 @@ def _cannot_run(argv: Sequence[str], reason: str) -> None:
 async def _supervise(
     hook: Lifeline, stdin: bytes, out: bytearray, err: bytearray, limit: float, grace: float
 ) -> bool:
-    """Feed and collect ``hook`` for up to ``limit`` seconds, then make sure nothing of its
-    process group is left; returns True when it timed out (and was stopped)."""
+    """Feed and collect ``hook`` for up to ``limit`` seconds; when it is still running then (or
+    this task is cancelled) stop its whole process group. Returns True when it timed out."""
     process = hook.process
     timed_out = False
     try:
@@ -221,8 +223,6 @@ async def _supervise(
         with anyio.CancelScope(shield=True):
             if process.returncode is None:
                 await terminate(process, grace + STOP_MARGIN, sweep=True)
-            else:
-                hook.sweep()  # a background child that ignored the supervisor's SIGTERM
             hook.release()
             await process.aclose()
     return timed_out
