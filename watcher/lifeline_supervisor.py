@@ -19,9 +19,13 @@ PROGRAM cannot be started, one line ``TOKEN<reason>`` goes to stderr and the exi
 
 import os
 import select
-import signal
 import sys
 import time
+
+try:  # the C module: ``signal`` would import enum, the bulk of this script's start-up time
+    import _signal as signal  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - not CPython
+    import signal
 
 #: Exit code when the command could not be started (as shells use for "command not found").
 CANNOT_RUN = 127
