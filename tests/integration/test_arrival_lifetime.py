@@ -120,6 +120,25 @@ def test_kill9_of_watch_while_hook_hangs_leaves_no_hook_process(
         _kill_leftovers(setup.config)
 
 
+def test_sigterm_of_watch_while_hook_hangs_stops_the_hook(
+    make_setup: Callable[..., Setup], start_watch: WatchStarter
+) -> None:
+    """An orderly stop of the daemon does not wait out the hook's 60 s: its group is stopped."""
+    setup, pid_file = _hook_setup(make_setup, "hang")
+    try:
+        watcher = start_watch(setup.config, ready="")
+        wait_until(lambda: pid_file.exists() or not watcher.alive(), timeout=60)
+        assert pid_file.exists(), watcher.text()
+        wait_until(lambda: len(_hook_processes(setup.config)) >= 3)
+        started = time.monotonic()
+        watcher.proc.send_signal(signal.SIGTERM)
+        watcher.proc.wait(30)
+        assert time.monotonic() - started < 15, watcher.text()
+        wait_until(lambda: not _hook_processes(setup.config), timeout=5)
+    finally:
+        _kill_leftovers(setup.config)
+
+
 def test_background_job_handed_off_by_a_finished_hook_keeps_running(
     make_setup: Callable[..., Setup],
 ) -> None:
