@@ -14,10 +14,12 @@ shell line) runs once with
   ``ingest``), ``WORKSPACE_SYNC_CONFIG`` (the config file) and ``WORKSPACE_SYNC_WORKSPACE`` in
   its environment, the workspace as its working directory.
 
-The hook is a notification, never part of the sync: it runs in its own process group, bounded by
-:data:`ARRIVAL_TIMEOUT` (then the group gets SIGTERM, and SIGKILL after a grace period); a
-timeout, a non-zero exit or a missing executable is logged as a warning and changes nothing
-else. Its output is logged (stdout at DEBUG, stderr at INFO), truncated.
+The hook is a notification, never part of the sync: it runs in its own process group under a
+small supervisor (:mod:`watcher.lifeline`), bounded by :data:`ARRIVAL_TIMEOUT`, and dies with
+the tool: when the timeout passes, or this process ends while the hook runs (even by kill -9),
+the whole group gets SIGTERM, and SIGKILL after a grace period. A timeout, a non-zero exit or a
+missing executable is logged as a warning and changes nothing else. Its output is logged
+(stdout at DEBUG, stderr at INFO), truncated.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from anyio.abc import ByteReceiveStream, Process
 from loguru import logger
 
 from watcher.config import Config
+from watcher.lifeline import STOP_MARGIN, Lifeline, open_lifeline
 from watcher.plan import OUTBOX
 from watcher.rclone.runner import terminate
 
@@ -177,48 +180,87 @@ async def run_arrival_hook(
     argv = hook_argv(cfg)
     stdin = (json.dumps(arrival_payload(kind, arrivals), ensure_ascii=False) + "\n").encode()
     env = {**os.environ, **hook_env(cfg, kind, len(arrivals))}
-    name = hook_name(argv)
     started = time.monotonic()
     try:
-        process = await anyio.open_process(
+        hook = await open_lifeline(
             argv,
+            grace=grace,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cfg.workspace if cfg.workspace.is_dir() else None,
             env=env,
-            start_new_session=True,
         )
-    except (OSError, ValueError) as exc:  # missing, not executable, bad argv
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        logger.warning("on_arrival: cannot run {}: {}", argv[0], reason)
+    except (OSError, ValueError) as exc:  # bad argv, or no interpreter for the supervisor
+        _cannot_run(argv, exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc))
         return None
     out, err = bytearray(), bytearray()
+    timed_out = await _supervise(hook, stdin, out, err, limit, grace)
+    reason = hook.cannot_run(bytes(err))
+    if reason is not None:  # missing, not executable
+        _cannot_run(argv, reason)
+        return None
+    run = _HookRun(hook_name(argv), kind, len(arrivals), limit, time.monotonic() - started)
+    return _report(run, None if timed_out else hook.process.returncode, out, err)
+
+
+def _cannot_run(argv: Sequence[str], reason: str) -> None:
+    logger.warning("on_arrival: cannot run {}: {}", argv[0], reason)
+
+
+async def _supervise(
+    hook: Lifeline, stdin: bytes, out: bytearray, err: bytearray, limit: float, grace: float
+) -> bool:
+    """Feed and collect ``hook`` for up to ``limit`` seconds; when it is still running then (or
+    this task is cancelled) stop its whole process group. Returns True when it timed out."""
+    process = hook.process
     timed_out = False
     try:
         with anyio.move_on_after(limit):
             await _communicate(process, stdin, out, err)
         timed_out = process.returncode is None
     finally:
-        if process.returncode is None:
-            with anyio.CancelScope(shield=True):
-                await terminate(process, grace, sweep=True)
         with anyio.CancelScope(shield=True):
+            if process.returncode is None:
+                await terminate(process, grace + STOP_MARGIN, sweep=True)
+            hook.release()
             await process.aclose()
-    elapsed = time.monotonic() - started
+    return timed_out
+
+
+@dataclass(frozen=True)
+class _HookRun:
+    """One finished run of the hook, as the log describes it."""
+
+    name: str
+    kind: ArrivalKind
+    count: int
+    limit: float
+    elapsed: float
+
+    @property
+    def files(self) -> str:
+        return f"{self.count} {self.kind} file{'s' if self.count != 1 else ''}"
+
+
+def _report(run: _HookRun, code: int | None, out: bytearray, err: bytearray) -> int | None:
+    """Log the hook's output and outcome (``code`` None: it timed out and was stopped);
+    returns ``code``."""
     if out.strip():
-        logger.debug("on_arrival {} stdout: {}", name, _shorten(bytes(out)))
+        logger.debug("on_arrival {} stdout: {}", run.name, _shorten(bytes(out)))
     if err.strip():
-        logger.info("on_arrival {} stderr: {}", name, _shorten(bytes(err)))
-    files = f"{len(arrivals)} {kind} file{'s' if len(arrivals) != 1 else ''}"
-    if timed_out:
+        logger.info("on_arrival {} stderr: {}", run.name, _shorten(bytes(err)))
+    if code is None:
         logger.warning(
-            "on_arrival: {} did not finish within {:g} s and was stopped ({})", name, limit, files
+            "on_arrival: {} did not finish within {:g} s and was stopped ({})",
+            run.name,
+            run.limit,
+            run.files,
         )
-        return None
-    code = process.returncode
-    if code != 0:
-        logger.warning("on_arrival: {} exited {} ({}; {:.1f} s)", name, code, files, elapsed)
+    elif code != 0:
+        logger.warning(
+            "on_arrival: {} exited {} ({}; {:.1f} s)", run.name, code, run.files, run.elapsed
+        )
     else:
-        logger.info("on_arrival: {} ran for {} ({:.1f} s)", name, files, elapsed)
+        logger.info("on_arrival: {} ran for {} ({:.1f} s)", run.name, run.files, run.elapsed)
     return code
