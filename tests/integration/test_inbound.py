@@ -173,11 +173,11 @@ def test_blocked_folder_fails_alone(backend: Backend) -> None:
 
 
 def test_long_colliding_name_is_shortened(backend: Backend) -> None:
-    """A 251-byte inbound name that collides: ``name (1).txt`` would pass 255 bytes, so the
-    stem is shortened before the suffix; both files are kept."""
+    """A 253-byte inbound name that collides: ``name (1).txt`` would pass 255 bytes, so the
+    stem is shortened before the suffix (never inside a character); both files are kept."""
     setup = backend.setup("mailbox")
-    name = "é" * 100 + "x" * 47 + ".txt"  # 200 + 47 + 4 = 251 bytes
-    assert len(name.encode()) == 251
+    name = "é" * 100 + "x" * 49 + ".txt"  # 200 + 49 + 4 = 253 bytes
+    assert len(name.encode()) == 253
     write_all(setup.sync_root / "_inbox", {name: "already here"})
     backend.put(setup, {f"_outbox/{name}": "inbound"}, mtime=OLD)
 
@@ -247,8 +247,10 @@ def test_planted_staging_link_is_not_followed(make_setup, tmp_path: Path) -> Non
     inbox.mkdir(parents=True)
     (inbox / ".workspace-sync-incoming").symlink_to(outside)
     write_all(setup.cloud / "_outbox", {"a.txt": "a"}, OLD)
+    before = outside.stat().st_mtime_ns
 
     assert sync(setup).exit_code == 0
+    assert outside.stat().st_mtime_ns == before, "something was written through the link"
     assert list(outside.iterdir()) == []
     assert (inbox / "a.txt").read_text() == "a"
 
