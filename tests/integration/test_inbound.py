@@ -83,22 +83,24 @@ class OnRclone:
 
 @pytest.mark.timeout(240)
 def test_replace_during_delete_loses_nothing(backend: Backend) -> None:
-    """``_outbox/same.txt`` is replaced by a new version (atomically: temp file + rename on
+    """``_outbox/same<n>.txt`` is replaced by a new version (atomically: temp file + rename on
     the local remote, an S3 PUT on serve s3) the moment the drain's ``rclone delete`` starts,
     20 times: every new version survives (in the outbox or in ``_inbox``), every old one
-    lands once."""
+    lands once; the next drain takes the new versions too."""
     setup = backend.setup("mailbox")
     for attempt in range(20):
+        name = f"_outbox/same{attempt}.txt"
         old, new = f"v1 of try {attempt}\n", f"v2 of try {attempt}, longer\n"
-        backend.put(setup, {"_outbox/same.txt": old}, mtime=OLD)
+        backend.put(setup, {name: old}, mtime=OLD)
 
-        def replace(new: str = new) -> None:
+        def replace(name: str = name, new: str = new) -> None:
             if backend.s3 is None:
                 tmp = setup.cloud / ".tmp-replacement"
                 tmp.write_text(new)
-                tmp.replace(setup.cloud / "_outbox" / "same.txt")
+                os.utime(tmp, (OLD, OLD))
+                tmp.replace(setup.cloud / name)
             else:
-                backend.put(setup, {"_outbox/same.txt": new}, mtime=OLD)
+                backend.put(setup, {name: new}, mtime=OLD)
 
         trigger = OnRclone("delete", str(setup.root), replace)
         try:
@@ -109,7 +111,7 @@ def test_replace_during_delete_loses_nothing(backend: Backend) -> None:
         everything = list(inbox_files(setup).values()) + list(outbox_files(setup).values())
         assert everything.count(new.encode()) == 1, (attempt, result.output, everything)
         assert everything.count(old.encode()) == 1, (attempt, result.output, everything)
-        sync(setup)  # takes the new version too
+    sync(setup)  # takes the last new version too
     inbox = inbox_files(setup)
     assert len(inbox) == 40 and len(set(inbox.values())) == 40
     assert outbox_files(setup) == {}
@@ -126,6 +128,7 @@ def test_replace_during_claim_loses_nothing(make_setup) -> None:
 
         def replace(new: str = new) -> None:
             (setup.cloud / "tmp").write_text(new)
+            os.utime(setup.cloud / "tmp", (OLD, OLD))
             (setup.cloud / "tmp").replace(outbox / "same.txt")
 
         trigger = OnRclone("move", str(setup.root), replace)
