@@ -54,6 +54,26 @@ class JournalEntry:
         return entry.size == self.size and abs(entry.mtime - self.mtime) < 1e-3
 
 
+def _read_journal(path: Path) -> list[JournalEntry]:
+    raw = read_json(path, [])
+    return [JournalEntry(**item) for item in raw] if isinstance(raw, list) else []
+
+
+def merge_journals(*journals: list[JournalEntry]) -> list[JournalEntry]:
+    """Every entry of every journal, once: entries for the same remote version and local name
+    are one (landed if either says so); different local names for one version are all kept (a
+    file that may have landed twice is better than one that may be lost)."""
+    merged: dict[tuple[str, int, float, str], JournalEntry] = {}
+    for journal in journals:
+        for entry in journal:
+            key = (entry.remote, entry.size, round(entry.mtime, 3), entry.target)
+            if key in merged:
+                merged[key].landed |= entry.landed
+            else:
+                merged[key] = JournalEntry(**asdict(entry))
+    return list(merged.values())
+
+
 def _landed(inbox: Path, entry: JournalEntry) -> bool:
     if entry.landed:
         return True
@@ -96,14 +116,24 @@ class Drain:
         self.inbox = Path(step.dst)
         self.staging = self.inbox / STAGING
         self.journal_path = session.paths.drain_journal
+        self.legacy_path = session.paths.legacy_drain_journal
+        self._carry_over = False
         self.filters = step.filter.rclone_args() + session.link_args()
 
     def load_journal(self) -> list[JournalEntry]:
-        raw = read_json(self.journal_path, [])
-        return [JournalEntry(**item) for item in raw] if isinstance(raw, list) else []
+        """The pair's journal merged with a journal left in the config's own state folder by
+        an older version (dropped by the next :meth:`save_journal`, never before)."""
+        entries = _read_journal(self.journal_path)
+        if self.legacy_path != self.journal_path and self.legacy_path.exists():
+            entries = merge_journals(entries, _read_journal(self.legacy_path))
+            self._carry_over = True
+        return entries
 
     def save_journal(self, entries: list[JournalEntry]) -> None:
         write_json(self.journal_path, [asdict(e) for e in entries])
+        if self._carry_over:  # its entries are in the pair's journal now
+            self.legacy_path.unlink(missing_ok=True)
+            self._carry_over = False
 
     async def run(self, *, dry_run: bool = False) -> RunRecord:
         """Drain the outbox; returns what landed. Raises :class:`SyncFailed` on failure."""
