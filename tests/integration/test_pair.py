@@ -4,8 +4,11 @@ another ``remote_name``) share the daemon lock, the run lock and the drain journ
 
 from __future__ import annotations
 
+import json
 import os
+import stat
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,8 +17,13 @@ import pytest
 
 from tests.conftest import Setup, cli_subprocess, run_cli, tree, wait_until, write_config
 from watcher.config import load_config
+from watcher.engine import last_runs, state_paths
 
 INBOUND = 200
+
+
+def stat_mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 def _twin(setup: Setup, **overrides: object) -> Path:
@@ -151,22 +159,64 @@ def test_sync_of_other_config_waits_then_proceeds(holder, monkeypatch):
     from watcher.engine import cycle
 
     monkeypatch.setattr(cycle, "LOCK_WAIT", 30)
-    release = 1.0
+    released: list[float] = []
 
     def free_later() -> None:
-        time.sleep(release)
+        time.sleep(1.0)
+        released.append(time.time())
         flag.unlink()
 
-    import threading
-
     thread = threading.Thread(target=free_later)
-    started = time.monotonic()
     thread.start()
     result = run_cli("sync", config=other)
-    waited = time.monotonic() - started
     thread.join()
     assert result.exit_code == 0, result.output
-    assert waited >= release, f"config B ran while config A held the run lock ({waited:.2f} s)"
+    runs = last_runs(state_paths(load_config(str(other))))
+    assert runs["push"]["started"] >= released[0], "config B ran while config A held the lock"
     assert proc.wait(30) == 0
     assert (setup.cloud / "later.txt").read_text() == "pushed by B"
     assert tree(setup.sync_root / "_inbox") == {"wake.txt": b"wake the hook"}
+
+
+def test_status_names_the_daemon_of_another_config(make_setup, start_watch):
+    setup = _mailbox(make_setup)
+    other = _twin(setup)
+    first = start_watch(setup.config)
+    own = json.loads(run_cli("status", "--json", config=setup.config).output)["daemon"]
+    assert own["running"] and own["pid"] == first.proc.pid and own["other"] is None
+    result = run_cli("status", "--json", config=other)
+    daemon = json.loads(result.output)["daemon"]
+    assert not daemon["running"]
+    assert daemon["other"] == {"pid": first.proc.pid, "config": _config_path(setup.config)}
+    text = run_cli("status", config=other).output
+    assert "running for another config" in text and f"pid {first.proc.pid}" in text
+    assert _config_path(setup.config) in text
+    trigger = run_cli("trigger", config=other)
+    assert trigger.exit_code == 0, trigger.output
+    assert "another config" in trigger.output
+
+
+def test_journal_of_the_old_layout_is_carried_over(make_setup):
+    """Upgrade: a per-config journal says a file landed locally but was not yet deleted
+    remotely. The first drain of the new layout keeps it (not delivered twice), deletes the
+    remote copy, and merges the old journal into the pair's."""
+    setup = _mailbox(make_setup)
+    outbox, inbox = setup.cloud / "_outbox", setup.sync_root / "_inbox"
+    outbox.mkdir(parents=True)
+    inbox.mkdir()
+    (outbox / "a.txt").write_text("landed before the upgrade")
+    (inbox / "a.txt").write_text("landed before the upgrade")
+    (outbox / "b.txt").write_text("new")
+    info = (outbox / "a.txt").stat()
+    paths = state_paths(load_config(str(setup.config)))
+    paths.create()
+    entry = {"remote": "a.txt", "size": info.st_size, "mtime": info.st_mtime, "target": "a.txt"}
+    paths.legacy_drain_journal.write_text(json.dumps([{**entry, "landed": True}]))
+    assert paths.legacy_drain_journal != paths.drain_journal
+    result = run_cli("sync", config=setup.config)
+    assert result.exit_code == 0, result.output
+    assert tree(inbox) == {"a.txt": b"landed before the upgrade", "b.txt": b"new"}
+    assert not [p for p in outbox.rglob("*") if p.is_file()]
+    assert not paths.legacy_drain_journal.exists()
+    assert json.loads(paths.drain_journal.read_text()) == []
+    assert stat_mode(paths.drain_journal.parent) == 0o700
