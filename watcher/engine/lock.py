@@ -49,7 +49,7 @@ def read_holder(path: Path) -> LockHolder:
     except OSError:
         return LockHolder(None)
     first = lines[0].strip()
-    config = lines[1] if len(lines) > 1 and lines[1] else None
+    config = "\n".join(lines[1:]).removesuffix("\n") or None
     return LockHolder(int(first) if first.isdigit() else None, config)
 
 
