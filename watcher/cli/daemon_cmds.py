@@ -29,7 +29,7 @@ def watch(ctx: click.Context) -> None:
         try:
             await daemon.run()
         except LockHeld as exc:
-            fail(f"{exc}; one daemon per workspace and remote", 2)
+            fail(f"{exc}; stop that daemon first or use its config", 2)
 
     run_async(go)
     sys.exit(0)
