@@ -174,7 +174,8 @@ class Daemon:
 
     async def run(self) -> None:
         """Hold the daemon lock and run until cancelled. Raises
-        :class:`~watcher.engine.lock.LockHeld` when another daemon runs this config."""
+        :class:`~watcher.engine.lock.LockHeld` when another daemon (of any config) runs this
+        workspace and remote."""
         paths = self.session.paths
         busy = "workspace-sync watch is already running for this workspace and remote"
         with hold_lock(paths.daemon_lock, busy, owner=str(self.cfg.config_path)):

@@ -1,6 +1,6 @@
 """Locks built on ``flock``: the kernel releases them when their holder dies, so a lock is never
-stale and never has to be removed by hand. The holder writes its pid and config path into the
-lock file (``PID\nCONFIG\n``) so that a second process can name it."""
+stale and never has to be removed by hand. The holder writes its pid (first line) and config path
+(second line) into the lock file so that a second process can name it."""
 
 from __future__ import annotations
 
