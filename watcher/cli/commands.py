@@ -90,6 +90,12 @@ def _age(seconds: float) -> str:
 
 
 def _daemon_line(daemon: dict[str, Any]) -> str:
+    other = daemon.get("other")
+    if other:
+        return (
+            f"not running for this config; running for another config of this workspace and "
+            f"remote (pid {other['pid']}, config {other['config']})"
+        )
     if not daemon["running"]:
         return "not running (start it: `workspace-sync watch` or `workspace-sync service install`)"
     line = f"running (pid {daemon['pid']}"

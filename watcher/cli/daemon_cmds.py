@@ -12,7 +12,7 @@ from watcher.cli.app import Options, cli, common_options, fail, load, run_async,
 from watcher.cli.commands import print_records
 from watcher.daemon import Daemon
 from watcher.engine import CycleReport, LockHeld, run_cycle, state_paths
-from watcher.engine.lock import lock_holder
+from watcher.engine.lock import lock_owner
 
 
 @cli.command()
@@ -29,7 +29,7 @@ def watch(ctx: click.Context) -> None:
         try:
             await daemon.run()
         except LockHeld as exc:
-            fail(f"{exc}; one daemon per config", 2)
+            fail(f"{exc}; stop that daemon first or use its config", 2)
 
     run_async(go)
     sys.exit(0)
@@ -51,14 +51,19 @@ def trigger(ctx: click.Context, event: str | None) -> None:
         if not getattr(cfg, key):
             click.echo(f"{key} = false in {cfg.config_path}: nothing to do")
             return
-    pid = lock_holder(state_paths(cfg).daemon_lock)
-    if pid is not None and pid > 0:
+    holder = lock_owner(state_paths(cfg).daemon_lock)
+    if holder is not None and holder.config not in (None, str(cfg.config_path)):
+        click.echo(
+            f"the daemon of this workspace and remote runs another config "
+            f"({holder.describe()}): running one cycle of {cfg.config_path} here"
+        )
+    elif holder is not None and holder.pid is not None and holder.pid > 0:
         try:
-            os.kill(pid, signal.SIGUSR1)
+            os.kill(holder.pid, signal.SIGUSR1)
         except ProcessLookupError:
             pass
         else:
-            click.echo(f"asked the daemon (pid {pid}) for a cycle")
+            click.echo(f"asked the daemon (pid {holder.pid}) for a cycle")
             return
 
     async def go() -> CycleReport:

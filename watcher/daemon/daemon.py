@@ -176,9 +176,11 @@ class Daemon:
 
     async def run(self) -> None:
         """Hold the daemon lock and run until cancelled. Raises
-        :class:`~watcher.engine.lock.LockHeld` when another daemon runs this config."""
+        :class:`~watcher.engine.lock.LockHeld` when another daemon (of any config) runs this
+        workspace and remote."""
         paths = self.session.paths
-        with hold_lock(paths.daemon_lock, f"workspace-sync watch for {self.cfg.config_path}"):
+        busy = "workspace-sync watch is already running for this workspace and remote"
+        with hold_lock(paths.daemon_lock, busy, owner=str(self.cfg.config_path)):
             self._token = anyio.lowlevel.current_token()
             self.started = time.time()
             self._prepare_roots()

@@ -26,7 +26,6 @@ import anyio.to_thread
 from loguru import logger
 
 from watcher.config import Config
-from watcher.engine.lock import wait_lock
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord, last_runs, record_run
 from watcher.engine.tarstream import OwnedFd, TarStats, extract_tar, widen_pipe, write_tar
@@ -130,7 +129,7 @@ async def take_snapshot(session: Session, *, lock_wait: float = LOCK_WAIT) -> Sn
     require_backup(cfg)
     started = time.time()
     try:
-        async with wait_lock(session.paths.run_lock, "workspace-sync run", lock_wait):
+        async with session.run_lock(lock_wait):
             report = await _snapshot(session)
     except SyncFailed as exc:
         record_run(
@@ -390,7 +389,7 @@ async def prune_snapshots(
     cfg = session.cfg
     require_backup(cfg)
     policy = cfg.backup
-    async with wait_lock(session.paths.run_lock, "workspace-sync run", lock_wait):
+    async with session.run_lock(lock_wait):
         entries, layout = await _snapshot_layout(session)
         snapshots = _listed(entries, layout)
         ours = [s for s in snapshots if snapshot_time(s.name) is not None]

@@ -14,7 +14,6 @@ from watcher.engine.drain import Drain
 from watcher.engine.incremental import NeedsFullPush, run_incremental_push
 from watcher.engine.ingest import run_ingest
 from watcher.engine.links import dangerous_links
-from watcher.engine.lock import wait_lock
 from watcher.engine.oneway import run_one_way
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord, last_runs, record_run
@@ -148,7 +147,7 @@ async def run_cycle(
     )
     report = CycleReport()
     wait = LOCK_WAIT if lock_wait is None else lock_wait
-    async with wait_lock(session.paths.run_lock, "workspace-sync run", wait):
+    async with session.run_lock(wait):
         _check_workspace(session, steps, force=force)
         if cfg.mode == "mailbox" and direction is None and not dry_run and only is None:
             (cfg.sync_root / INBOX).mkdir(parents=True, exist_ok=True)

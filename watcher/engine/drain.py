@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -37,43 +37,22 @@ from loguru import logger
 
 from watcher.engine.arrival import Arrival, outbox_path, run_arrival_hook, workspace_relative
 from watcher.engine.drainfs import Staging, claim_unreachable, make_durable
+from watcher.engine.journal import Journal, JournalEntry, merge_journals
 from watcher.engine.names import FreeNames, folder_lister
 from watcher.engine.place import PlaceError, landed_size, place
 from watcher.engine.readiness import Readiness, Settler, uploads_atomic
 from watcher.engine.session import Session
 from watcher.engine.settle import open_for_writing
-from watcher.engine.state import RunRecord, read_json, write_json
+from watcher.engine.state import RunRecord
 from watcher.errors import SyncFailed
 from watcher.plan import CLAIMS, Step, local_remote_dir
 from watcher.rclone import Entry, list_files
 from watcher.rclone.encoding import local_name, reachable
 
 STAGING = ".workspace-sync-incoming"
+__all__ = ["STAGING", "Drain", "JournalEntry", "merge_journals"]
 #: Failures named in the run's one-line message (all of them are logged).
 NAMED_FAILURES = 3
-
-
-@dataclass
-class JournalEntry:
-    """One inbound file: its path in ``_outbox`` as sent, its identity, its claimed copy
-    (``claim``, a path in ``_outbox``; ``""`` in journals of older versions: not claimed) and
-    its local name in ``_inbox``."""
-
-    remote: str
-    size: int
-    mtime: float
-    target: str
-    landed: bool = False
-    claim: str = ""
-
-    @property
-    def where(self) -> str:
-        """Where the file is in ``_outbox`` now."""
-        return self.claim or self.remote
-
-    def matches(self, entry: Entry) -> bool:
-        """True when the remote ``entry`` is the version this journal entry recorded."""
-        return entry.size == self.size and abs(entry.mtime - self.mtime) < 1e-3
 
 
 @dataclass
@@ -147,6 +126,7 @@ class Drain:
         self.inbox = Path(step.dst)
         self.staging = Staging(self.inbox / STAGING)
         self.journal_path = session.paths.drain_journal
+        self.journal = Journal(self.journal_path, session.paths.legacy_drain_journal)
         self.filters = step.filter.rclone_args() + session.link_args()
         cfg = session.cfg
         remote_dir = local_remote_dir(cfg)
@@ -160,16 +140,12 @@ class Drain:
         )
 
     def load_journal(self) -> list[JournalEntry]:
-        """The journal of unfinished inbound files (empty when missing or unreadable)."""
-        raw = read_json(self.journal_path, [])
-        if not isinstance(raw, list):
-            return []
-        fields = set(JournalEntry.__dataclass_fields__)
-        return [JournalEntry(**{k: v for k, v in i.items() if k in fields}) for i in raw]
+        """The journal of unfinished inbound files (see :class:`Journal`)."""
+        return self.journal.load()
 
     def save_journal(self, entries: list[JournalEntry]) -> None:
         """Write the journal atomically."""
-        write_json(self.journal_path, [asdict(e) for e in entries])
+        self.journal.save(entries)
 
     async def run(self, *, dry_run: bool = False, settle_wait: bool = True) -> RunRecord:
         """Drain the outbox; returns the record (``ok`` False when a file could not be
@@ -213,18 +189,26 @@ class Drain:
         return listing
 
     async def _settled(
-        self, listing: list[Entry], settle_wait: bool
+        self, listing: list[Entry], settle_wait: bool, known: set[tuple[str, int, float]]
     ) -> tuple[list[Entry], Readiness]:
-        """The listing and the split of its unclaimed files into settled and waiting ones,
-        waiting once within the run when asked to and the wait is short."""
-        readiness = self.settler.split([e for e in listing if not is_claimed(e.path)], time.time())
+        """The listing and the split of its new files (not claimed, not in the journal) into
+        settled and waiting ones, waiting once within the run when asked to and the wait is
+        short."""
+
+        def split(listing: list[Entry]) -> Readiness:
+            fresh = [
+                e
+                for e in listing
+                if not is_claimed(e.path) and (e.path, e.size, round(e.mtime, 3)) not in known
+            ]
+            return self.settler.split(fresh, time.time())
+
+        readiness = split(listing)
         limit = self.session.cfg.outbox_settle + 0.5
         if settle_wait and readiness.waiting and readiness.all_by <= limit:
             await anyio.sleep(readiness.all_by)
             listing = await self._list(create=False)
-            readiness = self.settler.split(
-                [e for e in listing if not is_claimed(e.path)], time.time()
-            )
+            readiness = split(listing)
         return listing, readiness
 
     async def _drain(self, listing: list[Entry], settle_wait: bool) -> Outcome:
@@ -232,9 +216,11 @@ class Drain:
         self.inbox.mkdir(parents=True, exist_ok=True)
         self.staging.prepare()
         outcome = Outcome()
-        listing, outcome.readiness = await self._settled(listing, settle_wait)
+        journal = self.load_journal()
+        known = {(e.where, e.size, round(e.mtime, 3)) for e in journal if e.landed or e.claim}
+        listing, outcome.readiness = await self._settled(listing, settle_wait, known)
         names = FreeNames(folder_lister(self.inbox), {STAGING})
-        entries = self._plan(self.load_journal(), listing, names)
+        entries = self._plan(journal, listing, names)
         new = self._assign(outcome.readiness.ready, names)
         if new:
             self.save_journal(entries + new)

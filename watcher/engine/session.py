@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 
 from loguru import logger
 
 from watcher.config import Config, is_secret, test_limits
+from watcher.engine.lock import wait_lock
 from watcher.engine.state import StatePaths, state_paths
 from watcher.rclone import Rclone, RcloneBinary, ensure_config_file, find_rclone
 from watcher.rclone.conffile import backup_salt, render_section
@@ -25,6 +27,13 @@ class Session:
     def link_args(self) -> list[str]:
         """How symlinks are treated: followed with ``copy_symlinks``, otherwise skipped."""
         return ["--copy-links"] if self.cfg.copy_symlinks else ["--skip-links"]
+
+    def run_lock(self, wait: float) -> AbstractAsyncContextManager[None]:
+        """The pair's run lock (one rclone run at a time per sync root + remote root, whatever
+        the config file), waiting up to ``wait`` seconds; the lock file names this config."""
+        return wait_lock(
+            self.paths.run_lock, "workspace-sync run", wait, owner=str(self.cfg.config_path)
+        )
 
 
 def secret_values(cfg: Config) -> Iterator[str]:

@@ -1,4 +1,6 @@
-"""The per-config state folder: where it lives, atomic JSON files, and last-run records."""
+"""The state folders: one per config file and one per *pair* (sync root + remote root, see
+:mod:`watcher.plan.pair`) for what must be shared by every config of that pair (the run lock,
+the daemon lock, the drain journal); atomic JSON files and last-run records."""
 
 from __future__ import annotations
 
@@ -13,15 +15,24 @@ import platformdirs
 
 from watcher.config import Config
 from watcher.fsutil import atomic_write
+from watcher.plan import pair_identity
 
 APP_NAME = "workspace-sync"
 
 
 @dataclass(frozen=True)
 class StatePaths:
-    """Files and folders of one config's state (created 0700 by :meth:`create`)."""
+    """Files and folders of one config's state and of its pair's (created 0700 by
+    :meth:`create`). Without ``pair`` the pair's files live in ``root``."""
 
     root: Path
+    #: The pair's state folder, shared by every config of the same sync root + remote root.
+    pair: Path | None = None
+
+    @property
+    def pair_root(self) -> Path:
+        """Where the shared files live: the pair folder (or ``root`` when there is none)."""
+        return self.pair or self.root
 
     @property
     def rclone_conf(self) -> Path:
@@ -53,6 +64,12 @@ class StatePaths:
 
     @property
     def drain_journal(self) -> Path:
+        """Shared by the pair: one journal for every drain of that remote ``_outbox``."""
+        return self.pair_root / "drain-journal.json"
+
+    @property
+    def legacy_drain_journal(self) -> Path:
+        """Where versions before the pair folder kept the journal (carried over by the drain)."""
         return self.root / "drain-journal.json"
 
     @property
@@ -61,11 +78,13 @@ class StatePaths:
 
     @property
     def run_lock(self) -> Path:
-        return self.root / "run.lock"
+        """Shared by the pair: one rclone run at a time per sync root + remote root."""
+        return self.pair_root / "run.lock"
 
     @property
     def daemon_lock(self) -> Path:
-        return self.root / "daemon.lock"
+        """Shared by the pair: one daemon per sync root + remote root."""
+        return self.pair_root / "daemon.lock"
 
     @property
     def daemon_state(self) -> Path:
@@ -73,16 +92,22 @@ class StatePaths:
         return self.root / "daemon.json"
 
     def create(self) -> None:
-        """Create the state folder (0700) if needed."""
+        """Create the state folder and the pair folder (0700, ``pairs`` too) if needed."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if self.pair is not None:
+            self.pair.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            self.pair.mkdir(exist_ok=True, mode=0o700)
 
 
 def state_paths(cfg: Config) -> StatePaths:
-    """The state folder of ``cfg``: ``<user state dir>/workspace-sync/<name>-<hash>``, one per
-    config file (the hash of its absolute path keeps two configs apart)."""
+    """The state folders of ``cfg``: ``<user state dir>/workspace-sync/<name>-<hash>``, one per
+    config file (the hash of its absolute path keeps two configs apart), and
+    ``<user state dir>/workspace-sync/pairs/<hash>``, one per sync root + remote root."""
+    base = Path(platformdirs.user_state_dir(APP_NAME))
     digest = hashlib.sha256(str(cfg.config_path).encode()).hexdigest()[:12]
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", cfg.config_path.parent.name or "root").strip("-")
-    return StatePaths(Path(platformdirs.user_state_dir(APP_NAME)) / f"{stem or 'root'}-{digest}")
+    pair = base / "pairs" / pair_identity(cfg).key()
+    return StatePaths(base / f"{stem or 'root'}-{digest}", pair)
 
 
 def write_json(path: Path, data: Any) -> None:

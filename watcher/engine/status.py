@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from watcher.config import Config, is_secret
 from watcher.engine.bisync import baseline_present
-from watcher.engine.lock import lock_holder
+from watcher.engine.lock import lock_owner
 from watcher.engine.session import Session
 from watcher.engine.state import StatePaths, last_runs, read_json
 from watcher.plan import plan_cycle, remote_root
@@ -65,7 +65,7 @@ async def gather_status(session: Session, *, check_remote: bool = True) -> dict[
             "origin": session.binary.origin,
             "version": session.binary.version_text,
         },
-        "daemon": daemon_status(paths, now),
+        "daemon": daemon_status(paths, now, str(cfg.config_path)),
         "last_runs": runs,
     }
     if cfg.mode == "bisync":
@@ -77,9 +77,11 @@ async def gather_status(session: Session, *, check_remote: bool = True) -> dict[
     return data
 
 
-def daemon_status(paths: StatePaths, now: float) -> dict[str, Any]:
-    """Whether a daemon holds this config's lock and, from the ``daemon.json`` it keeps
-    current, since when it runs, whether it is blocked and what work is pending."""
+def daemon_status(paths: StatePaths, now: float, config: str | None = None) -> dict[str, Any]:
+    """Whether a daemon of this config holds the pair's daemon lock and, from the
+    ``daemon.json`` it keeps current, since when it runs, whether it is blocked and what work is
+    pending. A daemon of another config of the same workspace and remote is reported under
+    ``other`` (its pid and config path), with ``running`` false."""
     out: dict[str, Any] = {
         "running": False,
         "pid": None,
@@ -89,10 +91,15 @@ def daemon_status(paths: StatePaths, now: float) -> dict[str, Any]:
         "blocked": None,
         "failures": 0,
         "pending": None,
+        "other": None,
     }
-    pid = lock_holder(paths.daemon_lock)
-    if pid is None:
+    holder = lock_owner(paths.daemon_lock)
+    if holder is None:
         return out
+    if config is not None and holder.config is not None and holder.config != config:
+        out["other"] = {"pid": holder.pid, "config": holder.config}
+        return out
+    pid = holder.pid
     out.update(running=True, pid=pid)
     state = read_json(paths.daemon_state, None)
     if isinstance(state, dict) and state.get("pid") == pid:

@@ -14,17 +14,20 @@ from watcher.plan.cycle import (
     sync_filter,
 )
 from watcher.plan.filters import PathFilter, expand_patterns
+from watcher.plan.pair import PairIdentity, pair_identity
 
 __all__ = [
     "CLAIMS",
     "INBOX",
     "OUTBOX",
     "Direction",
+    "PairIdentity",
     "PathFilter",
     "Step",
     "StepKind",
     "expand_patterns",
     "local_remote_dir",
+    "pair_identity",
     "plan_cycle",
     "remote_join",
     "remote_root",
