@@ -251,11 +251,14 @@ def tree(root: Path) -> dict[str, bytes]:
     """``{relative path: content}`` of every file under ``root`` (empty when missing)."""
     if not root.exists():
         return {}
-    return {
-        p.relative_to(root).as_posix(): p.read_bytes()
-        for p in sorted(root.rglob("*"))
-        if p.is_file()
-    }
+    found: dict[str, bytes] = {}
+    for p in sorted(root.rglob("*")):
+        try:
+            if p.is_file():
+                found[p.relative_to(root).as_posix()] = p.read_bytes()
+        except FileNotFoundError:  # moved or removed meanwhile (a drain at work)
+            continue
+    return found
 
 
 def rclone_processes(marker: str | Path | None = None) -> list[int]:

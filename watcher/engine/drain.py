@@ -36,17 +36,18 @@ import anyio
 from loguru import logger
 
 from watcher.engine.arrival import Arrival, outbox_path, run_arrival_hook, workspace_relative
-from watcher.engine.drainfs import Staging, claim_unreachable, make_durable
+from watcher.engine.drainfs import Staging, make_durable
 from watcher.engine.journal import Journal, JournalEntry, merge_journals
 from watcher.engine.names import FreeNames, folder_lister
+from watcher.engine.outbox import Outbox, claimed_rel, is_claimed
 from watcher.engine.place import PlaceError, landed_size, place
 from watcher.engine.readiness import Readiness, Settler, uploads_atomic
 from watcher.engine.session import Session
 from watcher.engine.settle import open_for_writing
 from watcher.engine.state import RunRecord
 from watcher.errors import SyncFailed
-from watcher.plan import CLAIMS, Step, local_remote_dir
-from watcher.rclone import Entry, list_files
+from watcher.plan import CLAIMS, OUTBOX, Step, local_remote_dir
+from watcher.rclone import Entry
 from watcher.rclone.encoding import local_name, reachable
 
 STAGING = ".workspace-sync-incoming"
@@ -107,16 +108,6 @@ def _local_failure(exc: OSError) -> str:
     return f"drain failed: {reason}; files that have not landed stay in the remote outbox"
 
 
-def is_claimed(path: str) -> bool:
-    """True for paths inside the drain's claim folders."""
-    return path.startswith(CLAIMS + "/")
-
-
-def claimed_rel(path: str) -> str:
-    """``.workspace-sync-claim/<run>/a/b.txt`` -> ``a/b.txt``."""
-    return path.split("/", 2)[2] if path.count("/") >= 2 else path
-
-
 class Drain:
     """One drain of ``step.src`` (remote ``_outbox``) into ``step.dst`` (local ``_inbox``)."""
 
@@ -130,7 +121,8 @@ class Drain:
         self.filters = step.filter.rclone_args() + session.link_args()
         cfg = session.cfg
         remote_dir = local_remote_dir(cfg)
-        self.local_outbox = remote_dir / "_outbox" if remote_dir is not None else None
+        self.local_outbox = remote_dir / OUTBOX if remote_dir is not None else None
+        self.outbox = Outbox(session, step.src, self.filters, self.local_outbox)
         self.settler = Settler(
             cfg.outbox_settle,
             self.journal_path.with_name("outbox-sightings.json"),
@@ -153,7 +145,7 @@ class Drain:
         ``outbox_settle`` (one-shot ``sync``; the daemon comes back instead). Raises
         :class:`SyncFailed` when listing or claiming fails."""
         started = time.time()
-        listing = await self._list(create=not dry_run)
+        listing = await self.outbox.listing(create=not dry_run)
         if dry_run:
             return self._dry_run(listing, started)
         try:
@@ -180,14 +172,6 @@ class Drain:
             dry_run=True,
         )
 
-    async def _list(self, *, create: bool) -> list[Entry]:
-        listing = await list_files(self.session.rc, self.step.src, self.filters)
-        if listing is None:
-            if create:
-                await self._rclone(["mkdir", self.step.src], f"cannot create {self.step.src}")
-            return []
-        return listing
-
     async def _settled(
         self, listing: list[Entry], settle_wait: bool, known: set[tuple[str, int, float]]
     ) -> tuple[list[Entry], Readiness]:
@@ -207,7 +191,7 @@ class Drain:
         limit = self.session.cfg.outbox_settle + 0.5
         if settle_wait and readiness.waiting and readiness.all_by <= limit:
             await anyio.sleep(readiness.all_by)
-            listing = await self._list(create=False)
+            listing = await self.outbox.listing()
             readiness = split(listing)
         return listing, readiness
 
@@ -224,14 +208,15 @@ class Drain:
         new = self._assign(outcome.readiness.ready, names)
         if new:
             self.save_journal(entries + new)
-            await self._claim(new)
-            listing = await self._list(create=False)
-            entries += self._reconcile(new, listing, outcome)
+            await self.outbox.claim(new)
+            now = await self.outbox.versions([p for e in new for p in (e.claim, e.remote)])
+            entries += self._reconcile(new, list(now.values()), outcome)
+            listing = [e for e in listing if e.path not in now] + list(now.values())
         self.save_journal(entries)
         await self._land(entries, listing, outcome)
         outcome.landed = [e for e in entries if e.landed]
         self.save_journal(entries)  # landed files are never copied again, even if delete fails
-        outcome.deleted = await self._delete_landed(outcome.landed)
+        outcome.deleted = await self.outbox.delete_landed(outcome.landed)
         remaining = [e for e in entries if not e.landed]
         self.save_journal(remaining)
         self.staging.clean([e.claim for e in outcome.landed if e.claim])
@@ -276,24 +261,6 @@ class Drain:
             )
             for e in ready
         ]
-
-    async def _claim(self, new: list[JournalEntry]) -> None:
-        """Move the files into this run's claim folder (server-side where the backend can)."""
-        run_dir = new[0].claim[: -len(new[0].remote) - 1]
-        movable = [e.remote for e in new if reachable(e.remote)]
-        if self.local_outbox is not None:  # names rclone cannot open: moved here instead
-            for entry in new:
-                if not reachable(entry.remote):
-                    claim_unreachable(self.local_outbox, entry.remote, entry.claim)
-        if not movable:
-            return
-        dest = f"{self.step.src.rstrip('/')}/{run_dir}"
-        result = await self.session.rc.run(
-            ["move", self.step.src, dest, "--no-traverse", *self.session.link_args()],
-            files_from=movable,
-        )
-        if not result.ok:
-            logger.warning("claiming inbound files: {}", result.message())
 
     def _reconcile(
         self, new: list[JournalEntry], listing: list[Entry], outcome: Outcome
@@ -368,26 +335,6 @@ class Drain:
         for entry in fresh:
             entry.landed = True
 
-    async def _delete_landed(self, landed: list[JournalEntry]) -> int:
-        """Delete the landed files from the outbox, only those still at their journalled
-        version (a claimed file is private to this drain; an entry of an older version's
-        journal names the outbox file itself)."""
-        if not landed:
-            return 0
-        current = {e.path: e for e in await self._list(create=False)}
-        doomed = [e.where for e in landed if e.where in current and e.matches(current[e.where])]
-        if not doomed:
-            return 0
-        result = await self.session.rc.run(["delete", self.step.src], files_from=doomed)
-        if not result.ok:
-            raise SyncFailed(
-                f"drain: files landed in _inbox but could not be removed from {self.step.src}: "
-                f"{result.message()} (they will not be copied twice)"
-            )
-        if any("/" in path for path in doomed):
-            await self.session.rc.run(["rmdirs", self.step.src, "--leave-root"], per_file=False)
-        return len(result.deleted)
-
     async def _announce(self, landed: list[JournalEntry]) -> None:
         """Run the ``on_arrival`` hook once for the files that landed (at least once per file: a
         file whose remote delete failed is announced again when a later drain finishes it)."""
@@ -399,8 +346,3 @@ class Drain:
             for e in sorted(landed, key=lambda e: e.target)
         ]
         await run_arrival_hook(cfg, "inbox", arrivals)
-
-    async def _rclone(self, args: list[str], what: str) -> None:
-        result = await self.session.rc.run(args, per_file=False)
-        if not result.ok:
-            raise SyncFailed(f"{what}: {result.message()}")

@@ -1,0 +1,137 @@
+"""The remote side of the mailbox drain: listing the ``_outbox``, claiming files into a claim
+folder of the run, reading back what was claimed, and deleting exactly what landed.
+
+On a provider-``local`` remote the outbox is a folder on this machine: what a file holds now is
+read with ``stat`` (no rclone run), and a name that is not valid UTF-8 (which rclone cannot
+open by name) is claimed with a rename.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from loguru import logger
+
+from watcher.engine.drainfs import claim_unreachable
+from watcher.engine.journal import JournalEntry
+from watcher.engine.session import Session
+from watcher.errors import SyncFailed
+from watcher.plan import CLAIMS
+from watcher.rclone import Entry, RcloneResult, list_files
+from watcher.rclone.encoding import local_name, reachable
+
+
+def is_claimed(path: str) -> bool:
+    """True for paths inside the drain's claim folders."""
+    return path.startswith(CLAIMS + "/")
+
+
+def claimed_rel(path: str) -> str:
+    """``.workspace-sync-claim/<run>/a/b.txt`` -> ``a/b.txt``."""
+    return path.split("/", 2)[2] if path.count("/") >= 2 else path
+
+
+def claim_folder(path: str) -> str:
+    """``.workspace-sync-claim/<run>/a/b.txt`` -> ``.workspace-sync-claim/<run>``."""
+    return "/".join(path.split("/", 2)[:2])
+
+
+class Outbox:
+    """The remote ``_outbox`` (``src``, an rclone path) of one drain."""
+
+    def __init__(self, session: Session, src: str, filters: list[str], local: Path | None):
+        self.session = session
+        self.src = src.rstrip("/")
+        self.filters = filters
+        self.local = local
+
+    async def listing(self, *, create: bool = False) -> list[Entry]:
+        """Every file in the outbox, claim folders included (created when missing and
+        ``create``)."""
+        listing = await list_files(self.session.rc, self.src, self.filters)
+        if listing is None:
+            if create:
+                result = await self.session.rc.run(["mkdir", self.src], per_file=False)
+                if not result.ok:
+                    raise SyncFailed(f"cannot create {self.src}: {result.message()}")
+            return []
+        return listing
+
+    async def claim(self, new: list[JournalEntry]) -> None:
+        """Move the files of ``new`` into their claim folder (one for the run; server-side
+        where the backend can). A failure is logged; what was claimed is read back."""
+        run_dir = claim_folder(new[0].claim)
+        movable = [e.remote for e in new if reachable(e.remote)]
+        if self.local is not None:  # names rclone cannot open: renamed here instead
+            for entry in new:
+                if not reachable(entry.remote):
+                    claim_unreachable(self.local, entry.remote, entry.claim)
+        if not movable:
+            return
+        result = await self.session.rc.run(
+            ["move", self.src, f"{self.src}/{run_dir}", "--no-traverse", *self.session.link_args()],
+            files_from=movable,
+        )
+        if not result.ok:
+            logger.warning("claiming inbound files: {}", result.message())
+
+    async def versions(self, paths: list[str]) -> dict[str, Entry]:
+        """What the files at ``paths`` hold now (those that exist): by ``stat`` on a local
+        remote, else from one listing."""
+        if self.local is None:
+            wanted = set(paths)
+            return {e.path: e for e in await self.listing() if e.path in wanted}
+        found: dict[str, Entry] = {}
+        for path in paths:
+            try:
+                st = os.lstat(self.local / local_name(path))
+            except OSError:
+                continue
+            if stat.S_ISREG(st.st_mode):
+                found[path] = Entry(path, st.st_size, st.st_mtime_ns / 1e9)
+        return found
+
+    async def delete_landed(self, landed: list[JournalEntry]) -> int:
+        """Delete the landed files, only those still at their journalled version (a claimed
+        file is private to the drain; an entry of an older version's journal names the outbox
+        file itself). A claim folder whose files all landed goes in one ``purge``."""
+        if not landed:
+            return 0
+        current = await self.versions([e.where for e in landed])
+        doomed = [e.where for e in landed if e.where in current and e.matches(current[e.where])]
+        whole = self._whole_folders(doomed)
+        rest = [p for p in doomed if claim_folder(p) not in whole]
+        rc, deleted = self.session.rc, len(doomed) - len(rest)
+        for folder in sorted(whole):
+            _check_delete(await rc.run(["purge", f"{self.src}/{folder}"], per_file=False), self.src)
+        if rest:
+            result = await rc.run(["delete", self.src], files_from=rest)
+            _check_delete(result, self.src)
+            deleted += len(result.deleted)
+            if any("/" in path for path in rest):
+                await rc.run(["rmdirs", self.src, "--leave-root"], per_file=False)
+        return deleted
+
+    def _whole_folders(self, doomed: list[str]) -> set[str]:
+        """Claim folders (on a local remote) that hold nothing but files of ``doomed``."""
+        if self.local is None:
+            return set()
+        local_doomed = {local_name(p) for p in doomed}
+        whole = set()
+        for folder in {claim_folder(p) for p in doomed if is_claimed(p)}:
+            root = self.local / local_name(folder)
+            prefix = local_name(folder)
+            files = {f"{prefix}/{p.relative_to(root).as_posix()}" for p in root.rglob("*")}
+            if all(f in local_doomed or (root / f[len(prefix) + 1 :]).is_dir() for f in files):
+                whole.add(folder)
+        return whole
+
+
+def _check_delete(result: RcloneResult, src: str) -> None:
+    if not result.ok:
+        raise SyncFailed(
+            f"drain: files landed in _inbox but could not be removed from {src}: "
+            f"{result.message()} (they will not be copied twice)"
+        )
