@@ -110,8 +110,9 @@ class Outbox:
             result = await rc.run(["delete", self.src], files_from=rest)
             _check_delete(result, self.src)
             deleted += len(result.deleted)
-            if any("/" in path for path in rest):
-                await rc.run(["rmdirs", self.src, "--leave-root"], per_file=False)
+            if any(is_claimed(path) for path in rest):  # emptied claim folders only: a
+                # sender's own folders stay, it may be about to upload into one
+                await rc.run(["rmdirs", f"{self.src}/{CLAIMS}", "--leave-root"], per_file=False)
         return deleted
 
     def _whole_folders(self, doomed: list[str]) -> set[str]:
