@@ -18,58 +18,22 @@ import anyio.from_thread
 import anyio.lowlevel
 from loguru import logger
 
-from watcher.config import Config
+from watcher.daemon.backups import BackupTimer
 from watcher.daemon.debounce import Pending, backoff_delay, wait_time
-from watcher.daemon.events import Change, WatchRoot
+from watcher.daemon.events import Change
 from watcher.daemon.observe import Observers
+from watcher.daemon.roots import bisync_own_writes, watch_roots
 from watcher.engine import CycleReport, Session, run_cycle
-from watcher.engine.backup import prune_snapshots, take_snapshot
-from watcher.engine.bisync import read_listing
 from watcher.engine.lock import hold_lock
-from watcher.engine.state import last_runs, write_json
+from watcher.engine.state import write_json
 from watcher.errors import SafetyRefusal
-from watcher.plan import CLAIMS, OUTBOX, StepKind, local_remote_dir, plan_cycle, sync_filter
-from watcher.plan.filters import PathFilter
+from watcher.plan import OUTBOX, StepKind, local_remote_dir, plan_cycle
 from watcher.rclone import list_files
 
 #: Retries of a failing run wait 2, 4, 8 … seconds, at most this long (plus jitter).
 BACKOFF_CAP = 300.0
 #: How often the daemon refreshes ``daemon.json`` for ``status`` (only when it changed).
 STATE_INTERVAL = 1.0
-#: Seconds after start-up before the first snapshot of a config that never took one (lets the
-#: initial full cycle go first).
-BACKUP_FIRST_DELAY = 30.0
-
-
-def watch_roots(cfg: Config) -> list[WatchRoot]:
-    """The folders to observe for ``cfg``'s mode (remote folders only for provider local)."""
-    roots: list[WatchRoot] = []
-    remote_dir = local_remote_dir(cfg)
-    one_way = sync_filter(cfg)
-    if cfg.mode in ("mailbox", "bisync"):
-        roots.append(
-            WatchRoot("sync", str(cfg.sync_root), sync_filter(cfg, for_bisync=cfg.mode == "bisync"))
-        )
-    if cfg.mode == "mirror" and cfg.ingest:
-        roots.append(
-            WatchRoot(
-                "ingest", str(cfg.ingest_root), PathFilter.from_user(cfg.exclude, ("*.partial",))
-            )
-        )
-    if remote_dir is not None:
-        if cfg.mode == "mailbox":
-            roots.append(
-                WatchRoot(
-                    "outbox",
-                    str(remote_dir / OUTBOX),
-                    PathFilter.from_user(cfg.exclude, ("*.partial", f"/{CLAIMS}/**", f"/{CLAIMS}")),
-                )
-            )
-        elif cfg.mode == "mirror":
-            roots.append(WatchRoot("remote", str(remote_dir), one_way))
-        else:
-            roots.append(WatchRoot("remote", str(remote_dir), sync_filter(cfg, for_bisync=True)))
-    return roots
 
 
 @dataclass
@@ -106,7 +70,6 @@ class Daemon:
         #: Sync runs and snapshots of this daemon take turns (the run lock also keeps other
         #: processes out); a sync waits for a snapshot instead of failing on the lock.
         self.run_guard = anyio.Lock()
-        self.last_backup_attempt: float | None = None
         #: Steps to run again (monotonic time) for inbound files that were still being written.
         self.rechecks: dict[str, float] = {}
 
@@ -193,7 +156,7 @@ class Daemon:
                     if self.cfg.interval:
                         tg.start_soon(self._fallback_timer)
                     if self.cfg.backup.enabled and self.cfg.backup.interval:
-                        tg.start_soon(self._backup_timer)
+                        tg.start_soon(BackupTimer(self.session, self.run_guard).run)
                     if (
                         self.cfg.mode == "mailbox"
                         and self._outbox_is_remote()
@@ -282,37 +245,6 @@ class Daemon:
                 logger.debug("fallback timer: full cycle")
                 self.request(full=True)
 
-    def _backup_due(self, first: float) -> float:
-        """Wall-clock time of the next snapshot: an interval after the last attempt (recorded
-        in the state dir, so a restart does not snapshot again at once), or ``first`` when this
-        config never took one."""
-        record = last_runs(self.session.paths).get("backup", {})
-        started = record.get("started") if isinstance(record, dict) else None
-        attempts = [t for t in (started, self.last_backup_attempt) if isinstance(t, (int, float))]
-        if not attempts:
-            return first
-        return float(max(attempts)) + self.cfg.backup.interval
-
-    async def _backup_timer(self) -> None:
-        """Every ``backup.interval`` seconds: a snapshot, then a prune; never concurrent with
-        a sync run, failures logged and retried at the next interval, never fatal."""
-        first = time.time() + min(float(self.cfg.backup.interval), BACKUP_FIRST_DELAY)
-        while True:
-            await anyio.sleep(max(1.0, self._backup_due(first) - time.time()))
-            if time.time() < self._backup_due(first):
-                continue  # a snapshot by `workspace-sync backup` moved the schedule
-            async with self.run_guard:
-                self.last_backup_attempt = time.time()
-                await self._backup_once()
-
-    async def _backup_once(self) -> None:
-        session, wait = self.session, float(self.cfg.timeout)
-        try:
-            await take_snapshot(session, lock_wait=wait)
-            await prune_snapshots(session, lock_wait=wait)
-        except Exception as exc:  # a failing backup must never stop the daemon
-            logger.error("backup failed: {}; next attempt in {} s", exc, self.cfg.backup.interval)
-
     async def _outbox_poll(self) -> None:
         step = plan_cycle(self.cfg)[1]
         outbox = step.src
@@ -383,19 +315,8 @@ class Daemon:
         (its own copies), so no run is needed."""
         if self.cfg.mode != "bisync" or work.full or work.urgent or not work.bisync:
             return False
-        step = plan_cycle(self.cfg)[0]
-        workdir = self.session.paths.bisync_workdir
-        remote_dir = local_remote_dir(self.cfg)
-        sides = [(self.cfg.sync_root, work.paths, 1)]
-        if remote_dir is not None:
-            sides.append((remote_dir, remote_paths, 2))
-        for folder, changed, side in sides:
-            if not changed:
-                continue
-            listing = read_listing(workdir, step, side)
-            for rel in changed:
-                if not _matches_listing(folder / rel, listing.get(rel)):
-                    return False
+        if not bisync_own_writes(self.session, work.paths, remote_paths):
+            return False
         logger.debug("events were bisync's own writes: no run")
         return True
 
@@ -473,18 +394,6 @@ class Daemon:
                 self.known_dest_files = record.dest_files
         self._note_rechecks(report)
         return report
-
-
-def _matches_listing(path: Path, entry: tuple[int, float] | None) -> bool:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return entry is None
-    except OSError:
-        return False
-    if entry is None:
-        return False
-    return st.st_size == entry[0] and abs(st.st_mtime_ns / 1e9 - entry[1]) < 1e-3
 
 
 __all__ = ["Daemon", "DaemonStats", "watch_roots"]

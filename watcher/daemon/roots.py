@@ -1,0 +1,77 @@
+"""What the daemon watches for a config, and how it recognises bisync's own writes (pure
+reads of the file system and of bisync's listings; no runs)."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+from watcher.config import Config
+from watcher.daemon.events import WatchRoot
+from watcher.engine import Session
+from watcher.engine.bisync import read_listing
+from watcher.plan import CLAIMS, OUTBOX, local_remote_dir, plan_cycle, sync_filter
+from watcher.plan.filters import PathFilter
+
+
+def watch_roots(cfg: Config) -> list[WatchRoot]:
+    """The folders to observe for ``cfg``'s mode (remote folders only for provider local)."""
+    roots: list[WatchRoot] = []
+    remote_dir = local_remote_dir(cfg)
+    one_way = sync_filter(cfg)
+    if cfg.mode in ("mailbox", "bisync"):
+        roots.append(
+            WatchRoot("sync", str(cfg.sync_root), sync_filter(cfg, for_bisync=cfg.mode == "bisync"))
+        )
+    if cfg.mode == "mirror" and cfg.ingest:
+        roots.append(
+            WatchRoot(
+                "ingest", str(cfg.ingest_root), PathFilter.from_user(cfg.exclude, ("*.partial",))
+            )
+        )
+    if remote_dir is not None:
+        if cfg.mode == "mailbox":
+            roots.append(
+                WatchRoot(
+                    "outbox",
+                    str(remote_dir / OUTBOX),
+                    PathFilter.from_user(cfg.exclude, ("*.partial", f"/{CLAIMS}/**", f"/{CLAIMS}")),
+                )
+            )
+        elif cfg.mode == "mirror":
+            roots.append(WatchRoot("remote", str(remote_dir), one_way))
+        else:
+            roots.append(WatchRoot("remote", str(remote_dir), sync_filter(cfg, for_bisync=True)))
+    return roots
+
+
+def bisync_own_writes(session: Session, local: Collection[str], remote: Collection[str]) -> bool:
+    """True when every changed path (sync-root-relative ``local``, remote-root-relative
+    ``remote`` for a local remote) matches the listing bisync left behind: its own copies."""
+    cfg = session.cfg
+    step = plan_cycle(cfg)[0]
+    workdir = session.paths.bisync_workdir
+    remote_dir = local_remote_dir(cfg)
+    sides = [(cfg.sync_root, local, 1)]
+    if remote_dir is not None:
+        sides.append((remote_dir, remote, 2))
+    for folder, changed, side in sides:
+        if not changed:
+            continue
+        listing = read_listing(workdir, step, side)
+        for rel in changed:
+            if not _matches_listing(folder / rel, listing.get(rel)):
+                return False
+    return True
+
+
+def _matches_listing(path: Path, entry: tuple[int, float] | None) -> bool:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return entry is None
+    except OSError:
+        return False
+    if entry is None:
+        return False
+    return st.st_size == entry[0] and abs(st.st_mtime_ns / 1e9 - entry[1]) < 1e-3
