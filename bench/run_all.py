@@ -39,6 +39,7 @@ SCRIPTS = (
     ("idle.py", 900),
     ("bulk.py", 600),
     ("backup.py", 900),
+    ("inbound.py", 600),
 )
 
 

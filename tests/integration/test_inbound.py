@@ -161,6 +161,8 @@ def test_blocked_folder_fails_alone(backend: Backend) -> None:
         k.removeprefix("_outbox/"): v.encode() for k, v in good.items()
     }
     assert outbox_files(setup) == {"reports/q1.txt": b"quarter one"}
+    status = run_cli("status", "--offline", config=setup.config).output
+    assert "reports/q1.txt" in status and "not a folder" in status, status
 
     for i in range(5):  # the agent consumes them
         (setup.sync_root / "_inbox" / f"good{i}.txt").unlink()
