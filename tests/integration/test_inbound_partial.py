@@ -15,6 +15,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -110,6 +111,34 @@ def custom(rclone_type: str, options: dict[str, Any]) -> dict[str, Any]:
     return {"rclone_type": rclone_type, "rclone_options": options}
 
 
+@dataclass
+class Probe:
+    """Samples the size of the server's file of an upload (-1 while it is absent), to show the
+    server writes in place (else these tests would prove nothing) and to catch a delete
+    mid-upload."""
+
+    target: Path
+    sizes: list[int] = field(default_factory=list)
+
+    def sample(self) -> None:
+        try:
+            self.sizes.append(self.target.stat().st_size)
+        except FileNotFoundError:
+            self.sizes.append(-1)
+
+    def check_in_place(self, total: int) -> None:
+        """Fail unless the file was seen under its final name while incomplete."""
+        assert any(0 < size < total for size in self.sizes), (
+            f"the server did not write the upload in place (sizes seen {self.sizes}); "
+            "this test needs a server that does"
+        )
+
+    def vanished(self) -> bool:
+        """True when the file disappeared after it had appeared (deleted mid-upload)."""
+        seen = [k for k, size in enumerate(self.sizes) if size >= 0]
+        return bool(seen) and -1 in self.sizes[seen[0] :]
+
+
 def ready_outbox(watcher: Watcher, outbox: Path) -> None:
     """Wait for the daemon's first cycle to have created the remote ``_outbox``."""
     wait_until(lambda: outbox.is_dir() or not watcher.alive(), 30)
@@ -169,25 +198,30 @@ def test_openssh_sftp_slow_put_lands_once(
     data = payload(1536 * 1024)
     (tmp_path / "upload.bin").write_bytes(data)
     batch = tmp_path / "put.batch"
-    batch.write_text(f"put {tmp_path / 'upload.bin'} share/_outbox/{NAME}\n", encoding="utf-8")
+    batch.write_text(f'put "{tmp_path / "upload.bin"}" "share/_outbox/{NAME}"\n', encoding="utf-8")
+    probe = Probe(outbox / NAME)
     started = time.monotonic()
-    done = subprocess.run(
-        sshd.sftp_argv(batch, limit_kbit=2400), capture_output=True, text=True, timeout=45
-    )
+    with subprocess.Popen(
+        sshd.sftp_argv(batch, limit_kbit=2400), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        while proc.poll() is None and time.monotonic() - started < 45:
+            probe.sample()
+            time.sleep(0.1)  # sampling the server's file, not a synchronisation
+        proc.kill()  # no-op once it has exited; bounds a hung upload
+        _, err = proc.communicate()
     took = time.monotonic() - started
-    assert done.returncode == 0, done.stderr
+    assert proc.returncode == 0, err.decode(errors="replace")
     assert took > 3, f"the upload took {took:.1f} s: too fast to be half-written when polled"
+    probe.check_in_place(len(data))
     assert_one_complete_copy(watcher, inbox, outbox, data)
 
 
-def paced_body(chunks: list[bytes], target: Path, gone: list[int]) -> Iterator[bytes]:
-    """Yield ``chunks`` 0.6 s apart; before each one after the first, note in ``gone`` its
-    index when ``target`` (the server's file of the upload) has vanished meanwhile."""
+def paced_body(chunks: list[bytes], probe: Probe) -> Iterator[bytes]:
+    """Yield ``chunks`` 0.6 s apart, sampling the server's file before each one."""
     for k, chunk in enumerate(chunks):
         if k:
             time.sleep(0.6)  # the uploader's pace, not a synchronisation
-            if not target.exists():
-                gone.append(k)
+        probe.sample()
         yield chunk
 
 
@@ -203,14 +237,14 @@ def test_webdav_paced_put_lands_once(
     watcher = start_watch(config)
     ready_outbox(watcher, outbox)
     chunks = [payload(128 * 1024) for _ in range(8)]
-    gone: list[int] = []
+    probe = Probe(outbox / NAME)
     auth = base64.b64encode(f"{DAV_USER}:{DAV_PASS}".encode()).decode()
     conn = http.client.HTTPConnection("127.0.0.1", dav.port, timeout=30)
     try:
         conn.request(
             "PUT",
             f"/share/_outbox/{NAME}",
-            body=paced_body(chunks, outbox / NAME, gone),
+            body=paced_body(chunks, probe),
             headers={"Authorization": f"Basic {auth}"},
             encode_chunked=True,
         )
@@ -219,7 +253,8 @@ def test_webdav_paced_put_lands_once(
     finally:
         conn.close()
     assert response.status in (201, 204), response.status
-    assert not gone, f"the file was deleted mid-upload (gone before chunks {gone})"
+    probe.check_in_place(len(b"".join(chunks)))
+    assert not probe.vanished(), f"the file was deleted mid-upload (sizes seen {probe.sizes})"
     assert_one_complete_copy(watcher, inbox, outbox, b"".join(chunks))
 
 
@@ -227,8 +262,9 @@ class PacedReader:
     """A file-like source for ``ftplib.storbinary`` that hands out one chunk per read, 0.6 s
     apart."""
 
-    def __init__(self, chunks: list[bytes]) -> None:
+    def __init__(self, chunks: list[bytes], probe: Probe) -> None:
         self.chunks = list(chunks)
+        self.probe = probe
         self.first = True
 
     def read(self, _size: int = -1) -> bytes:
@@ -237,6 +273,7 @@ class PacedReader:
         if not self.first:
             time.sleep(0.6)  # the uploader's pace, not a synchronisation
         self.first = False
+        self.probe.sample()
         return self.chunks.pop(0)
 
 
@@ -254,8 +291,10 @@ def test_ftp_paced_stor_lands_once(
     watcher = start_watch(config)
     ready_outbox(watcher, outbox)
     chunks = [payload(128 * 1024) for _ in range(8)]
+    probe = Probe(outbox / NAME)
     with ftplib.FTP() as ftp:
         ftp.connect("127.0.0.1", ftpd.port, timeout=30)
         ftp.login(FTP_USER, FTP_PASS)
-        ftp.storbinary(f"STOR share/_outbox/{NAME}", PacedReader(chunks))  # type: ignore[arg-type]
+        ftp.storbinary(f"STOR share/_outbox/{NAME}", PacedReader(chunks, probe))
+    probe.check_in_place(len(b"".join(chunks)))
     assert_one_complete_copy(watcher, inbox, outbox, b"".join(chunks))
