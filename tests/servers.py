@@ -255,17 +255,27 @@ class FtpServer:
 
     port: int
     root: Path
-    server: Any
     thread: threading.Thread
+    stopping: threading.Event
 
     def rclone_options(self) -> dict[str, Any]:
         """``[custom] rclone_options`` for an rclone ``ftp`` remote on this server."""
         return {"host": "127.0.0.1", "port": self.port, "user": FTP_USER, "pass": FTP_PASS}
 
     def stop(self) -> None:
-        """Stop serving and join the thread."""
-        self.server.close_all()
+        """Stop serving (the serving thread closes every socket) and join the thread."""
+        self.stopping.set()
         self.thread.join(10)
+
+
+def _serve_ftp(server: Any, stopping: threading.Event) -> None:
+    """Run pyftpdlib's loop one step at a time until ``stopping``; then close its sockets from
+    this thread (closing them from another races the loop)."""
+    try:
+        while not stopping.is_set():
+            server.ioloop.loop(timeout=0.1, blocking=False)
+    finally:
+        server.close_all()
 
 
 def start_ftp(root: Path) -> FtpServer:
@@ -279,18 +289,21 @@ def start_ftp(root: Path) -> FtpServer:
     except ImportError:
         raise ServerUnavailable("pyftpdlib not installed: pip install -e '.[test]'") from None
     root.mkdir(parents=True, exist_ok=True)
-    logging.getLogger("pyftpdlib").setLevel(logging.WARNING)
+    quiet = logging.getLogger("pyftpdlib")  # with a handler of its own, it configures none
+    if not quiet.handlers:
+        quiet.addHandler(logging.NullHandler())
+    quiet.setLevel(logging.WARNING)
+    quiet.propagate = False
     authorizer = DummyAuthorizer()
     authorizer.add_user(FTP_USER, FTP_PASS, str(root), perm="elradfmwMT")
     handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "banner": "test"})
     handler.masquerade_address = "127.0.0.1"
     server = FTPServer(("127.0.0.1", 0), handler)
     port = int(server.socket.getsockname()[1])
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"timeout": 0.2}, name="ftpd", daemon=True
-    )
+    stopping = threading.Event()
+    thread = threading.Thread(target=_serve_ftp, args=(server, stopping), name="ftpd", daemon=True)
     thread.start()
-    ftp = FtpServer(port, root, server, thread)
+    ftp = FtpServer(port, root, thread, stopping)
     if not _wait_port(port, thread.is_alive):
         ftp.stop()
         raise ServerUnavailable("pyftpdlib did not start")
