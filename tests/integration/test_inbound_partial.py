@@ -12,6 +12,7 @@ import ftplib
 import hashlib
 import http.client
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ import pytest
 
 from tests.conftest import Watcher, WatchStarter, tree, wait_until, write_config
 from tests.servers import (
+    APT_SSH,
     DAV_PASS,
     DAV_USER,
     FTP_PASS,
@@ -47,7 +49,10 @@ def _test_limits(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def sshd(tmp_path: Path) -> Iterator[SshServer]:
-    """A private OpenSSH sshd (SFTP only) rooted at ``tmp_path/sftproot``; skipped when absent."""
+    """A private OpenSSH sshd (SFTP only) rooted at ``tmp_path/sftproot``; skipped when it or
+    the ``sftp`` client is absent."""
+    if shutil.which("sftp") is None:
+        pytest.skip(f"openssh-client (sftp) not installed: {APT_SSH}")
     try:
         server = start_sshd(tmp_path / "sshd", tmp_path / "sftproot")
     except ServerUnavailable as exc:
