@@ -8,6 +8,7 @@ expects exactly one complete copy in ``_inbox``, no ``slow (1).bin``, and the re
 from __future__ import annotations
 
 import base64
+import contextlib
 import ftplib
 import hashlib
 import http.client
@@ -150,12 +151,28 @@ def ready_outbox(watcher: Watcher, outbox: Path) -> None:
     assert watcher.alive(), watcher.text()
 
 
+OWN = ".workspace-sync"  # the drain's own hidden folders under _inbox (staging)
+
+
+def delivered(inbox: Path) -> dict[str, bytes]:
+    """What the agent sees in ``_inbox``: everything but the drain's own hidden folders."""
+    return {k: v for k, v in tree(inbox).items() if not k.startswith(OWN)}
+
+
 def assert_one_complete_copy(watcher: Watcher, inbox: Path, outbox: Path, data: bytes) -> None:
-    """Once the remote outbox is empty: ``_inbox`` holds exactly one copy of ``data`` under its
-    own name (no partial or numbered copies), the daemon logged no error (an unsettled file
-    waits, it is not a failure) and is still running."""
-    wait_until(lambda: not tree(outbox) and tree(inbox), 30, 0.1)
-    got = tree(inbox)
+    """Once the drain is done (remote outbox empty, staging gone; at most 30 s): ``_inbox``
+    holds exactly one copy of ``data`` under its own name (no partial or numbered copies), the
+    daemon logged no error (an unsettled file waits, it is not a failure) and still runs."""
+
+    def done() -> bool:
+        everything = tree(inbox)
+        return (
+            not tree(outbox) and bool(everything) and not any(k.startswith(OWN) for k in everything)
+        )
+
+    with contextlib.suppress(AssertionError):  # on a timeout the checks below say what is left
+        wait_until(done, 30, 0.1)
+    got = delivered(inbox)
     sizes = {rel: len(body) for rel, body in got.items()}
     want = hashlib.sha256(data).hexdigest()
     complete = [rel for rel, body in got.items() if hashlib.sha256(body).hexdigest() == want]
@@ -164,6 +181,8 @@ def assert_one_complete_copy(watcher: Watcher, inbox: Path, outbox: Path, data: 
         f"expected one complete {NAME} ({len(data)} bytes); got {len(complete)} complete and "
         f"{len(partial)} partial copies: {sizes}\n{watcher.text()[-3000:]}"
     )
+    assert not tree(outbox), f"the remote outbox was not emptied: {sorted(tree(outbox))}"
+    assert done(), f"the drain left staged files: {sorted(tree(inbox))}"
     errors = [line for line in watcher.text().splitlines() if line.startswith("ERROR")]
     assert not errors, f"a file still being written is no failure: {errors}"
     assert watcher.alive(), watcher.text()
