@@ -248,17 +248,26 @@ def cli_subprocess(*args: str, config: Path | None = None, **kwargs: Any) -> sub
 
 
 def tree(root: Path) -> dict[str, bytes]:
-    """``{relative path: content}`` of every file under ``root`` (empty when missing)."""
-    if not root.exists():
-        return {}
-    found: dict[str, bytes] = {}
-    for p in sorted(root.rglob("*")):
+    """``{relative path: content}`` of every file under ``root`` (empty when missing); a file
+    or folder that a running daemon removes while it is being read is left out, not an error."""
+    for _ in range(5):  # a folder removed during the walk makes rglob raise: walk again
+        if not root.exists():
+            return {}
+        try:
+            paths = sorted(root.rglob("*"))
+            break
+        except FileNotFoundError:
+            continue
+    else:
+        raise AssertionError(f"{root} kept changing while it was listed")
+    out: dict[str, bytes] = {}
+    for p in paths:
         try:
             if p.is_file():
-                found[p.relative_to(root).as_posix()] = p.read_bytes()
-        except FileNotFoundError:  # moved or removed meanwhile (a drain at work)
+                out[p.relative_to(root).as_posix()] = p.read_bytes()
+        except FileNotFoundError:
             continue
-    return found
+    return out
 
 
 def rclone_processes(marker: str | Path | None = None) -> list[int]:
