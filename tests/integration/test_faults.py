@@ -493,7 +493,7 @@ def test_thousand_same_name_inbound_files_all_kept(make_setup, capsys) -> None:
     """1,000 inbound files all named ``report.txt`` (50 paths x 20 drains, distinct contents):
     all 1,000 kept, drain n's file at ``<folder>/report (n).txt``, each content exactly once,
     outbox empty."""
-    setup = make_setup("mailbox")
+    setup = make_setup("mailbox", outbox_settle=0)  # naming, not settling, is tested here
     setup.sync_root.mkdir(parents=True)
     (setup.cloud / "_outbox").mkdir(parents=True)
     rounds = [
@@ -522,7 +522,7 @@ def test_case_variant_inbound_names_never_collide(make_setup) -> None:
     """``report.txt``, ``Report.txt`` and ``REPORT.TXT`` (one name on macOS and Windows) in each
     of three drains: nine files under nine names that differ case-insensitively, each content
     once."""
-    setup = make_setup("mailbox")
+    setup = make_setup("mailbox", outbox_settle=0)  # naming, not settling, is tested here
     setup.sync_root.mkdir(parents=True)
     (setup.cloud / "_outbox").mkdir(parents=True)
     spellings = ("report.txt", "Report.txt", "REPORT.TXT")
@@ -538,7 +538,7 @@ def test_case_variant_inbound_names_never_collide(make_setup) -> None:
 def test_inbound_file_named_like_the_staging_folder(make_setup) -> None:
     """An inbound file called like the drain's staging folder is delivered beside it, as
     ``.workspace-sync-incoming (1)``, instead of never landing."""
-    setup = make_setup("mailbox")
+    setup = make_setup("mailbox", outbox_settle=0)  # naming, not settling, is tested here
     setup.sync_root.mkdir(parents=True)
     (setup.cloud / "_outbox").mkdir(parents=True)
     _drain_rounds(setup, [{".workspace-sync-incoming": b"odd name", "plain.txt": b"plain"}])
