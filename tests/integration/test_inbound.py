@@ -84,10 +84,13 @@ class OnRclone:
 @pytest.mark.timeout(240)
 def test_replace_during_delete_loses_nothing(backend: Backend) -> None:
     """``_outbox/same<n>.txt`` is replaced by a new version (atomically: temp file + rename on
-    the local remote, an S3 PUT on serve s3) the moment the drain's ``rclone delete`` starts,
-    20 times: every new version survives (in the outbox or in ``_inbox``), every old one
-    lands once; the next drain takes the new versions too."""
+    the local remote, an S3 PUT on serve s3) just before the drain deletes what landed — the
+    moment its ``rclone delete`` starts (S3), or its ``rclone copy`` into staging, the last
+    rclone run before the local remote's claimed copies are removed — 20 times: every new
+    version survives (in the outbox or in ``_inbox``), every old one lands once; the next
+    drain takes the new versions too."""
     setup = backend.setup("mailbox")
+    verb = "delete" if backend.s3 is not None else "copy"
     for attempt in range(20):
         name = f"_outbox/same{attempt}.txt"
         old, new = f"v1 of try {attempt}\n", f"v2 of try {attempt}, longer\n"
@@ -102,7 +105,7 @@ def test_replace_during_delete_loses_nothing(backend: Backend) -> None:
             else:
                 backend.put(setup, {name: new}, mtime=OLD)
 
-        trigger = OnRclone("delete", str(setup.root), replace)
+        trigger = OnRclone(verb, str(setup.root), replace)
         try:
             result = sync(setup)
             assert trigger.fired.wait(10), result.output
@@ -118,8 +121,9 @@ def test_replace_during_delete_loses_nothing(backend: Backend) -> None:
 
 
 def test_replace_during_claim_loses_nothing(make_setup) -> None:
-    """Local remote: the replacement lands the moment the drain's claim (``rclone move``)
-    starts, 10 times: the new version is never lost (the claim is a rename)."""
+    """Local remote: the replacement lands the moment the drain's listing of the outbox
+    starts, so between that listing and the claim (a rename), 10 times: the new version is
+    never lost, and lands whole."""
     setup = make_setup("mailbox")
     outbox = setup.cloud / "_outbox"
     for attempt in range(10):
@@ -131,9 +135,10 @@ def test_replace_during_claim_loses_nothing(make_setup) -> None:
             os.utime(setup.cloud / "tmp", (OLD, OLD))
             (setup.cloud / "tmp").replace(outbox / "same.txt")
 
-        trigger = OnRclone("move", str(setup.root), replace)
+        trigger = OnRclone("lsjson", str(outbox), replace)
         try:
             sync(setup)
+            assert trigger.fired.wait(10)
         finally:
             trigger.close()
         sync(setup)

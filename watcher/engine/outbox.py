@@ -8,7 +8,9 @@ open by name) is claimed with a rename.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import stat
 from pathlib import Path
 
@@ -62,12 +64,15 @@ class Outbox:
     async def claim(self, new: list[JournalEntry]) -> None:
         """Move the files of ``new`` into their claim folder (one for the run; server-side
         where the backend can). A failure is logged; what was claimed is read back."""
+        if self.local is not None:  # a folder on this machine: a rename per file
+            for entry in new:
+                if not reachable(entry.remote):  # a name rclone cannot open
+                    claim_unreachable(self.local, entry.remote, entry.claim)
+                else:
+                    _rename_regular(self.local, entry.remote, entry.claim)
+            return
         run_dir = claim_folder(new[0].claim)
         movable = [e.remote for e in new if reachable(e.remote)]
-        if self.local is not None:  # names rclone cannot open: renamed here instead
-            for entry in new:
-                if not reachable(entry.remote):
-                    claim_unreachable(self.local, entry.remote, entry.claim)
         if not movable:
             return
         result = await self.session.rc.run(
@@ -103,6 +108,8 @@ class Outbox:
         doomed = [e.where for e in landed if e.where in current and e.matches(current[e.where])]
         whole = self._whole_folders(doomed)
         rest = [p for p in doomed if claim_folder(p) not in whole]
+        if self.local is not None:
+            return _remove_local(self.local, whole, rest)
         rc, deleted = self.session.rc, len(doomed) - len(rest)
         for folder in sorted(whole):
             _check_delete(await rc.run(["purge", f"{self.src}/{folder}"], per_file=False), self.src)
@@ -128,6 +135,51 @@ class Outbox:
             if all(f in local_doomed or (root / f[len(prefix) + 1 :]).is_dir() for f in files):
                 whole.add(folder)
         return whole
+
+
+def _rename_regular(root: Path, rel: str, claim: str) -> None:
+    """Claim ``root/rel`` by renaming it to ``root/claim`` (a new folder of this run, so
+    nothing is replaced), if it is still a regular file."""
+    src, dst = root / local_name(rel), root / local_name(claim)
+    try:
+        if not stat.S_ISREG(os.lstat(src).st_mode):
+            return
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        src.rename(dst)
+    except FileNotFoundError:
+        return  # taken away meanwhile
+    except OSError as exc:
+        logger.warning("claiming inbound {}: {}", rel, exc.strerror or exc)
+
+
+def _remove_local(root: Path, whole: set[str], rest: list[str]) -> int:
+    """Remove claimed files that landed from a local remote: whole claim folders, then single
+    files (and the claim folders they leave empty). Returns the number of files removed."""
+    removed = 0
+    try:
+        for folder in sorted(whole):
+            path = root / local_name(folder)
+            removed += sum(1 for p in path.rglob("*") if not p.is_dir())
+            shutil.rmtree(path)
+        for rel in rest:
+            (root / local_name(rel)).unlink(missing_ok=True)
+            removed += 1
+        for folder in sorted({claim_folder(p) for p in rest if is_claimed(p)}):
+            with contextlib.suppress(OSError):  # not empty: files still wait there
+                _remove_empty(root / local_name(folder))
+    except OSError as exc:
+        raise SyncFailed(
+            f"drain: files landed in _inbox but could not be removed from {root}: "
+            f"{exc.strerror or exc} (they will not be copied twice)"
+        ) from exc
+    return removed
+
+
+def _remove_empty(folder: Path) -> None:
+    """Remove ``folder`` and its subfolders when they hold no file."""
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), reverse=True):
+        sub.rmdir()
+    folder.rmdir()
 
 
 def _check_delete(result: RcloneResult, src: str) -> None:
