@@ -38,7 +38,7 @@ from loguru import logger
 from watcher.engine.arrival import Arrival, outbox_path, run_arrival_hook, workspace_relative
 from watcher.engine.drainfs import Staging, claim_unreachable, make_durable
 from watcher.engine.names import FreeNames, folder_lister
-from watcher.engine.place import PlaceError, landed_size, place
+from watcher.engine.place import PlaceError, in_use, landed_stat, place
 from watcher.engine.readiness import Readiness, Settler, uploads_atomic
 from watcher.engine.session import Session
 from watcher.engine.settle import open_for_writing
@@ -242,6 +242,8 @@ class Drain:
             listing = await self._list(create=False)
             entries += self._reconcile(new, listing, outcome)
         self.save_journal(entries)
+        if self._rename_taken(entries, names):
+            self.save_journal(entries)
         await self._land(entries, listing, outcome)
         outcome.landed = [e for e in entries if e.landed]
         self.save_journal(entries)  # landed files are never copied again, even if delete fails
@@ -341,9 +343,7 @@ class Drain:
         """Copy the claimed files that have not landed into staging and place each one."""
         present = {e.path for e in listing}
         pending = [e for e in entries if not e.landed and e.claim in present]
-        for entry in [
-            e for e in entries if not e.landed and landed_size(self.inbox, e.target) == e.size
-        ]:
+        for entry in [e for e in entries if not e.landed and self._placed_before(e)]:
             entry.landed = True  # placed by a run that died before journalling it
         pending = [e for e in pending if not e.landed]
         if pending:
@@ -381,6 +381,30 @@ class Drain:
         await anyio.to_thread.run_sync(make_durable, self.inbox, [e.target for e in fresh])
         for entry in fresh:
             entry.landed = True
+
+    def _rename_taken(self, entries: list[JournalEntry], names: FreeNames) -> bool:
+        """Entries not landed whose name was taken meanwhile (the agent wrote a file of
+        that name after a crashed run had picked it) get a new free name; True if any."""
+        renamed = False
+        for entry in entries:
+            if entry.landed or self._placed_before(entry) or not in_use(self.inbox, entry.target):
+                continue
+            old, entry.target = entry.target, names.claim(local_name(entry.remote))
+            logger.info(
+                "inbound {}: _inbox/{} was taken meanwhile; delivering it as {}",
+                entry.remote,
+                old,
+                entry.target,
+            )
+            renamed = True
+        return renamed
+
+    def _placed_before(self, entry: JournalEntry) -> bool:
+        """True when ``_inbox/<target>`` is this entry's file, placed by a run that died
+        before journalling it: same size and the mtime rclone gave it (a file the agent
+        wrote there meanwhile, even of the same size, is not taken for it)."""
+        found = landed_stat(self.inbox, entry.target)
+        return found is not None and found[0] == entry.size and abs(found[1] - entry.mtime) < 1e-3
 
     async def _delete_landed(self, landed: list[JournalEntry]) -> int:
         """Delete the landed files from the outbox, only those still at their journalled
