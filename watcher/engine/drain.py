@@ -230,6 +230,11 @@ class Drain:
     async def _drain(self, listing: list[Entry], settle_wait: bool) -> Outcome:
         """Steps 1-7 of the module docstring."""
         self.inbox.mkdir(parents=True, exist_ok=True)
+        if self.inbox.is_symlink():
+            raise SyncFailed(
+                f"drain: {self.inbox} is a symlink; the drain never follows links under the "
+                "sync root: replace it with a folder (the files stay in the remote outbox)"
+            )
         self.staging.prepare()
         outcome = Outcome()
         listing, outcome.readiness = await self._settled(listing, settle_wait)
