@@ -37,7 +37,7 @@ from loguru import logger
 
 from watcher.engine.arrival import Arrival, outbox_path, run_arrival_hook, workspace_relative
 from watcher.engine.drainfs import Staging, claim_unreachable, make_durable
-from watcher.engine.names import FreeNames, folder_lister
+from watcher.engine.names import FreeNames, folder_lister, outside_folder
 from watcher.engine.place import PlaceError, in_use, landed_stat, place
 from watcher.engine.readiness import Readiness, Settler, uploads_atomic
 from watcher.engine.session import Session
@@ -136,6 +136,12 @@ def is_claimed(path: str) -> bool:
 def claimed_rel(path: str) -> str:
     """``.workspace-sync-claim/<run>/a/b.txt`` -> ``a/b.txt``."""
     return path.split("/", 2)[2] if path.count("/") >= 2 else path
+
+
+def wanted_name(remote: str) -> str:
+    """The name in ``_inbox`` an inbound file asks for: its local name, moved out of the
+    drain's staging folder (a sender's ``.workspace-sync-incoming/x.txt``)."""
+    return outside_folder(local_name(remote), STAGING)
 
 
 class Drain:
@@ -279,7 +285,7 @@ class Drain:
         for item in listing:
             if is_claimed(item.path) and (item.path, item.size, round(item.mtime, 3)) not in known:
                 rel = claimed_rel(item.path)
-                target = names.claim(local_name(rel))
+                target = names.claim(wanted_name(rel))
                 kept.append(JournalEntry(rel, item.size, item.mtime, target, claim=item.path))
         return kept
 
@@ -292,7 +298,7 @@ class Drain:
                 e.path,
                 e.size,
                 e.mtime,
-                names.claim(local_name(e.path)),
+                names.claim(wanted_name(e.path)),
                 claim=f"{CLAIMS}/{run}/{e.path}",
             )
             for e in ready
@@ -394,7 +400,7 @@ class Drain:
         for entry in entries:
             if entry.landed or self._placed_before(entry) or not in_use(self.inbox, entry.target):
                 continue
-            old, entry.target = entry.target, names.claim(local_name(entry.remote))
+            old, entry.target = entry.target, names.claim(wanted_name(entry.remote))
             logger.info(
                 "inbound {}: _inbox/{} was taken meanwhile; delivering it as {}",
                 entry.remote,

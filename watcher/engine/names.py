@@ -49,6 +49,15 @@ def fit_path(rel: str) -> str:
     return "/".join(fit(part) for part in rel.split("/"))
 
 
+def outside_folder(rel: str, reserved: str) -> str:
+    """``rel`` moved out of the top folder ``reserved`` (compared case-insensitively):
+    ``<reserved>/x.txt`` -> ``<reserved> (1)/x.txt``; other paths unchanged."""
+    top, sep, rest = rel.partition("/")
+    if not sep or top.casefold() != reserved.casefold():
+        return rel
+    return f"{fit(top, ' (1)')}/{rest}"
+
+
 class FreeNames:
     """Gives out names that are free: not in use in their folder (as ``lister`` tells, each
     folder asked once) and not given out before by this object."""
