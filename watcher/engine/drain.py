@@ -39,7 +39,7 @@ from watcher.engine.arrival import Arrival, outbox_path, run_arrival_hook, works
 from watcher.engine.drainfs import Staging, claim_unreachable, make_durable
 from watcher.engine.names import FreeNames, folder_lister, outside_folder
 from watcher.engine.place import PlaceError, in_use, landed_stat, place
-from watcher.engine.readiness import Readiness, Settler, uploads_atomic
+from watcher.engine.readiness import WRITER_RECHECK, Readiness, Settler, uploads_atomic
 from watcher.engine.session import Session
 from watcher.engine.settle import open_for_writing
 from watcher.engine.state import RunRecord, read_json, write_json
@@ -223,15 +223,23 @@ class Drain:
     ) -> tuple[list[Entry], Readiness]:
         """The listing and the split of its unclaimed files into settled and waiting ones,
         waiting once within the run when asked to and the wait is short."""
-        readiness = self.settler.split([e for e in listing if not is_claimed(e.path)], time.time())
+        listing, readiness = self._split(listing)
         limit = self.session.cfg.outbox_settle + 0.5
         if settle_wait and readiness.waiting and readiness.all_by <= limit:
             await anyio.sleep(readiness.all_by)
-            listing = await self._list(create=False)
-            readiness = self.settler.split(
-                [e for e in listing if not is_claimed(e.path)], time.time()
-            )
+            listing, readiness = self._split(await self._list(create=False))
         return listing, readiness
+
+    def _split(self, listing: list[Entry]) -> tuple[list[Entry], Readiness]:
+        """The settle rule on the unclaimed files; claimed files skip the wait (they were
+        settled when claimed) but not the open-for-writing check (a sender may write into
+        a claim folder), and those still open are left out of the listing for now."""
+        readiness = self.settler.split([e for e in listing if not is_claimed(e.path)], time.time())
+        busy = self.settler.busy(e for e in listing if is_claimed(e.path))
+        for entry in busy:
+            readiness.wait(entry, WRITER_RECHECK)
+        held = {e.path for e in busy}
+        return [e for e in listing if e.path not in held], readiness
 
     async def _drain(self, listing: list[Entry], settle_wait: bool) -> Outcome:
         """Steps 1-7 of the module docstring."""
