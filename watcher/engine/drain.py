@@ -196,17 +196,27 @@ class Drain:
         return outcome.record(started)
 
     def _dry_run(self, listing: list[Entry], started: float) -> RunRecord:
-        for item in listing:
+        """What a drain would take now: settled and claimed files, not those still being
+        written (named as such)."""
+        listing, readiness = self._split(listing)
+        waiting = {e.path for e in readiness.waiting}
+        taken = [e for e in listing if e.path not in waiting]
+        for item in taken:
             logger.info(
                 "would drain {}", claimed_rel(item.path) if is_claimed(item.path) else item.path
             )
+        for item in readiness.waiting:
+            logger.info("would wait for {} (still being written)", item.path)
+        message = f"would drain {len(taken)} files"
+        if waiting:
+            message += f"; {len(waiting)} still being written"
         return RunRecord(
             "drain",
             True,
-            f"would drain {len(listing)} files",
+            message,
             started,
             time.time() - started,
-            transferred=len(listing),
+            transferred=len(taken),
             dry_run=True,
         )
 
