@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import anyio
@@ -37,7 +37,18 @@ from loguru import logger
 
 from watcher.engine.arrival import Arrival, outbox_path, run_arrival_hook, workspace_relative
 from watcher.engine.drainfs import Staging, claim_unreachable, make_durable
-from watcher.engine.names import FreeNames, folder_lister, outside_folder
+from watcher.engine.drainjournal import (
+    STAGING,
+    Failure,
+    JournalEntry,
+    Outcome,
+    claimed_rel,
+    is_claimed,
+    local_failure,
+    unstaged,
+    wanted_name,
+)
+from watcher.engine.names import FreeNames, folder_lister
 from watcher.engine.place import PlaceError, in_use, landed_stat, place
 from watcher.engine.readiness import WRITER_RECHECK, Readiness, Settler, uploads_atomic
 from watcher.engine.session import Session
@@ -47,101 +58,6 @@ from watcher.errors import SyncFailed
 from watcher.plan import CLAIMS, Step, local_remote_dir
 from watcher.rclone import Entry, list_files
 from watcher.rclone.encoding import local_name, reachable
-
-STAGING = ".workspace-sync-incoming"
-#: Failures named in the run's one-line message (all of them are logged).
-NAMED_FAILURES = 3
-
-
-@dataclass
-class JournalEntry:
-    """One inbound file: its path in ``_outbox`` as sent, its identity, its claimed copy
-    (``claim``, a path in ``_outbox``; ``""`` in journals of older versions: not claimed) and
-    its local name in ``_inbox``."""
-
-    remote: str
-    size: int
-    mtime: float
-    target: str
-    landed: bool = False
-    claim: str = ""
-
-    @property
-    def where(self) -> str:
-        """Where the file is in ``_outbox`` now."""
-        return self.claim or self.remote
-
-    def matches(self, entry: Entry) -> bool:
-        """True when the remote ``entry`` is the version this journal entry recorded."""
-        return entry.size == self.size and abs(entry.mtime - self.mtime) < 1e-3
-
-
-@dataclass
-class Failure:
-    """An inbound file that could not be placed, and why."""
-
-    remote: str
-    reason: str
-
-
-@dataclass
-class Outcome:
-    """What one drain did."""
-
-    landed: list[JournalEntry] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-    deleted: int = 0
-    copy_error: str = ""
-    readiness: Readiness = field(default_factory=Readiness)
-
-    def record(self, started: float) -> RunRecord:
-        """The run record of this drain (failed when a file failed or the copy did)."""
-        message = f"drained {len(self.landed)} files"
-        waiting = len(self.readiness.waiting)
-        if waiting:
-            message += f"; {waiting} still being written (left in the outbox for a later drain)"
-        if self.failures:
-            named = "; ".join(f"{f.remote}: {f.reason}" for f in self.failures[:NAMED_FAILURES])
-            more = len(self.failures) - NAMED_FAILURES
-            message += f"; {len(self.failures)} could not be delivered ({named}"
-            message += f"; and {more} more)" if more > 0 else ")"
-        if self.copy_error:
-            message += f"; copy failed: {self.copy_error}"
-        return RunRecord(
-            "drain",
-            not self.failures and not self.copy_error,
-            message,
-            started,
-            time.time() - started,
-            transferred=len(self.landed),
-            deleted=self.deleted,
-            errors=len(self.failures),
-            unsettled=waiting,
-            recheck=self.readiness.recheck,
-        )
-
-
-def _local_failure(exc: OSError) -> str:
-    """One line for a failed local file operation of the drain."""
-    where = f"{exc.filename}: " if exc.filename else ""
-    reason = f"{where}{exc.strerror or exc}"
-    return f"drain failed: {reason}; files that have not landed stay in the remote outbox"
-
-
-def is_claimed(path: str) -> bool:
-    """True for paths inside the drain's claim folders."""
-    return path.startswith(CLAIMS + "/")
-
-
-def claimed_rel(path: str) -> str:
-    """``.workspace-sync-claim/<run>/a/b.txt`` -> ``a/b.txt``."""
-    return path.split("/", 2)[2] if path.count("/") >= 2 else path
-
-
-def wanted_name(remote: str) -> str:
-    """The name in ``_inbox`` an inbound file asks for: its local name, moved out of the
-    drain's staging folder (a sender's ``.workspace-sync-incoming/x.txt``)."""
-    return outside_folder(local_name(remote), STAGING)
 
 
 class Drain:
@@ -189,7 +105,7 @@ class Drain:
         try:
             outcome = await self._drain(listing, settle_wait)
         except OSError as exc:  # the inbox cannot be written at all: nothing was deleted
-            raise SyncFailed(_local_failure(exc)) from exc
+            raise SyncFailed(local_failure(exc)) from exc
         await self._announce(outcome.landed)
         for failure in outcome.failures:
             logger.warning("inbound {} not delivered: {}", failure.remote, failure.reason)
@@ -279,7 +195,7 @@ class Drain:
         outcome.deleted = await self._delete_landed(outcome.landed)
         remaining = [e for e in entries if not e.landed]
         self.save_journal(remaining)
-        self.staging.clean([e.claim for e in outcome.landed if e.claim])
+        self.staging.clean({local_name(e.claim) for e in remaining if e.claim})
         for entry in outcome.landed:
             note = "" if entry.target == local_name(entry.remote) else f" (as {entry.target})"
             logger.info("inbound {} -> _inbox/{}{}", entry.remote, entry.target, note)
@@ -387,10 +303,21 @@ class Drain:
                 files_from=[e.claim for e in pending],
             )
             outcome.copy_error = result.message()
+        fresh = self._place_staged(pending, outcome)
+        await anyio.to_thread.run_sync(make_durable, self.inbox, [e.target for e in fresh])
+        for entry in fresh:
+            entry.landed = True
+
+    def _place_staged(self, pending: list[JournalEntry], outcome: Outcome) -> list[JournalEntry]:
+        """Place each staged copy; a file that cannot be placed, or whose copy rclone wrote
+        under a name other than the one predicted (rclone's names are ambiguous for some
+        names holding U+201B), is a named failure and stays claimed."""
         fresh = []
         for entry in pending:
             staged = self.staging.root / local_name(entry.claim)
             if not staged.is_file() or staged.stat().st_size != entry.size:
+                if not outcome.copy_error:
+                    outcome.failures.append(Failure(entry.remote, unstaged(entry)))
                 continue
             try:
                 place(staged, self.inbox, entry.target)
@@ -407,9 +334,7 @@ class Drain:
                 )
                 continue
             fresh.append(entry)
-        await anyio.to_thread.run_sync(make_durable, self.inbox, [e.target for e in fresh])
-        for entry in fresh:
-            entry.landed = True
+        return fresh
 
     def _rename_taken(self, entries: list[JournalEntry], names: FreeNames) -> bool:
         """Entries not landed whose name was taken meanwhile (the agent wrote a file of

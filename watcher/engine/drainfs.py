@@ -41,11 +41,20 @@ class Staging:
                 if path.is_symlink() or name.endswith(".partial"):
                     path.unlink(missing_ok=True)
 
-    def clean(self, claims: list[str]) -> None:
-        """Remove the staged copies of ``claims`` and the folder once it holds no file."""
-        for claim in claims:
-            (self.root / local_name(claim)).unlink(missing_ok=True)
-        if self.root.is_dir() and not any(p.is_file() for p in self.root.rglob("*")):
+    def clean(self, keep: set[str]) -> None:
+        """Remove every staged file but ``keep`` (paths relative to the staging folder, the
+        staged copies of files still claimed), and the folder once it holds no file."""
+        if not self.root.is_dir() or self.root.is_symlink():
+            return
+        for folder, _dirs, files in os.walk(self.root, topdown=False):
+            for name in files:
+                path = Path(folder, name)
+                if path.relative_to(self.root).as_posix() not in keep:
+                    path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                if folder != str(self.root):
+                    os.rmdir(folder)  # only when empty
+        if not any(self.root.iterdir()):
             shutil.rmtree(self.root, ignore_errors=True)
 
 

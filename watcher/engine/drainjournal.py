@@ -1,0 +1,118 @@
+"""The mailbox drain's records: the journal of inbound files, the outcome of one drain, and
+the names it uses (claim folders, the staging folder inside ``_inbox``)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from watcher.engine.names import outside_folder
+from watcher.engine.readiness import Readiness
+from watcher.engine.state import RunRecord
+from watcher.plan import CLAIMS
+from watcher.rclone import Entry
+from watcher.rclone.encoding import local_name
+
+#: The drain's staging folder inside ``_inbox``.
+STAGING = ".workspace-sync-incoming"
+#: Failures named in the run's one-line message (all of them are logged).
+NAMED_FAILURES = 3
+
+
+@dataclass
+class JournalEntry:
+    """One inbound file: its path in ``_outbox`` as sent, its identity, its claimed copy
+    (``claim``, a path in ``_outbox``; ``""`` in journals of older versions: not claimed) and
+    its local name in ``_inbox``."""
+
+    remote: str
+    size: int
+    mtime: float
+    target: str
+    landed: bool = False
+    claim: str = ""
+
+    @property
+    def where(self) -> str:
+        """Where the file is in ``_outbox`` now."""
+        return self.claim or self.remote
+
+    def matches(self, entry: Entry) -> bool:
+        """True when the remote ``entry`` is the version this journal entry recorded."""
+        return entry.size == self.size and abs(entry.mtime - self.mtime) < 1e-3
+
+
+@dataclass
+class Failure:
+    """An inbound file that could not be placed, and why."""
+
+    remote: str
+    reason: str
+
+
+@dataclass
+class Outcome:
+    """What one drain did."""
+
+    landed: list[JournalEntry] = field(default_factory=list)
+    failures: list[Failure] = field(default_factory=list)
+    deleted: int = 0
+    copy_error: str = ""
+    readiness: Readiness = field(default_factory=Readiness)
+
+    def record(self, started: float) -> RunRecord:
+        """The run record of this drain (failed when a file failed or the copy did)."""
+        message = f"drained {len(self.landed)} files"
+        waiting = len(self.readiness.waiting)
+        if waiting:
+            message += f"; {waiting} still being written (left in the outbox for a later drain)"
+        if self.failures:
+            named = "; ".join(f"{f.remote}: {f.reason}" for f in self.failures[:NAMED_FAILURES])
+            more = len(self.failures) - NAMED_FAILURES
+            message += f"; {len(self.failures)} could not be delivered ({named}"
+            message += f"; and {more} more)" if more > 0 else ")"
+        if self.copy_error:
+            message += f"; copy failed: {self.copy_error}"
+        return RunRecord(
+            "drain",
+            not self.failures and not self.copy_error,
+            message,
+            started,
+            time.time() - started,
+            transferred=len(self.landed),
+            deleted=self.deleted,
+            errors=len(self.failures),
+            unsettled=waiting,
+            recheck=self.readiness.recheck,
+        )
+
+
+def local_failure(exc: OSError) -> str:
+    """One line for a failed local file operation of the drain."""
+    where = f"{exc.filename}: " if exc.filename else ""
+    reason = f"{where}{exc.strerror or exc}"
+    return f"drain failed: {reason}; files that have not landed stay in the remote outbox"
+
+
+def unstaged(entry: JournalEntry) -> str:
+    """Why a claimed file that rclone copied without an error is not in staging."""
+    return (
+        "rclone copied it under a name this tool cannot predict (rclone lists some names "
+        f"holding U+201B '\u201b' ambiguously); rename it; kept in the outbox as {entry.claim}"
+    )
+
+
+def is_claimed(path: str) -> bool:
+    """True for paths inside the drain's claim folders."""
+    return path.startswith(CLAIMS + "/")
+
+
+def claimed_rel(path: str) -> str:
+    """``.workspace-sync-claim/<run>/a/b.txt`` -> ``a/b.txt``."""
+    return path.split("/", 2)[2] if path.count("/") >= 2 else path
+
+
+def wanted_name(remote: str) -> str:
+    """The name in ``_inbox`` an inbound file asks for: its local name, moved out of the
+    drain's staging folder (a sender's ``.workspace-sync-incoming/x.txt``)."""
+    return outside_folder(local_name(remote), STAGING)
