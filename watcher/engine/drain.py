@@ -45,11 +45,13 @@ from watcher.engine.drainjournal import (
     claimed_rel,
     is_claimed,
     local_failure,
+    placed_before,
+    rename_taken,
     unstaged,
     wanted_name,
 )
-from watcher.engine.names import FreeNames, folder_lister
-from watcher.engine.place import PlaceError, in_use, landed_stat, place
+from watcher.engine.names import FreeNames, folder_lister, short_paths
+from watcher.engine.place import PlaceError, place
 from watcher.engine.readiness import WRITER_RECHECK, Readiness, Settler, uploads_atomic
 from watcher.engine.session import Session
 from watcher.engine.settle import open_for_writing
@@ -187,7 +189,7 @@ class Drain:
             listing = await self._list(create=False)
             entries += self._reconcile(new, listing, outcome)
         self.save_journal(entries)
-        if self._rename_taken(entries, names):
+        if rename_taken(self.inbox, entries, names):
             self.save_journal(entries)
         await self._land(entries, listing, outcome)
         outcome.landed = [e for e in entries if e.landed]
@@ -227,21 +229,27 @@ class Drain:
         """Journal entries (name, claim path) for the settled files to claim now; names that
         rclone cannot reach are left out here and reported by :meth:`_reconcile`."""
         run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+        short = short_paths([e.path for e in ready])  # claimed under names staging can hold
         return [
             JournalEntry(
                 e.path,
                 e.size,
                 e.mtime,
                 names.claim(wanted_name(e.path)),
-                claim=f"{CLAIMS}/{run}/{e.path}",
+                claim=f"{CLAIMS}/{run}/{short.get(e.path, e.path)}",
             )
             for e in ready
         ]
 
     async def _claim(self, new: list[JournalEntry]) -> None:
         """Move the files into this run's claim folder (server-side where the backend can)."""
-        run_dir = new[0].claim[: -len(new[0].remote) - 1]
-        movable = [e.remote for e in new if reachable(e.remote)]
+        run_dir = "/".join(new[0].claim.split("/")[:2])
+        movable = [
+            e.remote for e in new if reachable(e.remote) and e.claim == f"{run_dir}/{e.remote}"
+        ]
+        for entry in new:  # names too long for a local disk: claimed under a short name
+            if entry.claim != f"{run_dir}/{entry.remote}":
+                await self._moveto(entry)
         if self.local_outbox is not None:  # names rclone cannot open: moved here instead
             for entry in new:
                 if not reachable(entry.remote):
@@ -255,6 +263,15 @@ class Drain:
         )
         if not result.ok:
             logger.warning("claiming inbound files: {}", result.message())
+
+    async def _moveto(self, entry: JournalEntry) -> None:
+        """Claim one file under its (shortened) claim path, server-side."""
+        src = self.step.src.rstrip("/")
+        result = await self.session.rc.run(
+            ["moveto", f"{src}/{entry.remote}", f"{src}/{entry.claim}"], per_file=False
+        )
+        if not result.ok:
+            logger.warning("claiming inbound {}: {}", entry.remote, result.message())
 
     def _reconcile(
         self, new: list[JournalEntry], listing: list[Entry], outcome: Outcome
@@ -288,7 +305,7 @@ class Drain:
         """Copy the claimed files that have not landed into staging and place each one."""
         present = {e.path for e in listing}
         pending = [e for e in entries if not e.landed and e.claim in present]
-        for entry in [e for e in entries if not e.landed and self._placed_before(e)]:
+        for entry in [e for e in entries if not e.landed and placed_before(self.inbox, e)]:
             entry.landed = True  # placed by a run that died before journalling it
         pending = [e for e in pending if not e.landed]
         if pending:
@@ -335,30 +352,6 @@ class Drain:
                 continue
             fresh.append(entry)
         return fresh
-
-    def _rename_taken(self, entries: list[JournalEntry], names: FreeNames) -> bool:
-        """Entries not landed whose name was taken meanwhile (the agent wrote a file of
-        that name after a crashed run had picked it) get a new free name; True if any."""
-        renamed = False
-        for entry in entries:
-            if entry.landed or self._placed_before(entry) or not in_use(self.inbox, entry.target):
-                continue
-            old, entry.target = entry.target, names.claim(wanted_name(entry.remote))
-            logger.info(
-                "inbound {}: _inbox/{} was taken meanwhile; delivering it as {}",
-                entry.remote,
-                old,
-                entry.target,
-            )
-            renamed = True
-        return renamed
-
-    def _placed_before(self, entry: JournalEntry) -> bool:
-        """True when ``_inbox/<target>`` is this entry's file, placed by a run that died
-        before journalling it: same size and the mtime rclone gave it (a file the agent
-        wrote there meanwhile, even of the same size, is not taken for it)."""
-        found = landed_stat(self.inbox, entry.target)
-        return found is not None and found[0] == entry.size and abs(found[1] - entry.mtime) < 1e-3
 
     async def _delete_landed(self, landed: list[JournalEntry]) -> int:
         """Delete the landed files from the outbox, only those still at their journalled

@@ -53,7 +53,7 @@ class Staging:
                     path.unlink(missing_ok=True)
             with contextlib.suppress(OSError):
                 if folder != str(self.root):
-                    os.rmdir(folder)  # only when empty
+                    Path(folder).rmdir()  # only when empty
         if not any(self.root.iterdir()):
             shutil.rmtree(self.root, ignore_errors=True)
 

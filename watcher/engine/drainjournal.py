@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from watcher.engine.names import outside_folder
+from loguru import logger
+
+from watcher.engine.names import FreeNames, outside_folder
+from watcher.engine.place import in_use, landed_stat
 from watcher.engine.readiness import Readiness
 from watcher.engine.state import RunRecord
 from watcher.plan import CLAIMS
@@ -116,3 +120,29 @@ def wanted_name(remote: str) -> str:
     """The name in ``_inbox`` an inbound file asks for: its local name, moved out of the
     drain's staging folder (a sender's ``.workspace-sync-incoming/x.txt``)."""
     return outside_folder(local_name(remote), STAGING)
+
+
+def placed_before(inbox: Path, entry: JournalEntry) -> bool:
+    """True when ``inbox/<target>`` is this entry's file, placed by a run that died before
+    journalling it: same size and the mtime rclone gave it (a file the agent wrote there
+    meanwhile, even of the same size, is not taken for it)."""
+    found = landed_stat(inbox, entry.target)
+    return found is not None and found[0] == entry.size and abs(found[1] - entry.mtime) < 1e-3
+
+
+def rename_taken(inbox: Path, entries: list[JournalEntry], names: FreeNames) -> bool:
+    """Entries not landed whose name in ``inbox`` was taken meanwhile (the agent wrote a file
+    of that name after a crashed run had picked it) get a new free name; True if any."""
+    renamed = False
+    for entry in entries:
+        if entry.landed or placed_before(inbox, entry) or not in_use(inbox, entry.target):
+            continue
+        old, entry.target = entry.target, names.claim(wanted_name(entry.remote))
+        logger.info(
+            "inbound {}: _inbox/{} was taken meanwhile; delivering it as {}",
+            entry.remote,
+            old,
+            entry.target,
+        )
+        renamed = True
+    return renamed
