@@ -8,6 +8,7 @@ written outside ``_inbox``, no silent retry loop, no false report.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -35,6 +36,7 @@ from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fix
     Backend,
     backend_fixture,
     outbox_tree,
+    paths_of,
     write_all,
 )
 from tests.integration.test_inbound import OnRclone
@@ -324,11 +326,11 @@ def test_file_growing_forever_never_blocks_others(make_setup) -> None:
 
 
 def test_dry_run_does_not_count_files_still_being_written(make_setup) -> None:
-    """``sync --dry-run`` must report what a real drain would take: not a file that is still
-    being written.
+    """``sync --dry-run`` must report what a real drain would take: not a file that a
+    process still has open for writing (local remote).
 
     Defect (old code): ``Drain._dry_run`` reports the whole listing (``would drain 2
-    files``), unsettled files included; the real run then takes only one."""
+    files``), the file being written included; the real run takes only one."""
     setup = make_setup("mailbox")
     outbox = setup.cloud / "_outbox"
     write_all(outbox, {"done.txt": "done"}, OLD)
@@ -450,3 +452,23 @@ def test_agent_file_under_the_given_name_after_a_crash(backend: Backend) -> None
     assert inbox.pop("a.txt") == b"agent's!"
     assert list(inbox.values()) == [b"inbound!"], (inbox, outbox_files(setup))
     assert outbox_files(setup) == {}
+
+
+@pytest.mark.timeout(90)
+def test_crash_between_place_and_journal(backend: Backend) -> None:
+    """(Passes; guards the size + mtime rule of ``placed_before``.) A crash after the files
+    were placed but before the journal said so: simulated by killing ``sync`` as its delete
+    starts and then marking every journal entry as not landed. The rerun must recognise
+    the placed files as its own (size and the mtime rclone set), not deliver them again."""
+    setup = backend.setup("mailbox")
+    sent = {f"p{i}.txt": f"placed {i}".encode() for i in range(4)}
+    backend.put(setup, {f"_outbox/{k}": v for k, v in sent.items()}, mtime=OLD + 0.123456)
+    _kill9_at(setup, "delete")
+    journal = paths_of(setup).drain_journal
+    entries = json.loads(journal.read_text())
+    assert entries and all(e["landed"] for e in entries), entries
+    journal.write_text(json.dumps([{**e, "landed": False} for e in entries]))
+
+    result = sync(setup)
+    assert result.exit_code == 0, result.output
+    drained_once(setup, sent)

@@ -114,16 +114,16 @@ class Drain:
         return outcome.record(started)
 
     def _dry_run(self, listing: list[Entry], started: float) -> RunRecord:
-        """What a drain would take now: settled and claimed files, not those still being
-        written (named as such)."""
-        listing, readiness = self._split(listing)
-        waiting = {e.path for e in readiness.waiting}
+        """What a one-shot drain would take (it waits for recent files to settle), not the
+        files a process still has open for writing (named as such). Records nothing."""
+        busy = self.settler.busy(listing)
+        waiting = {e.path for e in busy}
         taken = [e for e in listing if e.path not in waiting]
         for item in taken:
             logger.info(
                 "would drain {}", claimed_rel(item.path) if is_claimed(item.path) else item.path
             )
-        for item in readiness.waiting:
+        for item in busy:
             logger.info("would wait for {} (still being written)", item.path)
         message = f"would drain {len(taken)} files"
         if waiting:
