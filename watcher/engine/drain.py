@@ -21,8 +21,15 @@ file replaced or still being written in the outbox is never lost:
 7. forget the finished journal entries.
 
 A rerun reads the journal first: landed files are not copied again, and claimed ones keep the
-name they were given. Files left in a claim folder (by a crash or a failure) are taken by the
-next drain without waiting.
+name they were given (a new free name if the agent wrote a file under it meanwhile; a file in
+``_inbox`` counts as placed by a crashed run only with the journalled size *and* mtime). Files
+left in a claim folder (by a crash or a failure) are taken by the next drain without the
+settle wait, but never while a process has them open for writing (nor any inbound file, even
+with ``outbox_settle = 0``). Hostile cases: a symlinked ``_inbox`` is refused before anything
+is claimed; a sender's ``.workspace-sync-incoming/`` folder is delivered beside the staging
+folder, never into it; an object-store name with a part over 255 bytes is claimed under a
+shortened path (``rclone moveto``); a claimed file whose staged copy is not where rclone's name
+says (rclone lists some U+201B names ambiguously) is a named failure, not a silent retry.
 """
 
 from __future__ import annotations
