@@ -54,6 +54,7 @@ from watcher.engine.drainjournal import (
     local_failure,
     placed_before,
     rename_taken,
+    unclaimable,
     unstaged,
     wanted_name,
 )
@@ -294,17 +295,8 @@ class Drain:
                 entry.size, entry.mtime = got.size, got.mtime
                 claimed.append(entry)
             elif entry.remote in remote:
-                outcome.failures.append(Failure(entry.remote, self._unclaimable(entry.remote)))
+                outcome.failures.append(Failure(entry.remote, unclaimable(entry.remote)))
         return claimed
-
-    @staticmethod
-    def _unclaimable(remote: str) -> str:
-        if not reachable(remote):
-            return (
-                "its name is not valid UTF-8 and rclone cannot open it by name; rename it in "
-                "the outbox (it stays there)"
-            )
-        return "could not be moved into the claim folder (see the log); it stays in the outbox"
 
     async def _land(
         self, entries: list[JournalEntry], listing: list[Entry], outcome: Outcome

@@ -15,7 +15,7 @@ from watcher.engine.readiness import Readiness
 from watcher.engine.state import RunRecord
 from watcher.plan import CLAIMS
 from watcher.rclone import Entry
-from watcher.rclone.encoding import local_name
+from watcher.rclone.encoding import QUOTE, local_name, reachable
 
 #: The drain's staging folder inside ``_inbox``.
 STAGING = ".workspace-sync-incoming"
@@ -146,3 +146,18 @@ def rename_taken(inbox: Path, entries: list[JournalEntry], names: FreeNames) -> 
         )
         renamed = True
     return renamed
+
+
+def unclaimable(remote: str) -> str:
+    """Why a settled file could not be claimed (it stays in the outbox)."""
+    if not reachable(remote):
+        return (
+            "its name is not valid UTF-8 and rclone cannot open it by name; rename it in "
+            "the outbox (it stays there)"
+        )
+    if QUOTE in remote:
+        return (
+            "rclone cannot open it by the name it lists (names holding U+201B are listed "
+            "ambiguously); rename it in the outbox (it stays there)"
+        )
+    return "could not be moved into the claim folder (see the log); it stays in the outbox"
