@@ -27,9 +27,10 @@ next drain without waiting.
 
 from __future__ import annotations
 
+import os
 import secrets
+import stat
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
@@ -37,75 +38,31 @@ from loguru import logger
 
 from watcher.engine.arrival import Arrival, outbox_path, run_arrival_hook, workspace_relative
 from watcher.engine.drainfs import Staging, make_durable
+from watcher.engine.drainrecords import (
+    STAGING,
+    Failure,
+    Outcome,
+    local_failure,
+    placed_before,
+    rename_taken,
+    unclaimable,
+    unstaged,
+    wanted_name,
+)
 from watcher.engine.journal import Journal, JournalEntry, merge_journals
-from watcher.engine.names import FreeNames, folder_lister
+from watcher.engine.names import FreeNames, folder_lister, short_paths
 from watcher.engine.outbox import Outbox, claimed_rel, is_claimed
-from watcher.engine.place import PlaceError, landed_size, place
-from watcher.engine.readiness import Readiness, Settler, uploads_atomic
+from watcher.engine.place import PlaceError, place
+from watcher.engine.readiness import WRITER_RECHECK, Readiness, Settler, uploads_atomic
 from watcher.engine.session import Session
 from watcher.engine.settle import open_for_writing
 from watcher.engine.state import RunRecord
 from watcher.errors import SyncFailed
 from watcher.plan import CLAIMS, OUTBOX, Step, local_remote_dir
 from watcher.rclone import Entry
-from watcher.rclone.encoding import local_name, reachable
+from watcher.rclone.encoding import QUOTE, local_name, reachable
 
-STAGING = ".workspace-sync-incoming"
 __all__ = ["STAGING", "Drain", "JournalEntry", "merge_journals"]
-#: Failures named in the run's one-line message (all of them are logged).
-NAMED_FAILURES = 3
-
-
-@dataclass
-class Failure:
-    """An inbound file that could not be placed, and why."""
-
-    remote: str
-    reason: str
-
-
-@dataclass
-class Outcome:
-    """What one drain did."""
-
-    landed: list[JournalEntry] = field(default_factory=list)
-    failures: list[Failure] = field(default_factory=list)
-    deleted: int = 0
-    copy_error: str = ""
-    readiness: Readiness = field(default_factory=Readiness)
-
-    def record(self, started: float) -> RunRecord:
-        """The run record of this drain (failed when a file failed or the copy did)."""
-        message = f"drained {len(self.landed)} files"
-        waiting = len(self.readiness.waiting)
-        if waiting:
-            message += f"; {waiting} still being written (left in the outbox for a later drain)"
-        if self.failures:
-            named = "; ".join(f"{f.remote}: {f.reason}" for f in self.failures[:NAMED_FAILURES])
-            more = len(self.failures) - NAMED_FAILURES
-            message += f"; {len(self.failures)} could not be delivered ({named}"
-            message += f"; and {more} more)" if more > 0 else ")"
-        if self.copy_error:
-            message += f"; copy failed: {self.copy_error}"
-        return RunRecord(
-            "drain",
-            not self.failures and not self.copy_error,
-            message,
-            started,
-            time.time() - started,
-            transferred=len(self.landed),
-            deleted=self.deleted,
-            errors=len(self.failures),
-            unsettled=waiting,
-            recheck=self.readiness.recheck,
-        )
-
-
-def _local_failure(exc: OSError) -> str:
-    """One line for a failed local file operation of the drain."""
-    where = f"{exc.filename}: " if exc.filename else ""
-    reason = f"{where}{exc.strerror or exc}"
-    return f"drain failed: {reason}; files that have not landed stay in the remote outbox"
 
 
 class Drain:
@@ -151,24 +108,34 @@ class Drain:
         try:
             outcome = await self._drain(listing, settle_wait)
         except OSError as exc:  # the inbox cannot be written at all: nothing was deleted
-            raise SyncFailed(_local_failure(exc)) from exc
+            raise SyncFailed(local_failure(exc)) from exc
         await self._announce(outcome.landed)
         for failure in outcome.failures:
             logger.warning("inbound {} not delivered: {}", failure.remote, failure.reason)
         return outcome.record(started)
 
     def _dry_run(self, listing: list[Entry], started: float) -> RunRecord:
-        for item in listing:
+        """What a one-shot drain would take (it waits for recent files to settle), not the
+        files a process still has open for writing (named as such). Records nothing."""
+        busy = self.settler.busy(listing)
+        waiting = {e.path for e in busy}
+        taken = [e for e in listing if e.path not in waiting]
+        for item in taken:
             logger.info(
                 "would drain {}", claimed_rel(item.path) if is_claimed(item.path) else item.path
             )
+        for item in busy:
+            logger.info("would wait for {} (still being written)", item.path)
+        message = f"would drain {len(taken)} files"
+        if waiting:
+            message += f"; {len(waiting)} still being written"
         return RunRecord(
             "drain",
             True,
-            f"would drain {len(listing)} files",
+            message,
             started,
             time.time() - started,
-            transferred=len(listing),
+            transferred=len(taken),
             dry_run=True,
         )
 
@@ -179,25 +146,39 @@ class Drain:
         settled and waiting ones, waiting once within the run when asked to and the wait is
         short."""
 
-        def split(listing: list[Entry]) -> Readiness:
-            fresh = [
-                e
-                for e in listing
-                if not is_claimed(e.path) and (e.path, e.size, round(e.mtime, 3)) not in known
-            ]
-            return self.settler.split(fresh, time.time())
-
-        readiness = split(listing)
+        listing, readiness = self._split(listing, known)
         limit = self.session.cfg.outbox_settle + 0.5
         if settle_wait and readiness.waiting and readiness.all_by <= limit:
             await anyio.sleep(readiness.all_by)
-            listing = await self.outbox.listing()
-            readiness = split(listing)
+            listing, readiness = self._split(await self.outbox.listing(), known)
         return listing, readiness
+
+    def _split(
+        self, listing: list[Entry], known: set[tuple[str, int, float]]
+    ) -> tuple[list[Entry], Readiness]:
+        """The settle rule on the new files; claimed files skip the wait (they were settled
+        when claimed) but not the open-for-writing check (a sender may write into a claim
+        folder), and those still open are left out of the listing for now."""
+        fresh = [
+            e
+            for e in listing
+            if not is_claimed(e.path) and (e.path, e.size, round(e.mtime, 3)) not in known
+        ]
+        readiness = self.settler.split(fresh, time.time())
+        busy = self.settler.busy(e for e in listing if is_claimed(e.path))
+        for entry in busy:
+            readiness.wait(entry, WRITER_RECHECK)
+        held = {e.path for e in busy}
+        return [e for e in listing if e.path not in held], readiness
 
     async def _drain(self, listing: list[Entry], settle_wait: bool) -> Outcome:
         """Steps 1-7 of the module docstring."""
         self.inbox.mkdir(parents=True, exist_ok=True)
+        if self.inbox.is_symlink():
+            raise SyncFailed(
+                f"drain: {self.inbox} is a symlink; the drain never follows links under the "
+                "sync root: replace it with a folder (the files stay in the remote outbox)"
+            )
         self.staging.prepare()
         outcome = Outcome()
         journal = self.load_journal()
@@ -213,13 +194,15 @@ class Drain:
             entries += self._reconcile(new, list(now.values()), outcome)
             listing = [e for e in listing if e.path not in now] + list(now.values())
         self.save_journal(entries)
+        if rename_taken(self.inbox, entries, names):
+            self.save_journal(entries)
         await self._land(entries, listing, outcome)
         outcome.landed = [e for e in entries if e.landed]
         self.save_journal(entries)  # landed files are never copied again, even if delete fails
         outcome.deleted = await self.outbox.delete_landed(outcome.landed)
         remaining = [e for e in entries if not e.landed]
         self.save_journal(remaining)
-        self.staging.clean([e.claim for e in outcome.landed if e.claim])
+        self.staging.clean({local_name(e.claim) for e in remaining if e.claim})
         for entry in outcome.landed:
             note = "" if entry.target == local_name(entry.remote) else f" (as {entry.target})"
             logger.info("inbound {} -> _inbox/{}{}", entry.remote, entry.target, note)
@@ -243,7 +226,7 @@ class Drain:
         for item in listing:
             if is_claimed(item.path) and (item.path, item.size, round(item.mtime, 3)) not in known:
                 rel = claimed_rel(item.path)
-                target = names.claim(local_name(rel))
+                target = names.claim(wanted_name(rel))
                 kept.append(JournalEntry(rel, item.size, item.mtime, target, claim=item.path))
         return kept
 
@@ -251,13 +234,14 @@ class Drain:
         """Journal entries (name, claim path) for the settled files to claim now; names that
         rclone cannot reach are left out here and reported by :meth:`_reconcile`."""
         run = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+        short = short_paths([e.path for e in ready])  # claimed under names staging can hold
         return [
             JournalEntry(
                 e.path,
                 e.size,
                 e.mtime,
-                names.claim(local_name(e.path)),
-                claim=f"{CLAIMS}/{run}/{e.path}",
+                names.claim(wanted_name(e.path)),
+                claim=f"{CLAIMS}/{run}/{short.get(e.path, e.path)}",
             )
             for e in ready
         ]
@@ -275,18 +259,10 @@ class Drain:
             if got is not None:
                 entry.size, entry.mtime = got.size, got.mtime
                 claimed.append(entry)
-            elif entry.remote in remote:
-                outcome.failures.append(Failure(entry.remote, self._unclaimable(entry.remote)))
+            elif entry.remote in remote or not reachable(entry.remote) or QUOTE in entry.remote:
+                # still there, or a name this tool cannot look up by itself (so not "gone")
+                outcome.failures.append(Failure(entry.remote, unclaimable(entry.remote)))
         return claimed
-
-    @staticmethod
-    def _unclaimable(remote: str) -> str:
-        if not reachable(remote):
-            return (
-                "its name is not valid UTF-8 and rclone cannot open it by name; rename it in "
-                "the outbox (it stays there)"
-            )
-        return "could not be moved into the claim folder (see the log); it stays in the outbox"
 
     async def _land(
         self, entries: list[JournalEntry], listing: list[Entry], outcome: Outcome
@@ -294,9 +270,7 @@ class Drain:
         """Copy the claimed files that have not landed into staging and place each one."""
         present = {e.path for e in listing}
         pending = [e for e in entries if not e.landed and e.claim in present]
-        for entry in [
-            e for e in entries if not e.landed and landed_size(self.inbox, e.target) == e.size
-        ]:
+        for entry in [e for e in entries if not e.landed and placed_before(self.inbox, e)]:
             entry.landed = True  # placed by a run that died before journalling it
         pending = [e for e in pending if not e.landed]
         if pending:
@@ -311,10 +285,21 @@ class Drain:
                 files_from=[e.claim for e in pending],
             )
             outcome.copy_error = result.message()
+        fresh = self._place_staged(pending, outcome)
+        await anyio.to_thread.run_sync(make_durable, self.inbox, [e.target for e in fresh])
+        for entry in fresh:
+            entry.landed = True
+
+    def _place_staged(self, pending: list[JournalEntry], outcome: Outcome) -> list[JournalEntry]:
+        """Place each staged copy; a file that cannot be placed, or whose copy rclone wrote
+        under a name other than the one predicted (rclone's names are ambiguous for some
+        names holding U+201B), is a named failure and stays claimed."""
         fresh = []
         for entry in pending:
             staged = self.staging.root / local_name(entry.claim)
-            if not staged.is_file() or staged.stat().st_size != entry.size:
+            if _regular_size(staged) != entry.size:
+                if not outcome.copy_error:
+                    outcome.failures.append(Failure(entry.remote, unstaged(entry)))
                 continue
             try:
                 place(staged, self.inbox, entry.target)
@@ -331,9 +316,7 @@ class Drain:
                 )
                 continue
             fresh.append(entry)
-        await anyio.to_thread.run_sync(make_durable, self.inbox, [e.target for e in fresh])
-        for entry in fresh:
-            entry.landed = True
+        return fresh
 
     async def _announce(self, landed: list[JournalEntry]) -> None:
         """Run the ``on_arrival`` hook once for the files that landed (at least once per file: a
@@ -346,3 +329,12 @@ class Drain:
             for e in sorted(landed, key=lambda e: e.target)
         ]
         await run_arrival_hook(cfg, "inbox", arrivals)
+
+
+def _regular_size(path: Path) -> int | None:
+    """Size of ``path`` when it is a regular file (a symlink is never followed), else None."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None

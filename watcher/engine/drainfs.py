@@ -10,6 +10,7 @@ from pathlib import Path
 
 from watcher.errors import SyncFailed
 from watcher.fsutil import fsync_files, fsync_folders
+from watcher.plan import CLAIMS
 from watcher.rclone.encoding import local_name
 
 
@@ -41,11 +42,21 @@ class Staging:
                 if path.is_symlink() or name.endswith(".partial"):
                     path.unlink(missing_ok=True)
 
-    def clean(self, claims: list[str]) -> None:
-        """Remove the staged copies of ``claims`` and the folder once it holds no file."""
-        for claim in claims:
-            (self.root / local_name(claim)).unlink(missing_ok=True)
-        if self.root.is_dir() and not any(p.is_file() for p in self.root.rglob("*")):
+    def clean(self, keep: set[str]) -> None:
+        """Remove every staged copy of a claimed file (under ``<staging>/<CLAIMS>/``) but
+        ``keep`` (paths relative to the staging folder: files still claimed), then the
+        folder once it holds no file. Anything else in the folder is left alone."""
+        claims = self.root / CLAIMS
+        if not self.root.is_dir() or self.root.is_symlink() or claims.is_symlink():
+            return
+        for folder, _dirs, files in os.walk(claims, topdown=False):
+            for name in files:
+                path = Path(folder, name)
+                if path.relative_to(self.root).as_posix() not in keep:
+                    path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                Path(folder).rmdir()  # only when empty
+        if not any(self.root.iterdir()):
             shutil.rmtree(self.root, ignore_errors=True)
 
 

@@ -49,6 +49,15 @@ def fit_path(rel: str) -> str:
     return "/".join(fit(part) for part in rel.split("/"))
 
 
+def outside_folder(rel: str, reserved: str) -> str:
+    """``rel`` moved out of the top folder ``reserved`` (compared case-insensitively):
+    ``<reserved>/x.txt`` -> ``<reserved> (1)/x.txt``; other paths unchanged."""
+    top, sep, rest = rel.partition("/")
+    if not sep or top.casefold() != reserved.casefold():
+        return rel
+    return f"{fit(top, ' (1)')}/{rest}"
+
+
 class FreeNames:
     """Gives out names that are free: not in use in their folder (as ``lister`` tells, each
     folder asked once) and not given out before by this object."""
@@ -111,3 +120,23 @@ def free_name(root: Path, rel: str, taken: set[str]) -> str:
     """A name for ``rel`` inside the local folder ``root`` that neither exists there nor is
     already ``taken`` (casefolded names)."""
     return FreeNames(folder_lister(root), set(taken)).claim(rel)
+
+
+def short_paths(paths: list[str]) -> dict[str, str]:
+    """Paths of ``paths`` with a component longer than :data:`NAME_MAX` bytes (possible on
+    object stores) -> a shortened path, unique among ``paths`` and the other short ones
+    (``a (1).txt`` style); paths that fit are left out."""
+    used = set(paths)
+    short: dict[str, str] = {}
+    for path in paths:
+        fitted = fit_path(path)
+        if fitted == path:
+            continue
+        folder, _, name = fitted.rpartition("/")
+        prefix, candidate, n = folder + "/" if folder else "", fitted, 0
+        while candidate in used:
+            n += 1
+            candidate = prefix + fit(name, f" ({n})")
+        used.add(candidate)
+        short[path] = candidate
+    return short

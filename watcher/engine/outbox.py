@@ -72,7 +72,17 @@ class Outbox:
                     _rename_regular(self.local, entry.remote, entry.claim)
             return
         run_dir = claim_folder(new[0].claim)
-        movable = [e.remote for e in new if reachable(e.remote)]
+        movable = [
+            e.remote for e in new if reachable(e.remote) and e.claim == f"{run_dir}/{e.remote}"
+        ]
+        for entry in new:  # names too long for a local disk: claimed under a short name
+            if reachable(entry.remote) and entry.claim != f"{run_dir}/{entry.remote}":
+                result = await self.session.rc.run(
+                    ["moveto", f"{self.src}/{entry.remote}", f"{self.src}/{entry.claim}"],
+                    per_file=False,
+                )
+                if not result.ok:
+                    logger.warning("claiming inbound {}: {}", entry.remote, result.message())
         if not movable:
             return
         result = await self.session.rc.run(

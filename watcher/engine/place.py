@@ -106,12 +106,23 @@ def _rename_no_replace(staged: Path, name: str, fd: int) -> None:
     os.rename(staged, name, dst_dir_fd=fd)
 
 
-def landed_size(inbox: Path, target: str) -> int | None:
-    """Size of the regular file ``inbox/target`` (no symlink followed), or None."""
+def landed_stat(inbox: Path, target: str) -> tuple[int, float] | None:
+    """Size and mtime of the regular file ``inbox/target`` (no symlink followed), or None."""
     *folders, name = target.split("/")
     try:
         with open_folder(inbox, tuple(folders), create=False) as fd:
             st = os.stat(name, dir_fd=fd, follow_symlinks=False)
     except (OSError, PlaceError):
         return None
-    return st.st_size if stat.S_ISREG(st.st_mode) else None
+    return (st.st_size, st.st_mtime) if stat.S_ISREG(st.st_mode) else None
+
+
+def in_use(inbox: Path, target: str) -> bool:
+    """True when something (file, folder, link) already has the name ``inbox/target``."""
+    *folders, name = target.split("/")
+    try:
+        with open_folder(inbox, tuple(folders), create=False) as fd:
+            os.lstat(name, dir_fd=fd)
+    except (OSError, PlaceError):
+        return False
+    return True

@@ -96,6 +96,7 @@ class Settler:
         entries = list(entries)
         if self.settle <= 0 or self.atomic:
             result.ready = entries
+            self._check_writers(result)  # no quiet time asked for, but never a half-written file
             return result
         known = self._load()
         seen: dict[str, Sighting] = {}
@@ -117,6 +118,13 @@ class Settler:
                 self.sightings_file, {p: [s.size, s.mtime, s.first_seen] for p, s in seen.items()}
             )
         return result
+
+    def busy(self, entries: Iterable[Entry]) -> list[Entry]:
+        """Those of ``entries`` that a process on this machine has open for writing (only
+        where the files are on this machine)."""
+        check = Readiness(ready=list(entries))
+        self._check_writers(check)
+        return check.waiting
 
     def _check_writers(self, result: Readiness) -> None:
         """Hold back local files that a process still has open for writing."""
