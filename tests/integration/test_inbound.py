@@ -45,11 +45,12 @@ def sync(setup: Setup, *args: str) -> Result:
 
 
 class OnRclone:
-    """Calls ``action`` once, as soon as an rclone process whose argv holds ``verb`` and
-    ``marker`` starts (polling /proc every millisecond)."""
+    """Calls ``action`` once, as soon as the ``nth`` rclone process whose argv holds ``verb``
+    and ``marker`` starts (polling /proc every millisecond)."""
 
-    def __init__(self, verb: str, marker: str, action: Callable[[], None]) -> None:
-        self.verb, self.marker, self.action = verb.encode(), marker.encode(), action
+    def __init__(self, verb: str, marker: str, action: Callable[[], None], nth: int = 1) -> None:
+        self.verb, self.marker, self.action, self.nth = verb.encode(), marker.encode(), action, nth
+        self.pids: set[str] = set()
         self.fired = threading.Event()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -57,7 +58,7 @@ class OnRclone:
 
     def _seen(self) -> bool:
         for entry in os.scandir("/proc"):
-            if not entry.name.isdigit():
+            if not entry.name.isdigit() or entry.name in self.pids:
                 continue
             try:
                 with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
@@ -65,8 +66,8 @@ class OnRclone:
             except OSError:
                 continue
             if self.verb in argv[:6] and any(self.marker in a for a in argv):
-                return True
-        return False
+                self.pids.add(entry.name)
+        return len(self.pids) >= self.nth
 
     def _run(self) -> None:
         while not self.stop.is_set():

@@ -27,8 +27,8 @@ from tests.conftest import (
     S3_SECRET,
     S3Server,
     Setup,
-    free_port,
     run_cli,
+    start_rclone_server,
     tree,
     wait_until,
 )
@@ -106,26 +106,8 @@ def test_names_with_rclone_quote_characters(make_setup: Callable[..., Setup]) ->
 def memory_s3(tmp_path: Path) -> Iterator[S3Server]:
     """``rclone serve s3`` over rclone's memory backend: object keys whose parts are longer
     than a local file system allows (255 bytes) can exist there, as on real S3."""
-    assert RCLONE
-    port = free_port()
-    scratch = tmp_path / "mem-scratch"
-    server = subprocess.Popen(
-        [
-            RCLONE,
-            "serve",
-            "s3",
-            "--auth-key",
-            f"{S3_KEY},{S3_SECRET}",
-            "--addr",
-            f"127.0.0.1:{port}",
-            ":memory:",
-            "--config",
-            str(scratch / "rclone.conf"),
-            "--cache-dir",
-            str(scratch / "cache"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+    server, port = start_rclone_server(
+        "s3", ":memory:", tmp_path / "mem-scratch", "--auth-key", f"{S3_KEY},{S3_SECRET}"
     )
     s3 = S3Server(f"http://127.0.0.1:{port}", tmp_path / "s3mem", server)
     peer = tmp_path / "peer.conf"
@@ -365,45 +347,12 @@ def _kill9_at(setup: Setup, verb: str, nth: int = 1) -> None:
     """Run ``sync`` as a process and SIGKILL its whole group the moment its ``nth`` rclone
     ``verb`` starts (checked every millisecond)."""
     proc = _sync_process(setup)
-    seen = {"n": 0}
-
-    def kill() -> None:
-        os.killpg(proc.pid, signal.SIGKILL)
-
-    def count_and_kill() -> None:
-        seen["n"] += 1
-        kill()
-
-    if nth == 1:
-        trigger = OnRclone(verb, str(setup.root), count_and_kill)
-    else:  # e.g. the second lsjson: the listing after the claim
-        trigger = _NthRclone(verb, str(setup.root), nth, kill)
+    trigger = OnRclone(verb, str(setup.root), lambda: os.killpg(proc.pid, signal.SIGKILL), nth)
     try:
         proc.wait(30)
     finally:
         trigger.close()
     assert trigger.fired.is_set(), f"rclone {verb} #{nth} never started"
-
-
-class _NthRclone(OnRclone):
-    """:class:`OnRclone` that fires on the ``nth`` distinct rclone process running ``verb``."""
-
-    def __init__(self, verb: str, marker: str, nth: int, action: Callable[[], None]) -> None:
-        self.nth, self.pids = nth, set[str]()
-        super().__init__(verb, marker, action)
-
-    def _seen(self) -> bool:
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit() or entry.name in self.pids:
-                continue
-            try:
-                with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
-                    argv = fh.read().split(b"\0")
-            except OSError:
-                continue
-            if self.verb in argv[:6] and any(self.marker in a for a in argv):
-                self.pids.add(entry.name)
-        return len(self.pids) >= self.nth
 
 
 @pytest.mark.timeout(120)
