@@ -207,6 +207,9 @@ def make_setup(tmp_path: Path) -> Callable[..., Setup]:
             "mode": mode,
             "remote_path": "share",
             "local_path": "shared",
+            # Tests write inbound files and drain at once; the settle rule (default 2 s) has
+            # its own tests, which set outbox_settle themselves.
+            "outbox_settle": 0,
         }
         if s3 is None:
             data["provider"] = "local"

@@ -269,7 +269,7 @@ def test_planted_staging_link_is_not_followed(make_setup, tmp_path: Path) -> Non
 def test_sync_waits_for_a_file_that_is_settling(make_setup) -> None:
     """A file written just before ``sync`` is taken by that sync (it waits up to
     ``outbox_settle`` for it) — complete, once."""
-    setup = make_setup("mailbox")
+    setup = make_setup("mailbox", outbox_settle=2)  # the default
     write_all(setup.cloud / "_outbox", {"fresh.txt": "fresh"})
     started = time.monotonic()
     result = sync(setup)
@@ -282,7 +282,7 @@ def test_file_still_being_written_is_left_alone(make_setup) -> None:
     """A writer appends to ``_outbox/slow.bin`` every 0.3 s for 6 s while ``sync`` runs again
     and again: no partial copy ever lands, the output says the file is still being written
     (exit 0); once it is complete and settled, one complete copy lands."""
-    setup = make_setup("mailbox")
+    setup = make_setup("mailbox", outbox_settle=2)  # the default
     outbox = setup.cloud / "_outbox"
     outbox.mkdir(parents=True)
     chunks = [bytes([65 + i]) * 50_000 for i in range(20)]

@@ -275,7 +275,7 @@ def test_sender_writing_into_a_claim_folder(make_setup) -> None:
     Defect (old code): files in claim folders skip the settle rule and the open-for-writing
     check (``Drain._settled`` splits unclaimed files only; ``_plan`` adopts every claimed
     file the journal does not know), so the first chunk lands as a complete arrival."""
-    setup = make_setup("mailbox")
+    setup = make_setup("mailbox", outbox_settle=2)  # the default
     chunks = [bytes([97 + i]) * 20_000 for i in range(8)]
     whole = b"".join(chunks)
     path = setup.cloud / "_outbox" / ".workspace-sync-claim" / "x" / "slow.bin"
@@ -290,7 +290,7 @@ def test_file_growing_forever_never_blocks_others(make_setup) -> None:
     """(Passes on the old code; covers a case not covered elsewhere.) A file that keeps
     growing for the whole test is never taken, and never delays the other files: each
     ``sync`` returns within ``outbox_settle`` + a few seconds with the others delivered."""
-    setup = make_setup("mailbox")
+    setup = make_setup("mailbox", outbox_settle=2)  # the default
     outbox = setup.cloud / "_outbox"
     thread = _slow_writer(outbox / "forever.log", [b"x" * 1000] * 60, 0.2)
     write_all(outbox, {f"f{i}.txt": f"file {i}" for i in range(5)}, OLD)
@@ -313,7 +313,7 @@ def test_dry_run_does_not_count_files_still_being_written(make_setup) -> None:
 
     Defect (old code): ``Drain._dry_run`` reports the whole listing (``would drain 2
     files``), the file being written included; the real run takes only one."""
-    setup = make_setup("mailbox")
+    setup = make_setup("mailbox", outbox_settle=2)  # the default
     outbox = setup.cloud / "_outbox"
     write_all(outbox, {"done.txt": "done"}, OLD)
     thread = _slow_writer(outbox / "busy.bin", [b"b" * 100] * 10, 0.3)
@@ -437,7 +437,7 @@ def test_thousand_fresh_files_with_settle(make_setup) -> None:
     """(Passes; measures the settle rule at scale.) 1,000 files written just before one
     ``sync`` (local remote, ``outbox_settle`` 2 s): that one sync waits once and delivers all
     of them exactly once (7.3 s for the drain on the reference machine)."""
-    setup = make_setup("mailbox")
+    setup = make_setup("mailbox", outbox_settle=2)  # the default
     sent = {f"n/f{i:04}.txt": f"{i}".encode() for i in range(1000)}
     write_all(setup.cloud / "_outbox", sent)
     started = time.monotonic()
