@@ -112,9 +112,11 @@ def test_replace_during_delete_loses_nothing(backend: Backend) -> None:
             assert trigger.fired.wait(10), result.output
         finally:
             trigger.close()
-        everything = list(inbox_files(setup).values()) + list(outbox_files(setup).values())
-        assert everything.count(new.encode()) == 1, (attempt, result.output, everything)
-        assert everything.count(old.encode()) == 1, (attempt, result.output, everything)
+        inbox, outbox = inbox_files(setup), tree(setup.cloud / "_outbox")
+        everything = [*inbox.values(), *outbox.values()]
+        seen = f"try {attempt}\n{result.output}\ninbox: {inbox}\noutbox: {outbox}"
+        assert everything.count(new.encode()) == 1, seen
+        assert everything.count(old.encode()) == 1, seen
     sync(setup)  # takes the last new version too
     inbox = inbox_files(setup)
     assert len(inbox) == 40 and len(set(inbox.values())) == 40
