@@ -113,6 +113,8 @@ def test_replace_during_delete_loses_nothing(backend: Backend) -> None:
         finally:
             trigger.close()
         inbox, outbox = inbox_files(setup), tree(setup.cloud / "_outbox")
+        # serve s3 may still be removing the temp file of the PUT it has just answered
+        outbox = {k: v for k, v in outbox.items() if not k.startswith(".rclone_temp_put_")}
         everything = [*inbox.values(), *outbox.values()]
         seen = f"try {attempt}\n{result.output}\ninbox: {inbox}\noutbox: {outbox}"
         assert everything.count(new.encode()) == 1, seen
