@@ -10,6 +10,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -172,6 +173,46 @@ def write_doc(
     path.write_text("\n".join(lines) + "\n")
 
 
+_RAN = re.compile(r"^Ran (\d+) s; load average \(1/5/15 min\) before: (.*), after: (.*)\.$")
+_MET = {"yes": True, "**no**": False, "—": None}
+
+
+def read_doc(path: Path) -> list[tuple[Section, str, str]]:
+    """The benchmark sections of an earlier ``benchmarks.md`` (to keep them when ``--only``
+    re-runs some scripts): title, table rows, notes, run time and load averages."""
+    results: list[tuple[Section, str, str]] = []
+    if not path.exists():
+        return results
+    current: Section | None = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("## ") and line[3:4].isdigit():
+            current = Section(line[3:])
+            results.append((current, "", ""))
+        elif current is None:
+            continue
+        elif m := _RAN.match(line):
+            current.seconds = float(m.group(1))
+            results[-1] = (current, m.group(2), m.group(3))
+        elif line.startswith("| ") and not line.startswith("| metric "):
+            cells = [c.strip() for c in line.strip("|").split(" | ")]
+            if len(cells) == 4:
+                current.add(cells[0], cells[1], cells[2], _MET.get(cells[3]))
+        elif line.startswith("- "):
+            current.notes.append(line[2:])
+    return results
+
+
+def merged(
+    old: list[tuple[Section, str, str]], new: list[tuple[Section, str, str]]
+) -> list[tuple[Section, str, str]]:
+    """``old`` with the sections of ``new`` put in place of those with the same number (and
+    appended when new), ordered by number."""
+    by_number = {s.title.split(".", 1)[0]: (s, a, b) for s, a, b in old}
+    for section, before, after in new:
+        by_number[section.title.split(".", 1)[0]] = (section, before, after)
+    return [by_number[k] for k in sorted(by_number, key=int)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (smoke run)")
@@ -191,6 +232,15 @@ def main() -> None:
     total = time.monotonic() - started
     for section, _, _ in results:
         print_section(section)
+    if args.only:  # keep what the other scripts measured last time
+        results = merged(read_doc(args.output), results)
+        info.append(
+            (
+                "re-run with --only",
+                f"{', '.join(args.only)} on the date above; the other sections, and the "
+                "machine rows that differ, are from the earlier full run",
+            )
+        )
     write_doc(args.output, results, info, args.quick, total)
     print(f"\nwrote {args.output} ({total / 60:.1f} min)")
 
