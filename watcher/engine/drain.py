@@ -7,7 +7,8 @@ file replaced or still being written in the outbox is never lost:
    :mod:`watcher.engine.readiness`) wait for a later drain;
 2. give every settled file a free local name (``a (1).txt`` beside an existing ``a.txt``) and
    write the journal (outbox path, claim path, size, mtime -> name);
-3. **claim** the files: one server-side ``rclone move`` into a folder of this run,
+3. **claim** the files: one server-side ``rclone move`` (a rename per file on a local remote,
+   see :mod:`watcher.engine.outbox`) into a folder of this run,
    ``_outbox/.workspace-sync-claim/<run>/``. A sender that replaces ``_outbox/a.txt`` from now
    on creates a new file beside the claim, which the next drain takes; the journal is updated
    with what the claim folder really holds;
@@ -21,8 +22,13 @@ file replaced or still being written in the outbox is never lost:
 7. forget the finished journal entries.
 
 A rerun reads the journal first: landed files are not copied again, and claimed ones keep the
-name they were given. Files left in a claim folder (by a crash or a failure) are taken by the
-next drain without waiting.
+name they were given (a new free name if the agent wrote a file under it meanwhile; a file in
+``_inbox`` counts as placed by a crashed run only with the journalled size *and* mtime). Files
+left in a claim folder (by a crash or a failure) are taken by the next drain without the settle
+wait, but never while a process has them open for writing. A symlinked ``_inbox`` is refused
+before anything is claimed; a sender's ``.workspace-sync-incoming/`` folder lands beside the
+staging folder, never in it; an object-store name with a part over 255 bytes is claimed under
+a shortened path.
 """
 
 from __future__ import annotations
