@@ -119,7 +119,19 @@ def test_a_future_mtime_is_judged_by_ctime(tmp_path: Path) -> None:
 
 
 def test_settle_zero_takes_everything_at_once(tmp_path: Path) -> None:
-    """``outbox_settle = 0``: today's behaviour, no waiting, no process scan."""
+    """``outbox_settle = 0``: a closed file is taken at once, with no waiting."""
     (tmp_path / "a.txt").write_text("now")
     assert local_ready(tmp_path, ["a.txt"], settle=0) == (["a.txt"], [], None)
     assert open_for_writing([]) == set()
+
+
+@linux_only
+def test_settle_zero_still_waits_for_a_writer(
+    tmp_path: Path, holder: subprocess.Popen[str]
+) -> None:
+    """``outbox_settle = 0`` asks for no quiet time, never for a half-written file: a file a
+    process holds open for writing still waits (the drain's rule, now also the ingest's)."""
+    _old(tmp_path / "free.txt")
+    found = local_ready(tmp_path, ["free.txt", "held.bin"], settle=0)
+    assert found.ready == ["free.txt"]
+    assert found.waiting == ["held.bin"]

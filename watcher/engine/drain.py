@@ -59,9 +59,9 @@ from watcher.engine.journal import Journal, JournalEntry, merge_journals
 from watcher.engine.names import FreeNames, folder_lister, short_paths
 from watcher.engine.outbox import Outbox, claimed_rel, is_claimed
 from watcher.engine.place import PlaceError, place
-from watcher.engine.readiness import WRITER_RECHECK, Readiness, Settler, uploads_atomic
+from watcher.engine.readiness import Readiness, Settler, uploads_atomic
 from watcher.engine.session import Session
-from watcher.engine.settle import open_for_writing
+from watcher.engine.settle import WRITER_RECHECK, open_for_writing
 from watcher.engine.state import RunRecord
 from watcher.errors import SyncFailed
 from watcher.plan import CLAIMS, OUTBOX, Step, local_remote_dir

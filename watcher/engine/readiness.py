@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from watcher.config import Config
+from watcher.engine.settle import WRITER_RECHECK
 from watcher.engine.state import read_json, write_json
 from watcher.rclone import Entry
 from watcher.rclone.encoding import local_name
@@ -29,8 +30,6 @@ ATOMIC_BACKENDS = frozenset(
     {"s3", "dropbox", "drive", "onedrive", "b2", "azureblob", "gcs", "swift", "box", "pcloud"}
 )
 _PROVIDER_BACKENDS = {"s3": "s3", "dropbox": "dropbox", "gdrive": "drive", "onedrive": "onedrive"}
-#: Seconds before a file that is open for writing is looked at again.
-WRITER_RECHECK = 1.0
 
 #: Returns those of the given local paths that some process has open for writing.
 WriterCheck = Callable[[list[Path]], set[Path]]

@@ -23,6 +23,8 @@ PROC = Path("/proc")
 
 #: Shortest wait before a re-check, so a daemon never spins on a file about to settle.
 MIN_RECHECK = 0.05
+#: Seconds before a file that is open for writing is looked at again (at the least).
+WRITER_RECHECK = 1.0
 
 
 class Readiness(NamedTuple):
@@ -93,9 +95,8 @@ def local_ready(
 ) -> Readiness:
     """Split ``rels`` (files relative to ``root``) into those settled for ``settle`` seconds
     and not open for writing, and those still being written. Files that vanished are in
-    neither list. ``settle <= 0`` takes every file at once."""
-    if settle <= 0:
-        return Readiness(list(rels), [], None)
+    neither list. ``settle <= 0`` asks for no quiet time, but a file open for writing still
+    waits (a half-written file is never taken)."""
     now = time.time() if now is None else now
     old: list[str] = []
     waiting: list[str] = []
@@ -104,7 +105,7 @@ def local_ready(
         age = _age(root / rel, now)
         if age is None:
             continue
-        if age < settle:
+        if settle > 0 and age < settle:
             waiting.append(rel)
             wait = max(settle - age, MIN_RECHECK)
             recheck = wait if recheck is None else min(recheck, wait)
@@ -114,7 +115,8 @@ def local_ready(
     ready = [rel for rel in old if root / rel not in busy]
     if busy:
         waiting.extend(rel for rel in old if root / rel in busy)
-        recheck = settle if recheck is None else min(recheck, settle)
+        wait = max(settle, WRITER_RECHECK)
+        recheck = wait if recheck is None else min(recheck, wait)
     for rel in waiting:
         logger.debug("not yet settled, waiting: {}", rel)
     return Readiness(ready, waiting, recheck)
