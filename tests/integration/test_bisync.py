@@ -4,7 +4,10 @@ numbered losers that later conflicts never overwrite, dry runs, ``status --json`
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -256,3 +259,52 @@ def test_resync_dry_run_on_missing_remote_folder(backend: Backend) -> None:
     assert not workdir.exists() or list(workdir.iterdir()) == []
     assert status_json(setup)[1]["bisync_baseline"] is False
     assert tree(setup.sync_root) == {"a.txt": b"a", "sub/b.txt": b"b"}
+
+
+def _write_raw(root: Path, name: bytes, data: bytes, mtime: float) -> None:
+    path = os.path.join(os.fsencode(root), name)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    os.utime(path, (mtime, mtime))
+
+
+def _raw_tree(root: Path) -> dict[bytes, bytes]:
+    out = {}
+    for name in os.listdir(os.fsencode(root)):
+        with open(os.path.join(os.fsencode(root), name), "rb") as handle:
+            out[name] = handle.read()
+    return out
+
+
+def test_resync_keeps_losers_with_hostile_names(make_setup: Any) -> None:
+    """A newline in the name and a 255-byte name: the loser is kept (the copy's name cut to
+    255 bytes); a differing name that is not valid UTF-8 (rclone cannot copy it by name, but
+    the resync would overwrite it) makes the resync refuse, both files untouched."""
+    setup = make_setup("bisync")
+    setup.sync_root.mkdir(parents=True)
+    setup.cloud.mkdir(parents=True)
+    now = time.time()
+    long = b"L" * 255
+    for name in (b"nl\nname.txt", long):
+        _write_raw(setup.sync_root, name, b"local old", now - 600)
+        _write_raw(setup.cloud, name, b"remote new", now - 60)
+
+    ok(sync(setup, "--resync"))
+
+    kept = _raw_tree(setup.sync_root)
+    assert kept == _raw_tree(setup.cloud)
+    assert kept[b"nl\nname.txt"] == b"remote new"
+    assert kept[b"nl\nname.txt.conflict1"] == b"local old"
+    assert kept[long] == b"remote new"
+    assert kept[b"L" * 245 + b".conflict1"] == b"local old"
+
+    lose_listings(setup)
+    _write_raw(setup.sync_root, b"bad\xfe.txt", b"local old", now - 600)
+    _write_raw(setup.cloud, b"bad\xfe.txt", b"remote new", now - 60)
+    before = (_raw_tree(setup.sync_root), _raw_tree(setup.cloud))
+
+    refused = sync(setup, "--resync")
+
+    assert refused.exit_code == 1, refused.output
+    assert "not valid UTF-8" in refused.output
+    assert (_raw_tree(setup.sync_root), _raw_tree(setup.cloud)) == before

@@ -12,8 +12,9 @@ from watcher.engine.oneway import list_both
 from watcher.engine.session import Session
 from watcher.errors import SyncFailed
 from watcher.plan import Step, remote_join
-from watcher.plan.resync import KeepCopy, Version, plan_keep_copies
+from watcher.plan.resync import KeepCopy, Version, differs, plan_keep_copies
 from watcher.rclone import Entry
+from watcher.rclone.encoding import reachable
 from watcher.rclone.ops import copy_file, hash_types
 
 #: Hashes preferred for comparing the sides (cheap and offered by most backends).
@@ -52,6 +53,22 @@ def _versions(entries: Iterable[Entry]) -> dict[str, Version]:
     return {e.path: Version(e.size, e.mtime, e.hash) for e in entries}
 
 
+def _refuse_unreadable(local: dict[str, Version], remote: dict[str, Version]) -> None:
+    """A name that is not valid UTF-8 (rclone shows U+FFFD) cannot be copied by name, yet the
+    resync overwrites it (measured): when it differs between the sides, refuse."""
+    stuck = [
+        p
+        for p in sorted(set(local) & set(remote))
+        if not reachable(p) and differs(local[p], remote[p])
+    ]
+    if stuck:
+        raise SyncFailed(
+            f"resync not run: {stuck[0]!r} (and {len(stuck) - 1} more) differs between the "
+            "sides and its name is not valid UTF-8, so no copy of the losing version can be "
+            "kept; rename it on one side to a valid UTF-8 name, then run the resync again"
+        )
+
+
 async def prepare_resync(session: Session, step: Step, *, dry_run: bool) -> ResyncPrep:
     """List both sides (with a shared hash where there is one) and copy every version the
     resync will overwrite to a free ``<name>.conflictN`` on its own side; in a dry run only
@@ -60,9 +77,9 @@ async def prepare_resync(session: Session, step: Step, *, dry_run: bool) -> Resy
     filters = [*step.filter.rclone_args(), *session.link_args()]
     hashed = await common_hash(session, step)
     local, remote = await list_both(rc, step.src, step.dst, filters, hash_type=hashed)
-    copies = plan_keep_copies(
-        session.cfg.conflict_resolve, _versions(local or []), _versions(remote or [])
-    )
+    local_versions, remote_versions = _versions(local or []), _versions(remote or [])
+    _refuse_unreadable(local_versions, remote_versions)
+    copies = plan_keep_copies(session.cfg.conflict_resolve, local_versions, remote_versions)
     for copy in copies:
         root = step.src if copy.side == "local" else step.dst
         if dry_run:
