@@ -122,7 +122,7 @@ def test_invalid_edit_keeps_running_config(make_setup, start_watch):
     wait_until(lambda: (setup.cloud / "a.txt").exists())
     good = setup.config.read_text()
 
-    setup.config.write_text(good + "\nexclud = ['*.tmp']\n")  # unknown key
+    setup.config.write_text("exclud = ['*.tmp']\n" + good)  # unknown key
     wait_until(lambda: lines(watcher, "keeping the running config"), 10)
     (setup.sync_root / "b.txt").write_text("still syncing")
     wait_until(lambda: (setup.cloud / "b.txt").exists(), 20)
@@ -162,8 +162,9 @@ def test_remote_path_change_is_a_new_pairing(make_setup, start_watch, tmp_path):
 
     ok(sync(setup, "--force"))  # the user confirms: this push makes share2 the mirror
     wait_until(lambda: lines(watcher, "new pairing confirmed"), 10)
+    wait_until(lambda: health(setup) == "ok", 10)
     data = status_json(setup)[1]
-    assert data["health"] == "ok" and data["daemon"]["running"]
+    assert data["daemon"]["running"] and not data["config_file"]["differs"]
     assert data["daemon"]["pid"] == watcher.proc.pid
     (setup.sync_root / "after.txt").write_text("to share2")
     wait_until(lambda: (new_remote / "after.txt").exists(), 20)
