@@ -170,3 +170,29 @@ def test_remote_path_change_is_a_new_pairing(make_setup, start_watch, tmp_path):
     wait_until(lambda: (new_remote / "after.txt").exists(), 20)
     assert not (setup.cloud / "after.txt").exists()
     assert watcher.alive()
+
+
+def test_confirmed_pairing_held_by_another_daemon_waits(make_setup, start_watch, tmp_path):
+    setup = mailbox(make_setup)
+    (tmp_path / "cloud" / "share2").mkdir(parents=True)
+    data = tomllib.loads(setup.config.read_text())
+    (tmp_path / "other").mkdir()
+    other = write_config(tmp_path / "other" / "sync.toml", {**data, "remote_path": "share2"})
+    first = start_watch(setup.config)
+    second = start_watch(other)  # the daemon of the pair the first one will be edited into
+
+    edit(setup, remote_path="share2")
+    wait_until(lambda: health(setup) == "new-pairing", 10)
+    ok(sync(setup))
+    wait_until(lambda: lines(first, "new pairing confirmed but not started"), 10)
+    assert f"pid {second.proc.pid}" in lines(first, "new pairing confirmed but not started")[0]
+    wait_until(lambda: f"pid {second.proc.pid}" in status_json(setup)[1]["action"], 10)
+    data = status_json(setup)[1]
+    assert data["health"] == "new-pairing" and data["daemon"]["pid"] == first.proc.pid
+
+    assert second.stop() == 0
+    wait_until(lambda: lines(first, "new pairing confirmed: running"), 10)
+    wait_until(lambda: health(setup) == "ok", 10)
+    (setup.sync_root / "later.txt").write_text("one daemon, new pair")
+    wait_until(lambda: (tmp_path / "cloud" / "share2" / "later.txt").exists(), 20)
+    assert first.alive()

@@ -32,6 +32,23 @@ from watcher.errors import WorkspaceSyncError
 
 #: A burst of events (truncate, write, rename) is read once it has been quiet this long.
 SETTLE = 0.3
+#: A backstop for lost or impossible watches (inotify limits): the files are stat()ed this often.
+STAT_EVERY = 2.0
+
+Signature = tuple[tuple[int, int, int] | None, ...]
+
+
+def signature(files: list[Path]) -> Signature:
+    """Inode, size and mtime of each file (``None`` for a missing one): cheap change detection."""
+    out: list[tuple[int, int, int] | None] = []
+    for path in files:
+        try:
+            st = path.stat()
+        except OSError:
+            out.append(None)
+            continue
+        out.append((st.st_ino, st.st_size, st.st_mtime_ns))
+    return tuple(out)
 
 
 def _text(path: bytes | str) -> str:
@@ -108,6 +125,8 @@ class ConfigReloader:
         self.forced = False
         self.last_poke = 0.0
         self.watch = ConfigFileWatch(self._files(cfg), self.poke)
+        self.sig = signature(self._files(cfg))
+        self.next_stat = 0.0
 
     @staticmethod
     def _files(cfg: Config) -> list[Path]:
@@ -120,7 +139,14 @@ class ConfigReloader:
         self.poke.set()
 
     def due(self, now: float) -> bool:
-        """True when a poke (file event or SIGHUP) has settled and the file should be read."""
+        """True when a poke (file event, SIGHUP, or a changed stat() every :data:`STAT_EVERY`
+        seconds) has settled and the file should be read."""
+        if now >= self.next_stat:
+            self.next_stat = now + STAT_EVERY
+            sig = signature([Path(f) for f in self.watch.files])
+            if sig != self.sig:
+                self.sig = sig
+                self.poke.set()
         if self.poke.is_set():
             self.poke.clear()
             self.last_poke = now
@@ -198,6 +224,7 @@ class ConfigReloader:
         self.config_path = cfg.config_path
         self.stamp = self.seen = file_stamp(cfg.config_path, cfg.secrets_file)
         files = self._files(cfg)
+        self.sig = signature(files)
         if [str(f) for f in files] != self.watch.files:
             self.watch.stop()
             self.watch = ConfigFileWatch(files, self.poke)
@@ -233,7 +260,7 @@ async def open_pairing(
         try:
             stack.enter_context(hold_lock(lock, busy, owner=str(new.config_path)))
         except LockHeld as exc:
-            reloader.held(f"{exc}; stop that daemon, then run `{confirm_command(new)}`")
+            reloader.held(f"{exc}; stop that daemon and this one takes the pair over")
             return None
     try:
         session = await open_session(new)

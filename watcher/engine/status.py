@@ -127,22 +127,16 @@ def daemon_status(paths: StatePaths, now: float, config: str | None = None) -> d
 
 
 def find_daemon(paths: StatePaths, config: str | None = None) -> LockHolder | None:
-    """Who holds the pair's daemon lock; or, when nobody does, the daemon of this config that
-    still runs the pairing it had before its config file was edited (the lock named in its
-    ``daemon.json``)."""
-    holder = lock_owner(paths.daemon_lock)
-    if holder is not None:
-        return holder
+    """The daemon of this config, which may still hold the daemon lock of the pairing it had
+    before its config file was edited (the lock named in its ``daemon.json``); else whoever
+    holds the pair's daemon lock."""
     state = read_json(paths.daemon_state, None)
     lock = state.get("daemon_lock") if isinstance(state, dict) else None
-    if not isinstance(lock, str) or lock == str(paths.daemon_lock):
-        return None
-    other = lock_owner(Path(lock))
-    if other is None or other.pid != state.get("pid"):
-        return None
-    if config is not None and other.config not in (None, config):
-        return None
-    return other
+    if isinstance(lock, str) and lock != str(paths.daemon_lock):
+        own = lock_owner(Path(lock))
+        if own is not None and own.pid == state.get("pid") and own.config in (None, config):
+            return own
+    return lock_owner(paths.daemon_lock)
 
 
 def config_file_status(cfg: Config, daemon: dict[str, Any]) -> dict[str, Any]:
