@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import sys
-from pathlib import Path
 from typing import Any
 
 if sys.version_info >= (3, 11):
@@ -17,7 +16,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 from tests.conftest import Setup, Watcher, run_cli, tree, wait_until, write_config
-from tests.integration.helpers import ok, status_json, sync
+from tests.integration.helpers import ok, paths_of, status_json, sync
 
 
 def edit(setup: Setup, *, replace: bool = False, **changes: Any) -> None:
@@ -84,8 +83,6 @@ def test_mailbox_to_mirror_waits_for_confirmation(make_setup, start_watch):
 
 
 def _daemon_json(setup: Setup) -> str:
-    from tests.integration.helpers import paths_of
-
     return paths_of(setup).daemon_state.read_text()
 
 

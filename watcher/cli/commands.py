@@ -174,9 +174,7 @@ def _print_status(data: dict[str, Any]) -> None:
             )
         )
     rows.append(("daemon", _daemon_line(data["daemon"])))
-    changed = _config_file_line(data)
-    if changed:
-        rows.append(("config file", changed))
+    rows += [("config file", line) for line in [_config_file_line(data)] if line]
     for kind, run in sorted(data["last_runs"].items()):
         state = "ok" if run["ok"] else "FAILED"
         line = f"{state}, {_age(run['age'])}: {run['message']}"

@@ -66,6 +66,7 @@ class _Handler(FileSystemEventHandler):
         self.poke = poke
 
     def dispatch(self, event: FileSystemEvent) -> None:
+        """Poke the reloader for an event on one of the watched files (either side of a move)."""
         paths = {_text(event.src_path), _text(event.dest_path) if event.dest_path else ""}
         if paths & self.names:
             self.poke.set()
@@ -178,6 +179,8 @@ class ConfigReloader:
         self.problem = None
         change = classify_change(current, new)
         if change.empty:
+            if self.pending is not None:
+                logger.info("config edit undone: the running pairing goes on")
             self.pending = None
             self.stamp = stamp
             if forced:

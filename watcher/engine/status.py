@@ -157,6 +157,18 @@ def _with_config(command: str, config: str) -> str:
     return f"{command} --config {shlex.quote(config)}"
 
 
+def _new_pairing(pairing: dict[str, Any], config: str) -> tuple[Health, str, str]:
+    command = _with_config(str(pairing["command"]), config)
+    held = f" ({pairing['held']})" if pairing.get("held") else ""
+    return (
+        "new-pairing",
+        f"the config file changed ({', '.join(pairing['changed'])}): a new pairing; the "
+        f"daemon makes no run until you check both sides and run `{command}` once "
+        f"(`--force` if it is refused){held}",
+        command,
+    )
+
+
 def assess(data: dict[str, Any]) -> tuple[Health, str | None, str | None]:
     """The one health verdict of a status and the single action (a sentence) and command
     (runnable, or ``None``) that fix it, most urgent cause first: a new pairing waiting for
@@ -166,15 +178,7 @@ def assess(data: dict[str, Any]) -> tuple[Health, str | None, str | None]:
     runs: dict[str, dict[str, Any]] = data["last_runs"]
     pairing = data["daemon"].get("new_pairing")
     if pairing:
-        command = _with_config(str(pairing["command"]), config)
-        held = f" ({pairing['held']})" if pairing.get("held") else ""
-        return (
-            "new-pairing",
-            f"the config file changed ({', '.join(pairing['changed'])}): a new pairing; the "
-            f"daemon makes no run until you check both sides and run `{command}` once "
-            f"(`--force` if it is refused){held}",
-            command,
-        )
+        return _new_pairing(pairing, config)
     if data.get("bisync_baseline") is False:
         command = _with_config("workspace-sync sync --resync", config)
         return (
