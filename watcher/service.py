@@ -70,6 +70,8 @@ def render_systemd_unit(argv: Sequence[str], env: Mapping[str, str] | None = Non
         "[Service]",
         "Type=simple",
         "ExecStart=" + " ".join(systemd_quote(a) for a in argv),
+        "# `systemctl --user reload`: the daemon rereads its config (SIGHUP).",
+        "ExecReload=/bin/kill -HUP $MAINPID",
         "Restart=on-failure",
         f"RestartSec={RESTART_DELAY}",
         "# Exit 2 is a configuration error: restarting cannot fix it.",

@@ -13,6 +13,7 @@ from watcher.cli.app import Options, cli, common_options, fail, load, run_async,
 from watcher.cli.progress import SyncProgress, wants_progress
 from watcher.config import Config
 from watcher.engine import CycleReport, run_cycle
+from watcher.engine.state import record_confirmation
 from watcher.engine.status import gather_status
 from watcher.errors import UsageError
 from watcher.plan import remote_join, remote_root
@@ -54,7 +55,7 @@ def sync(
 
     async def go() -> CycleReport:
         session = await session_for(cfg)
-        return await run_cycle(
+        report = await run_cycle(
             session,
             direction=direction,  # type: ignore[arg-type]
             dry_run=dry_run,
@@ -62,6 +63,9 @@ def sync(
             resync=resync,
             on_event=progress.on_event if progress is not None else None,
         )
+        if report.ok and not dry_run and direction is None:
+            record_confirmation(session.paths, cfg)  # a daemon waiting for it may go on
+        return report
 
     if progress is None:
         report = run_async(go)
@@ -117,7 +121,27 @@ def _daemon_line(daemon: dict[str, Any]) -> str:
         line += f"; {daemon['failures']} failed attempts, retrying"
     if daemon["blocked"]:
         line += f"; BLOCKED until `{daemon['blocked']}`"
+    if daemon.get("new_pairing"):
+        line += f"; NEW PAIRING waits for `{daemon['new_pairing']['command']}`"
     return line
+
+
+def _config_file_line(data: dict[str, Any]) -> str | None:
+    """Says when the file on disk is not the config the daemon runs."""
+    if not data.get("config_file", {}).get("differs"):
+        return None
+    daemon = data["daemon"]
+    why = (
+        "it waits for confirmation of the new pairing"
+        if daemon.get("new_pairing")
+        else f"it could not load it: {daemon['config_problem']}"
+        if daemon.get("config_problem")
+        else "it rereads it within seconds (or send SIGHUP)"
+    )
+    return (
+        "config file changed since the daemon loaded it; the daemon runs the earlier "
+        f"version ({why})"
+    )
 
 
 def _print_status(data: dict[str, Any]) -> None:
@@ -155,6 +179,7 @@ def _print_status(data: dict[str, Any]) -> None:
             )
         )
     rows.append(("daemon", _daemon_line(data["daemon"])))
+    rows += [("config file", line) for line in [_config_file_line(data)] if line]
     for kind, run in sorted(data["last_runs"].items()):
         state = "ok" if run["ok"] else "FAILED"
         line = f"{state}, {_age(run['age'])}: {run['message']}"

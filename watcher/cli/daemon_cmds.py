@@ -11,8 +11,10 @@ import click
 from watcher.cli.app import Options, cli, common_options, fail, load, run_async, session_for
 from watcher.cli.commands import print_records
 from watcher.daemon import Daemon
+from watcher.daemon.reload import confirm_command
 from watcher.engine import CycleReport, LockHeld, run_cycle, state_paths
-from watcher.engine.lock import lock_owner
+from watcher.engine.state import StatePaths, read_json
+from watcher.engine.status import find_daemon
 
 
 @cli.command()
@@ -35,6 +37,12 @@ def watch(ctx: click.Context) -> None:
     sys.exit(0)
 
 
+def waits_for_pairing(paths: StatePaths, pid: int) -> bool:
+    """True when the daemon ``pid`` says (``daemon.json``) that a new pairing waits."""
+    state = read_json(paths.daemon_state, None)
+    return isinstance(state, dict) and state.get("pid") == pid and bool(state.get("new_pairing"))
+
+
 @cli.command()
 @click.option(
     "--event",
@@ -51,13 +59,21 @@ def trigger(ctx: click.Context, event: str | None) -> None:
         if not getattr(cfg, key):
             click.echo(f"{key} = false in {cfg.config_path}: nothing to do")
             return
-    holder = lock_owner(state_paths(cfg).daemon_lock)
+    paths = state_paths(cfg)
+    holder = find_daemon(paths, str(cfg.config_path))
     if holder is not None and holder.config not in (None, str(cfg.config_path)):
         click.echo(
             f"the daemon of this workspace and remote runs another config "
             f"({holder.describe()}): running one cycle of {cfg.config_path} here"
         )
     elif holder is not None and holder.pid is not None and holder.pid > 0:
+        if waits_for_pairing(paths, holder.pid):
+            click.echo(
+                f"the daemon (pid {holder.pid}) waits for confirmation of a new pairing (the "
+                f"config file changed): no cycle; check both sides, then run "
+                f"`{confirm_command(cfg)}` once"
+            )
+            return
         try:
             os.kill(holder.pid, signal.SIGUSR1)
         except ProcessLookupError:

@@ -18,22 +18,28 @@ import anyio.from_thread
 import anyio.lowlevel
 from loguru import logger
 
+from watcher.config import Config
 from watcher.daemon.backups import BackupTimer
-from watcher.daemon.debounce import Pending, backoff_delay, wait_time
+from watcher.daemon.debounce import Pending, apply_change, backoff_delay, wait_time
 from watcher.daemon.events import Change
 from watcher.daemon.observe import Observers
+from watcher.daemon.reload import ConfigReloader, confirm_command, open_pairing
 from watcher.daemon.roots import bisync_own_writes, watch_roots
-from watcher.engine import CycleReport, Session, run_cycle
+from watcher.daemon.work import due_rechecks, note_rechecks, run_work
+from watcher.engine import CycleReport, Session
 from watcher.engine.lock import hold_lock
 from watcher.engine.state import write_json
 from watcher.errors import SafetyRefusal
-from watcher.plan import OUTBOX, StepKind, local_remote_dir, plan_cycle
+from watcher.plan import OUTBOX, local_remote_dir, plan_cycle
 from watcher.rclone import list_files
 
 #: Retries of a failing run wait 2, 4, 8 … seconds, at most this long (plus jitter).
 BACKOFF_CAP = 300.0
 #: How often the daemon refreshes ``daemon.json`` for ``status`` (only when it changed).
 STATE_INTERVAL = 1.0
+#: How often the daemon looks at config file events and at a pending pairing's confirmation.
+RELOAD_POLL = 0.25
+BUSY = "workspace-sync watch is already running for this workspace and remote"
 
 
 @dataclass
@@ -72,6 +78,10 @@ class Daemon:
         self.run_guard = anyio.Lock()
         #: Steps to run again (monotonic time) for inbound files that were still being written.
         self.rechecks: dict[str, float] = {}
+        self.reloader = ConfigReloader(self.cfg, session.paths)
+        #: A session (new config) to switch to between runs; its pair lock is already held.
+        self.adopt: Session | None = None
+        self._lock = contextlib.ExitStack()
 
     # ------------------------------------------------------------------ event intake
 
@@ -90,42 +100,7 @@ class Daemon:
             self.changes.clear()
         now = time.monotonic()
         for change in changes:
-            self._apply(change, now)
-
-    def _apply(self, change: Change | None, now: float) -> None:
-        pending = self.pending
-        if change is None:
-            logger.warning(
-                "file events may have been missed (event queue overflow, or a watched folder "
-                "went away): running a full cycle"
-            )
-            pending.full = True
-            pending.touch(now)
-            return
-        kind = change.root.kind
-        mode = self.cfg.mode
-        if kind == "outbox":
-            pending.drain = True
-            pending.touch(now)
-        elif kind == "ingest":
-            pending.ingest = True
-            pending.touch(now)
-        elif kind == "remote" and mode == "mirror":
-            pending.pull = True
-            pending.touch(now)
-        elif change.structural:
-            pending.full = True
-            pending.paths.clear()
-            pending.touch(now)
-        elif kind == "remote":  # bisync, local remote
-            pending.bisync = True
-            self.remote_paths.update(change.paths)
-            pending.touch(now)
-        else:  # the sync root: incremental push (mailbox) or bisync
-            if mode == "bisync":
-                pending.bisync = True
-            for rel in change.paths:
-                pending.add_path(rel, now)
+            apply_change(self.pending, self.remote_paths, change, self.cfg.mode, now)
 
     def request(self, *, full: bool = False, drain: bool = False, urgent: bool = True) -> None:
         """Ask for work from inside the loop (start-up, timer, trigger, outbox poll)."""
@@ -141,34 +116,78 @@ class Daemon:
         """Hold the daemon lock and run until cancelled. Raises
         :class:`~watcher.engine.lock.LockHeld` when another daemon (of any config) runs this
         workspace and remote."""
-        paths = self.session.paths
-        busy = "workspace-sync watch is already running for this workspace and remote"
-        with hold_lock(paths.daemon_lock, busy, owner=str(self.cfg.config_path)):
-            self._token = anyio.lowlevel.current_token()
-            self.started = time.time()
-            self._prepare_roots()
-            self._warn_unwatched()
-            self.observers.start()
-            try:
-                async with anyio.create_task_group() as tg:
-                    tg.start_soon(self._signals, tg.cancel_scope)
-                    tg.start_soon(self._publish_state)
-                    if self.cfg.interval:
-                        tg.start_soon(self._fallback_timer)
-                    if self.cfg.backup.enabled and self.cfg.backup.interval:
-                        tg.start_soon(BackupTimer(self.session, self.run_guard).run)
-                    if (
-                        self.cfg.mode == "mailbox"
-                        and self._outbox_is_remote()
-                        and (self.cfg.outbox_poll)
-                    ):
-                        tg.start_soon(self._outbox_poll)
-                    self.request(full=True)
-                    await self._scheduler()
-            finally:
-                self._token = None
-                self.observers.stop()
-                paths.daemon_state.unlink(missing_ok=True)
+        owner = str(self.cfg.config_path)
+        self._lock.enter_context(hold_lock(self.session.paths.daemon_lock, BUSY, owner=owner))
+        self._token = anyio.lowlevel.current_token()
+        self.started = time.time()
+        self.reloader.watch.start()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._signals, tg.cancel_scope)
+                tg.start_soon(self._publish_state)
+                tg.start_soon(self._config_loop)
+                while True:
+                    await self._generation()
+        finally:
+            self._token = None
+            self.reloader.watch.stop()
+            self.session.paths.daemon_state.unlink(missing_ok=True)
+            self._lock.close()
+
+    async def _generation(self) -> None:
+        """Run the current config (observers, timers, scheduler) until a new one is adopted."""
+        self._prepare_roots()
+        self._warn_unwatched()
+        observers = self.observers  # _switch() puts the next config's in its place
+        observers.start()
+        try:
+            async with anyio.create_task_group() as tg:
+                if self.cfg.interval:
+                    tg.start_soon(self._fallback_timer)
+                if self.cfg.backup.enabled and self.cfg.backup.interval:
+                    tg.start_soon(BackupTimer(self.session, self.run_guard).run)
+                if self.cfg.mode == "mailbox" and self._outbox_is_remote() and self.cfg.outbox_poll:
+                    tg.start_soon(self._outbox_poll)
+                self.request(full=True)
+                await self._scheduler()
+                tg.cancel_scope.cancel()
+        finally:
+            observers.stop()
+
+    def _switch(self, session: Session) -> None:
+        """Run ``session`` from now on (called between runs): fresh observers and work."""
+        self.session, self.cfg, self.adopt = session, session.cfg, None
+        self.pending, self.remote_paths, self.rechecks = Pending(), set(), {}
+        self.known_dest_files, self.blocked, self.failures = None, None, 0
+        self.observers = Observers(watch_roots(self.cfg), self._from_thread)
+
+    async def _config_loop(self) -> None:
+        """Look at config file events, SIGHUP and a pending pairing's confirmation."""
+        while True:
+            await anyio.sleep(RELOAD_POLL)
+            if self.adopt is not None:
+                continue
+            waiting = self.reloader.pending is not None
+            new = self.reloader.poll(self.cfg)
+            if new is not None:
+                await self._prepare(new, confirmed=waiting)
+            elif waiting and self.reloader.pending is None:
+                self.wakeup.set()  # the edit was undone: runs go on
+
+    async def _prepare(self, new: Config, *, confirmed: bool) -> None:
+        """Take the new pair's daemon lock (when the pair changes) and open its session; on
+        success the scheduler switches at its next turn, else the running config is kept."""
+        current = self.session.paths.daemon_lock
+        opened = await open_pairing(self.reloader, new, current, BUSY)
+        if opened is None:
+            return
+        session, stack = opened
+        if stack is not None:
+            self._lock.close()
+            self._lock = stack
+        self.reloader.adopted(new, confirmed=confirmed)
+        self.adopt = session
+        self.wakeup.set()
 
     def _prepare_roots(self) -> None:
         """Create the folders to watch where that is safe (never a missing workspace)."""
@@ -194,9 +213,17 @@ class Daemon:
             )
 
     async def _signals(self, scope: anyio.CancelScope) -> None:
-        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM, signal.SIGUSR1) as signals:
+        wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP)
+        with anyio.open_signal_receiver(*wanted) as signals:
             async for signum in signals:
-                if signum == signal.SIGUSR1:
+                if signum == signal.SIGHUP:
+                    self.reloader.sighup()
+                elif signum == signal.SIGUSR1 and self.reloader.pending is not None:
+                    logger.warning(
+                        "trigger received: not running: a new pairing waits for `{}`",
+                        confirm_command(self.reloader.pending.cfg),
+                    )
+                elif signum == signal.SIGUSR1:
                     logger.info("trigger received: running a full cycle")
                     self.blocked = None
                     self.kick.set()
@@ -217,6 +244,8 @@ class Daemon:
             "blocked": self.blocked,
             "failures": self.failures,
             "cycles": self.stats.cycles,
+            "daemon_lock": str(self.session.paths.daemon_lock),
+            **self.reloader.state(),
             "pending": {
                 "paths": len(pending.paths),
                 "full": pending.full,
@@ -269,8 +298,15 @@ class Daemon:
     async def _scheduler(self) -> None:
         while True:
             self._take_changes()
+            if self.adopt is not None:
+                async with self.run_guard:  # a snapshot in progress finishes first
+                    self._switch(self.adopt)
+                return
+            if self.reloader.pending is not None:  # a new pairing waits for the user
+                await self._wait(None)
+                continue
             now = time.monotonic()
-            self._due_rechecks(now)
+            due_rechecks(self.rechecks, self.pending, now)
             delay = wait_time(self.pending, now, self.cfg.debounce, self.cfg.max_delay)
             if self.rechecks:
                 until = min(self.rechecks.values()) - now
@@ -285,28 +321,6 @@ class Daemon:
                 continue
             await self._execute(work)
             self.observers.refresh()
-
-    def _due_rechecks(self, now: float) -> None:
-        """Turn due rechecks (inbound files that were still being written) into work."""
-        for kind, when in list(self.rechecks.items()):
-            if when <= now:
-                del self.rechecks[kind]
-                setattr(self.pending, kind, True)
-                self.pending.urgent = True
-                self.pending.touch(now)
-
-    def _note_rechecks(self, report: CycleReport) -> None:
-        now = time.monotonic()
-        for record in report.records:
-            if record.kind in ("drain", "ingest") and record.recheck is not None:
-                when = now + record.recheck
-                self.rechecks[record.kind] = min(self.rechecks.get(record.kind, when), when)
-                logger.debug(
-                    "{}: {} inbound files still being written; looking again in {:.1f} s",
-                    record.kind,
-                    record.unsettled,
-                    record.recheck,
-                )
 
     # ------------------------------------------------------------------ running work
 
@@ -367,32 +381,11 @@ class Daemon:
         self.pending.merge(retry)
 
     async def _run(self, work: Pending) -> CycleReport:
-        session = self.session
-        if work.full:
-            report = await run_cycle(session, settle_wait=False)
-        else:
-            only: set[StepKind] = set()
-            if work.paths:
-                only.add("push")
-            if work.drain:
-                only.add("drain")
-            if work.ingest:
-                only.add("ingest")
-            if work.pull:
-                only.add("pull")
-            if work.bisync:
-                only.add("bisync")
-            report = await run_cycle(
-                session,
-                only=only,
-                push_paths=work.paths if work.paths else None,
-                known_dest_files=self.known_dest_files,
-                settle_wait=False,
-            )
+        report = await run_work(self.session, work, self.known_dest_files)
         for record in report.records:
             if record.kind == "push" and record.dest_files is not None:
                 self.known_dest_files = record.dest_files
-        self._note_rechecks(report)
+        note_rechecks(self.rechecks, report, time.monotonic())
         return report
 
 

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from loguru import logger
+
+from watcher.daemon.events import Change
+
 #: More changed paths than this make a push a full one instead of an incremental one.
 INCREMENTAL_LIMIT = 5000
 
@@ -89,3 +93,42 @@ def backoff_delay(
     if failures <= 0:
         return 0.0
     return float(min(cap, base * 2.0 ** (failures - 1)) * (1 + jitter))
+
+
+def apply_change(
+    pending: Pending, remote_paths: set[str], change: Change | None, mode: str, now: float
+) -> None:
+    """Turn one change from the observers into work: ``None`` (events lost) asks for a full
+    cycle; the outbox, ingest folder and a local remote ask for their step; the sync root for
+    an incremental push (mailbox) or a bisync run."""
+    if change is None:
+        logger.warning(
+            "file events may have been missed (event queue overflow, or a watched folder "
+            "went away): running a full cycle"
+        )
+        pending.full = True
+        pending.touch(now)
+        return
+    kind = change.root.kind
+    if kind == "outbox":
+        pending.drain = True
+        pending.touch(now)
+    elif kind == "ingest":
+        pending.ingest = True
+        pending.touch(now)
+    elif kind == "remote" and mode == "mirror":
+        pending.pull = True
+        pending.touch(now)
+    elif change.structural:
+        pending.full = True
+        pending.paths.clear()
+        pending.touch(now)
+    elif kind == "remote":  # bisync, local remote
+        pending.bisync = True
+        remote_paths.update(change.paths)
+        pending.touch(now)
+    else:  # the sync root: incremental push (mailbox) or bisync
+        if mode == "bisync":
+            pending.bisync = True
+        for rel in change.paths:
+            pending.add_path(rel, now)

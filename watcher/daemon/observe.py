@@ -103,8 +103,9 @@ class Observers:
                 self.observer.unschedule(watch)
 
     def stop(self) -> None:
-        """Stop the observer thread and detach the overflow hook."""
-        for name in ("watchdog.observers.inotify", "watchdog.observers.inotify_c"):
-            logging.getLogger(name).removeHandler(self.overflow)
+        """Stop the observer thread, then detach the overflow hook (which also keeps watchdog's
+        shutdown chatter out of the log when the daemon switches configs)."""
         self.observer.stop()
         self.observer.join(timeout=5)
+        for name in ("watchdog.observers.inotify", "watchdog.observers.inotify_c"):
+            logging.getLogger(name).removeHandler(self.overflow)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 import platformdirs
 
 from watcher.config import Config
+from watcher.config.change import pairing_key
 from watcher.fsutil import atomic_write
 from watcher.plan import pair_identity
 
@@ -91,6 +93,11 @@ class StatePaths:
         """Written by the running daemon for ``status`` (see docs/status.md)."""
         return self.root / "daemon.json"
 
+    @property
+    def pairing_confirmed(self) -> Path:
+        """Written by a successful ``sync``: the pairing the user confirmed, and when."""
+        return self.root / "pairing.json"
+
     def create(self) -> None:
         """Create the state folder and the pair folder (0700, ``pairs`` too) if needed."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -108,6 +115,22 @@ def state_paths(cfg: Config) -> StatePaths:
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", cfg.config_path.parent.name or "root").strip("-")
     pair = base / "pairs" / pair_identity(cfg).key()
     return StatePaths(base / f"{stem or 'root'}-{digest}", pair)
+
+
+def record_confirmation(paths: StatePaths, cfg: Config) -> None:
+    """Note that the user ran ``sync`` with ``cfg``: a daemon waiting for this pairing to be
+    confirmed (its config file was edited while it watched) may now run it."""
+    write_json(paths.pairing_confirmed, {"pairing": pairing_key(cfg), "time": time.time()})
+
+
+def pairing_confirmed(paths: StatePaths, cfg: Config, since: float) -> bool:
+    """True when a ``sync`` of ``cfg``'s pairing succeeded at or after ``since`` (the time
+    the config file was edited)."""
+    data = read_json(paths.pairing_confirmed, None)
+    if not isinstance(data, dict) or data.get("pairing") != pairing_key(cfg):
+        return False
+    stamp = data.get("time")
+    return isinstance(stamp, (int, float)) and stamp >= since
 
 
 def write_json(path: Path, data: Any) -> None:

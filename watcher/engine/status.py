@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import shlex
 import time
+from pathlib import Path
 from typing import Any, Literal
 
 from watcher.config import Config, is_secret
+from watcher.config.change import file_stamp
 from watcher.engine.bisync import baseline_present
-from watcher.engine.lock import lock_owner
+from watcher.engine.lock import LockHolder, lock_owner
 from watcher.engine.session import Session
 from watcher.engine.state import StatePaths, last_runs, read_json
 from watcher.plan import plan_cycle, remote_root
@@ -18,7 +20,9 @@ from watcher.plan.resync import resync_effect
 REACH_TIMEOUT = 15.0
 REDACTED = "***"
 
-Health = Literal["ok", "never-ran", "failing", "blocked", "baseline-missing", "unreachable"]
+Health = Literal[
+    "ok", "never-ran", "failing", "blocked", "baseline-missing", "unreachable", "new-pairing"
+]
 
 
 def redacted_options(cfg: Config) -> dict[str, Any]:
@@ -73,6 +77,7 @@ async def gather_status(session: Session, *, check_remote: bool = True) -> dict[
         "daemon": daemon_status(paths, now, str(cfg.config_path)),
         "last_runs": runs,
     }
+    data["config_file"] = config_file_status(cfg, data["daemon"])
     if cfg.mode == "bisync":
         step = plan_cycle(cfg)[0]
         data["bisync_baseline"] = baseline_present(paths.bisync_workdir, step)
@@ -98,8 +103,11 @@ def daemon_status(paths: StatePaths, now: float, config: str | None = None) -> d
         "failures": 0,
         "pending": None,
         "other": None,
+        "new_pairing": None,
+        "config_problem": None,
+        "config_file": None,
     }
-    holder = lock_owner(paths.daemon_lock)
+    holder = find_daemon(paths, config)
     if holder is None:
         return out
     if config is not None and holder.config is not None and holder.config != config:
@@ -117,20 +125,66 @@ def daemon_status(paths: StatePaths, now: float, config: str | None = None) -> d
             blocked=state.get("blocked"),
             failures=int(state.get("failures") or 0),
             pending=state.get("pending"),
+            new_pairing=state.get("new_pairing"),
+            config_problem=state.get("config_problem"),
+            config_file=state.get("config_file"),
         )
     return out
+
+
+def find_daemon(paths: StatePaths, config: str | None = None) -> LockHolder | None:
+    """The daemon of this config, which may still hold the daemon lock of the pairing it had
+    before its config file was edited (the lock named in its ``daemon.json``); else whoever
+    holds the pair's daemon lock."""
+    state = read_json(paths.daemon_state, None)
+    lock = state.get("daemon_lock") if isinstance(state, dict) else None
+    if isinstance(lock, str) and lock != str(paths.daemon_lock):
+        own = lock_owner(Path(lock))
+        if own is not None and own.pid == state.get("pid") and own.config in (None, config):
+            return own
+    return lock_owner(paths.daemon_lock)
+
+
+def config_file_status(cfg: Config, daemon: dict[str, Any]) -> dict[str, Any]:
+    """The config file on disk against the one the running daemon loaded: ``differs`` is true
+    when the daemon runs another version (a pairing waiting, or a file it could not load)."""
+    disk = file_stamp(cfg.config_path, cfg.secrets_file)
+    loaded = daemon.get("config_file") or {}
+    running = bool(daemon.get("running")) and bool(loaded)
+    return {
+        "fingerprint": disk.fingerprint,
+        "mtime": disk.mtime,
+        "daemon_fingerprint": loaded.get("fingerprint") if running else None,
+        "differs": running and loaded.get("fingerprint") != disk.fingerprint,
+    }
 
 
 def _with_config(command: str, config: str) -> str:
     return f"{command} --config {shlex.quote(config)}"
 
 
+def _new_pairing(pairing: dict[str, Any], config: str) -> tuple[Health, str, str]:
+    command = _with_config(str(pairing["command"]), config)
+    held = f" ({pairing['held']})" if pairing.get("held") else ""
+    return (
+        "new-pairing",
+        f"the config file changed ({', '.join(pairing['changed'])}): a new pairing; the "
+        f"daemon makes no run until you check both sides and run `{command}` once "
+        f"(`--force` if it is refused){held}",
+        command,
+    )
+
+
 def assess(data: dict[str, Any]) -> tuple[Health, str | None, str | None]:
     """The one health verdict of a status and the single action (a sentence) and command
-    (runnable, or ``None``) that fix it, most urgent cause first: missing bisync baseline,
-    a safety block, an unreachable remote, a failed last run, no run yet."""
+    (runnable, or ``None``) that fix it, most urgent cause first: a new pairing waiting for
+    confirmation, missing bisync baseline, a safety block, an unreachable remote, a failed last
+    run, no run yet."""
     config = data["config"]
     runs: dict[str, dict[str, Any]] = data["last_runs"]
+    pairing = data["daemon"].get("new_pairing")
+    if pairing:
+        return _new_pairing(pairing, config)
     if data.get("bisync_baseline") is False:
         command = _with_config("workspace-sync sync --resync", config)
         return (

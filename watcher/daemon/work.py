@@ -1,0 +1,54 @@
+"""Turn a batch of pending work into one cycle run (the full cycle or only the steps asked
+for), and the rechecks of inbound files that were still being written."""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from watcher.daemon.debounce import Pending
+from watcher.engine import CycleReport, Session, run_cycle
+from watcher.plan import StepKind
+
+
+async def run_work(session: Session, work: Pending, known_dest_files: int | None) -> CycleReport:
+    """Run ``work``: a full cycle, or the steps it names (an incremental push of its paths);
+    ``known_dest_files`` is the push destination's file count from the last listing."""
+    if work.full:
+        return await run_cycle(session, settle_wait=False)
+    only: set[StepKind] = set()
+    if work.paths:
+        only.add("push")
+    for kind in ("drain", "ingest", "pull", "bisync"):
+        if getattr(work, kind):
+            only.add(kind)
+    return await run_cycle(
+        session,
+        only=only,
+        push_paths=work.paths if work.paths else None,
+        known_dest_files=known_dest_files,
+        settle_wait=False,
+    )
+
+
+def due_rechecks(rechecks: dict[str, float], pending: Pending, now: float) -> None:
+    """Turn due rechecks (inbound files that were still being written) into work."""
+    for kind, when in list(rechecks.items()):
+        if when <= now:
+            del rechecks[kind]
+            setattr(pending, kind, True)
+            pending.urgent = True
+            pending.touch(now)
+
+
+def note_rechecks(rechecks: dict[str, float], report: CycleReport, now: float) -> None:
+    """Schedule the drain or ingest step again for inbound files that had not settled."""
+    for record in report.records:
+        if record.kind in ("drain", "ingest") and record.recheck is not None:
+            when = now + record.recheck
+            rechecks[record.kind] = min(rechecks.get(record.kind, when), when)
+            logger.debug(
+                "{}: {} inbound files still being written; looking again in {:.1f} s",
+                record.kind,
+                record.unsettled,
+                record.recheck,
+            )
