@@ -28,9 +28,11 @@ def make_cert(base: Path) -> tuple[Path, Path]:
     cert, key = base / "dropbox-cert.pem", base / "dropbox-key.pem"
     san = ",".join(f"DNS:{host}" for host in HOSTS)
     subprocess.run(
-        [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"]
-        + ["-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2"]
-        + ["-subj", f"/CN={HOSTS[0]}", "-addext", f"subjectAltName={san}"],
+        [
+            *(openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"),
+            *("-nodes", "-keyout", str(key), "-out", str(cert), "-days", "2"),
+            *("-subj", f"/CN={HOSTS[0]}", "-addext", f"subjectAltName={san}"),
+        ],
         check=True,
         capture_output=True,
     )
@@ -98,7 +100,7 @@ class FakeDropbox:
             conn.close()
 
     def answer(self, path: str, auth: str) -> tuple[int, dict[str, Any]]:
-        """Status and JSON body for a call of ``path`` with the ``Authorization`` header ``auth``."""
+        """Status and JSON body for a call of ``path`` with the header ``Authorization: auth``."""
         self.seen.append(path)
         token = auth.removeprefix("Bearer ").strip()
         if token not in self.good:
@@ -115,7 +117,7 @@ class _Api(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: Any
 
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         if length:
             self.rfile.read(length)
@@ -127,7 +129,7 @@ class _Api(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 

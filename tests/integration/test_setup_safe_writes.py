@@ -37,8 +37,9 @@ def snapshot(*paths: Path) -> list[tuple[bytes, int]]:
     return [(p.read_bytes(), p.stat().st_mode & 0o777) for p in paths]
 
 
-def lines(output: str) -> list[str]:
-    return [line for line in output.splitlines() if line.strip()]
+def errors(output: str) -> list[str]:
+    """The error lines of a command's output."""
+    return [line for line in output.splitlines() if line.startswith("workspace-sync: error:")]
 
 
 # --------------------------------------------------------------------------- setup
@@ -48,7 +49,7 @@ def s3_setup_args(out: Path, s3: S3Server, *extra: str) -> list[str]:
     args = ["setup", "--non-interactive", "-o", str(out), "--provider", "s3", "--mode"]
     args += ["mailbox", "--workspace", str(out.parent / "ws"), "--s3-bucket", "bucket"]
     args += ["--s3-provider", "Rclone", "--s3-endpoint", s3.endpoint, "--secrets-stdin"]
-    return args + ["--no-dry-run", *extra]
+    return [*args, "--no-dry-run", *extra]
 
 
 def test_setup_force_with_a_bad_answer_keeps_config_and_secrets(
@@ -70,7 +71,7 @@ def test_setup_force_with_a_bad_answer_keeps_config_and_secrets(
     new_keys = "s3.access_key_id=OTHER\ns3.secret_access_key=new-S3-Secret-75\n"
     bad = cli(*s3_setup_args(out, s3_server, "--force", "--local-path", "../x"), input=new_keys)
     assert bad.exit_code == 2, bad.output
-    error = [line for line in lines(bad.output) if line.startswith("workspace-sync: error:")]
+    error = errors(bad.output)
     assert len(error) == 1 and "local_path" in error[0] and "nothing written" in error[0]
     assert secrets.exists(), "the secrets file was removed"
     assert snapshot(out, secrets) == before
@@ -79,12 +80,11 @@ def test_setup_force_with_a_bad_answer_keeps_config_and_secrets(
     assert (s3_server.root / "bucket" / "openclaw-share" / "b.txt").read_text() == "two"
 
 
-def test_setup_force_keeps_other_secrets_and_restores_on_config_write_failure(
+def test_setup_force_keeps_other_secrets_and_never_overwrites_a_broken_one(
     tmp_path: Path, s3_server: S3Server
 ) -> None:
     """13-7a: a good ``setup --force`` keeps the secrets it was not given (a Dropbox token of an
-    earlier setup); when writing sync.toml fails after the secrets file was replaced (the target
-    is a folder), the previous secrets bytes are put back."""
+    earlier setup); a secrets file that does not parse is left byte-identical (exit 2)."""
     out = tmp_path / "sync.toml"
     secrets = out.with_name("sync.secrets.toml")
     secrets.write_text(f"[dropbox]\ntoken = {json.dumps(dropbox_token(GOOD_A))}\n")
@@ -96,18 +96,13 @@ def test_setup_force_keeps_other_secrets_and_restores_on_config_write_failure(
     assert GOOD_A in text and S3_SECRET in text
     assert parse_config_file(out).provider_options["secret_access_key"] == S3_SECRET
 
-    folder = tmp_path / "sub" / "sync.toml"
-    folder.mkdir(parents=True)
-    beside = folder.with_name("sync.secrets.toml")
-    beside.write_bytes(secrets.read_bytes())
-    beside.chmod(0o600)
-    before = snapshot(beside)
-    failed = cli(*s3_setup_args(folder, s3_server, "--force"), input=keys.replace("AKID", "X"))
-    assert failed.exit_code in (1, 2), failed.output
-    assert len([line for line in lines(failed.output) if line.startswith("workspace-sync: error:")]) == 1
-    assert snapshot(beside) == before
-    assert folder.is_dir() and not any(folder.iterdir())
-    assert sorted(p.name for p in folder.parent.iterdir()) == ["sync.secrets.toml", "sync.toml"]
+    # a secrets file that cannot be parsed is never overwritten (it may hold the only copy)
+    secrets.write_text("[dropbox\ntoken = 'half an edit'\n")
+    before = snapshot(out, secrets)
+    refused = cli(*s3_setup_args(out, s3_server, "--force"), input=keys)
+    assert refused.exit_code == 2, refused.output
+    assert len(errors(refused.output)) == 1 and "invalid TOML" in refused.output
+    assert snapshot(out, secrets) == before
 
 
 # --------------------------------------------------------------------------- authorize
@@ -162,7 +157,7 @@ def test_authorize_keeps_the_working_token_until_a_new_one_verifies(
 
     bad = cli("authorize", "--token", "-", config=config, input=dropbox_token(BAD_B))
     assert bad.exit_code == 1, bad.output
-    error = [line for line in lines(bad.output) if line.startswith("workspace-sync: error:")]
+    error = errors(bad.output)
     assert len(error) == 1 and "verification failed" in error[0], bad.output
     assert "previous token kept" in error[0]
     assert snapshot(secrets, config, conf) == before
