@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import click
 import platformdirs
 
@@ -18,19 +18,13 @@ from watcher.cli.app import Options, cli, common_options, fail, run_async
 from watcher.cli.authorize_cmd import OAUTH_BACKENDS, authorize_provider, find_binary
 from watcher.cli.commands import print_records
 from watcher.cli.config_writes import write_plan
-from watcher.config import parse_config_file
+from watcher.cli.setup_custom import custom_flags, custom_interactive
+from watcher.config import Config, parse_config_file
 from watcher.config.load import APP_NAME, CONFIG_ENV
-from watcher.config.model import MODES, is_secret
+from watcher.config.model import MODES
 from watcher.engine import open_session, run_cycle
-from watcher.errors import WorkspaceSyncError
 from watcher.log import setup_logging
-from watcher.rclone import Rclone, RcloneBinary, backend_options
-
-if sys.version_info >= (3, 11):
-    pass
-else:  # pragma: no cover - exercised on 3.10 only
-    pass  # type: ignore[import-not-found,unused-ignore]
-
+from watcher.rclone import RcloneBinary
 from watcher.wizard import (
     BACKUP_INTRO,
     BACKUP_WARNING,
@@ -55,17 +49,6 @@ def default_output(ctx: click.Context) -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "sync.toml"
 
 
-def _catalogue(binary: RcloneBinary, rclone_type: str) -> dict[str, bool]:
-    """The options of backend ``rclone_type`` (name → stored obscured); exit 2 when unknown."""
-    with tempfile.TemporaryDirectory(prefix="workspace-sync-") as tmp:
-        rc = Rclone(binary, Path(tmp) / "rclone.conf", Path(tmp) / "cache", timeout=60)
-        try:
-            return anyio.run(backend_options, rc, rclone_type)
-        except WorkspaceSyncError as exc:
-            fail(str(exc), exc.exit_code)
-    raise AssertionError("unreachable")
-
-
 # --------------------------------------------------------------------------- setup
 
 
@@ -77,57 +60,6 @@ def _interval_prompt(default: int, text: str = "", minimum: int = 60) -> int:
         if value == 0 or value >= minimum:
             return value
         click.echo(f"Error: use 0 or at least {minimum} seconds.", err=True)
-
-
-def _custom_interactive(binary: RcloneBinary, plan: Plan) -> None:
-    rclone_type = plan.tables["custom"]["rclone_type"]
-    options = _catalogue(binary, rclone_type)
-    click.echo(f"Options of rclone backend {rclone_type!r}: " + ", ".join(sorted(options)))
-    while True:
-        name = click.prompt(
-            "rclone option name (empty to finish)", default="", show_default=False
-        ).strip()
-        if not name:
-            return
-        if name not in options:
-            click.echo(f"Error: {rclone_type!r} has no option {name!r}.", err=True)
-            continue
-        secret = options[name] or is_secret("custom", name)
-        value = click.prompt(
-            f"{name} (hidden)" if secret else name, hide_input=secret, type=str
-        ).strip()
-        plan.put("custom", name, value, secret=secret)
-
-
-def _custom_flags(
-    binary: RcloneBinary, plan: Plan, items: tuple[str, ...], stdin_secrets: dict[str, str]
-) -> None:
-    rclone_type = plan.tables["custom"]["rclone_type"]
-    options = _catalogue(binary, rclone_type)
-    known = ", ".join(sorted(options))
-    for item in items:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            fail(f"--custom-option {name or item!r}: expected KEY=VALUE", 2)
-        if name not in options:
-            fail(
-                f"--custom-option {name}: not an option of {rclone_type!r}; its options: {known}", 2
-            )
-        if options[name] or is_secret("custom", name):
-            fail(
-                f"--custom-option {name}: a secret is never taken as a flag value; give it on "
-                f"stdin (--secrets-stdin, line custom.{name}=...) or in "
-                f"$WORKSPACE_SYNC_CUSTOM_{name.upper()}",
-                2,
-            )
-        plan.put("custom", name, value)
-    for name, secret in options.items():
-        value = stdin_secrets.get(f"custom.{name}") or os.environ.get(
-            f"WORKSPACE_SYNC_CUSTOM_{name.upper()}", ""
-        )
-        if value:
-            plan.put("custom", name, value, secret=secret or is_secret("custom", name))
 
 
 @cli.command()
@@ -210,100 +142,16 @@ def setup(
     interactive = not non_interactive
     binary = find_binary()
     click.echo(f"rclone {binary.version_text} found ({binary.path}, from {binary.origin})")
-
-    output = (output or default_output(ctx)).expanduser().absolute()
-    if interactive:
-        output = Path(click.prompt("Write the config to", default=str(output))).expanduser()
-        output = output.absolute()
-    if output.exists() and not force:
-        if not interactive:
-            fail(f"{output} exists; pass --force to overwrite it", 2)
-        if not click.confirm(f"{output} exists. Overwrite it?", default=False):
-            fail(f"nothing written; {output} kept as it was", 1)
-
-    stdin_secrets: dict[str, str] = {}
-    if flags.pop("secrets_stdin"):
-        stdin_secrets = parse_secret_lines(sys.stdin.read())
-    cli_flags = {
-        "--" + name.replace("_", "-"): value for name, value in flags.items() if value is not None
-    }
-    if flags.get("custom_type") is not None:
-        cli_flags["--custom-rclone-type"] = flags["custom_type"]
-    if flags.get("local_dir") is not None:
-        cli_flags["--local-dir"] = flags["local_dir"]
-    ask: Ask = prompt_answer if interactive else flag_answerer(cli_flags, stdin_secrets)
-
+    output = _output_path(ctx, output, interactive, force)
+    stdin_secrets = parse_secret_lines(sys.stdin.read()) if flags.pop("secrets_stdin") else {}
+    step = _Step(interactive, flags, stdin_secrets)
     plan = Plan()
-    provider = flags["provider"]
-    if interactive:
-        provider = click.prompt(
-            "Storage provider", type=click.Choice(SETUP_PROVIDERS), default=provider or "local"
-        )
-    elif provider is None:
-        fail("--provider is required with --non-interactive", 2)
-    plan.values["provider"] = provider
-    provider_answers(provider, ask, plan)
-    if provider == "custom":
-        if interactive:
-            _custom_interactive(binary, plan)
-        else:
-            _custom_flags(binary, plan, flags["custom_option"], stdin_secrets)
-
-    mode = flags["mode"]
-    if interactive:
-        click.echo(MODE_TRADEOFFS)
-        mode = click.prompt("Mode", type=click.Choice(MODES), default=mode or "mailbox")
-    elif mode is None:
-        fail("--mode is required with --non-interactive", 2)
-    plan.values["mode"] = mode
-
-    defaults = {
-        "workspace": flags["workspace"] or "~/.openclaw/workspace",
-        "local_path": flags["local_path"] if flags["local_path"] is not None else "shared",
-        "remote_path": flags["remote_path"]
-        if flags["remote_path"] is not None
-        else "openclaw-share",
-    }
-    if interactive:
-        defaults["workspace"] = click.prompt("Workspace folder", default=defaults["workspace"])
-        defaults["local_path"] = click.prompt(
-            'Subfolder of the workspace to sync ("/" = all of it)', default=defaults["local_path"]
-        )
-        defaults["remote_path"] = click.prompt(
-            'Folder in the cloud storage ("/" = its root)', default=defaults["remote_path"]
-        )
-    plan.values.update(defaults)
-    if mode == "mirror":
-        ingest = flags["ingest"]
-        if interactive:
-            ingest = click.confirm(
-                "Enable an ingest folder (files dropped there are sent to the agent)?",
-                default=bool(ingest),
-            )
-        if ingest:
-            plan.values["ingest"] = True
-            path = flags["ingest_path"] or "inbox"
-            if interactive:
-                path = click.prompt("Ingest folder, relative to the workspace", default=path)
-            plan.values["ingest_path"] = path
-
-    cloud = provider not in ("local", "off")
-    interval = flags["interval"]
-    if interval is None:
-        interval = 300 if cloud and mode != "mailbox" else 0
-    if interactive:
-        if cloud:
-            click.echo(
-                "Cloud storage cannot be watched: its changes arrive at start-up, on `trigger` "
-                "and every `interval` seconds."
-            )
-        interval = _interval_prompt(interval)
-    elif 0 < interval < 60:
-        fail(f"--interval {interval}: use 0 or at least 60 seconds", 2)
-    plan.values["interval"] = interval
+    provider = _provider_step(step, binary, plan)
+    mode = _mode_step(step, plan)
+    _paths_step(step, plan, mode)
+    _interval_step(step, plan, provider, mode)
     if provider != "off":
         _backup_step(plan, interactive, flags, stdin_secrets)
-
     _absolute(plan.values, "workspace")
     _absolute(plan.tables.get("local", {}), "path")
     written = write_plan(plan, output)
@@ -314,16 +162,136 @@ def setup(
         click.echo(f"kept from {written.cfg.secrets_file}: " + ", ".join(written.kept))
     if "backup" in plan.tables:
         click.echo(f"backups enabled. {BACKUP_WARNING}")
+    _finish(step, written.cfg, output)
 
-    if provider in OAUTH_BACKENDS and not written.cfg.provider_options.get("token"):
-        if interactive and click.confirm(f"Authorize {provider} now?", default=True):
+
+@dataclass(frozen=True)
+class _Step:
+    """What every step of the wizard answers from: prompts, or flags + stdin + environment."""
+
+    interactive: bool
+    flags: Mapping[str, Any]
+    stdin_secrets: Mapping[str, str]
+
+    def ask(self) -> Ask:
+        """Answer provider questions by prompt, or from flags/stdin/env."""
+        if self.interactive:
+            return prompt_answer
+        cli_flags = {
+            "--" + name.replace("_", "-"): value
+            for name, value in self.flags.items()
+            if value is not None
+        }
+        if self.flags.get("custom_type") is not None:
+            cli_flags["--custom-rclone-type"] = self.flags["custom_type"]
+        return flag_answerer(cli_flags, self.stdin_secrets)
+
+
+def _output_path(ctx: click.Context, output: Path | None, interactive: bool, force: bool) -> Path:
+    """The config file to write; an existing one only with --force (or a yes)."""
+    output = (output or default_output(ctx)).expanduser().absolute()
+    if interactive:
+        output = Path(click.prompt("Write the config to", default=str(output))).expanduser()
+        output = output.absolute()
+    if output.exists() and not force:
+        if not interactive:
+            fail(f"{output} exists; pass --force to overwrite it", 2)
+        if not click.confirm(f"{output} exists. Overwrite it?", default=False):
+            fail(f"nothing written; {output} kept as it was", 1)
+    return output
+
+
+def _provider_step(step: _Step, binary: RcloneBinary, plan: Plan) -> str:
+    provider = step.flags["provider"]
+    if step.interactive:
+        provider = click.prompt(
+            "Storage provider", type=click.Choice(SETUP_PROVIDERS), default=provider or "local"
+        )
+    elif provider is None:
+        fail("--provider is required with --non-interactive", 2)
+    plan.values["provider"] = provider
+    provider_answers(provider, step.ask(), plan)
+    if provider == "custom":
+        if step.interactive:
+            custom_interactive(binary, plan)
+        else:
+            custom_flags(binary, plan, step.flags["custom_option"], dict(step.stdin_secrets))
+    return str(provider)
+
+
+def _mode_step(step: _Step, plan: Plan) -> str:
+    mode = step.flags["mode"]
+    if step.interactive:
+        click.echo(MODE_TRADEOFFS)
+        mode = click.prompt("Mode", type=click.Choice(MODES), default=mode or "mailbox")
+    elif mode is None:
+        fail("--mode is required with --non-interactive", 2)
+    plan.values["mode"] = mode
+    return str(mode)
+
+
+def _paths_step(step: _Step, plan: Plan, mode: str) -> None:
+    flags = step.flags
+    values = {
+        "workspace": flags["workspace"] or "~/.openclaw/workspace",
+        "local_path": flags["local_path"] if flags["local_path"] is not None else "shared",
+        "remote_path": flags["remote_path"]
+        if flags["remote_path"] is not None
+        else "openclaw-share",
+    }
+    if step.interactive:
+        values["workspace"] = click.prompt("Workspace folder", default=values["workspace"])
+        values["local_path"] = click.prompt(
+            'Subfolder of the workspace to sync ("/" = all of it)', default=values["local_path"]
+        )
+        values["remote_path"] = click.prompt(
+            'Folder in the cloud storage ("/" = its root)', default=values["remote_path"]
+        )
+    plan.values.update(values)
+    if mode != "mirror":
+        return
+    ingest = flags["ingest"]
+    if step.interactive:
+        ingest = click.confirm(
+            "Enable an ingest folder (files dropped there are sent to the agent)?",
+            default=bool(ingest),
+        )
+    if ingest:
+        plan.values["ingest"] = True
+        path = flags["ingest_path"] or "inbox"
+        if step.interactive:
+            path = click.prompt("Ingest folder, relative to the workspace", default=path)
+        plan.values["ingest_path"] = path
+
+
+def _interval_step(step: _Step, plan: Plan, provider: str, mode: str) -> None:
+    cloud = provider not in ("local", "off")
+    interval = step.flags["interval"]
+    if interval is None:
+        interval = 300 if cloud and mode != "mailbox" else 0
+    if step.interactive:
+        if cloud:
+            click.echo(
+                "Cloud storage cannot be watched: its changes arrive at start-up, on `trigger` "
+                "and every `interval` seconds."
+            )
+        interval = _interval_prompt(interval)
+    elif 0 < interval < 60:
+        fail(f"--interval {interval}: use 0 or at least 60 seconds", 2)
+    plan.values["interval"] = interval
+
+
+def _finish(step: _Step, cfg: Config, output: Path) -> None:
+    """After writing: authorize an OAuth provider without a token, then the first dry run."""
+    provider = cfg.provider
+    if provider in OAUTH_BACKENDS and not cfg.provider_options.get("token"):
+        if step.interactive and click.confirm(f"Authorize {provider} now?", default=True):
             authorize_provider(output, provider, None)
         else:
             click.echo(f"next: workspace-sync --config {output} authorize")
             return
-
-    dry = flags["first_dry_run"]
-    if interactive:
+    dry = step.flags["first_dry_run"]
+    if step.interactive:
         dry = click.confirm("Run a first dry run now (nothing is changed)?", default=True)
     if dry is False or provider == "off":
         click.echo(f"next: workspace-sync --config {output} sync --dry-run")
