@@ -79,10 +79,9 @@ def fsync_folders(folders: Iterable[Path]) -> int:
 
 def atomic_write(path: Path, text: str | bytes, *, mode: int = 0o600) -> None:
     """Write ``text`` (UTF-8 text, or bytes as they are) to ``path`` atomically and durably: a
-    temp file in the same folder
-    (created 0700 if missing), fsync, rename, fsync of the folder. A crash or a power loss
-    leaves the old file or the new one, never half of one. Raises :class:`WriteFailed` when it
-    cannot write (a full disk: the old file stays as it was)."""
+    temp file in the same folder (created 0700 if missing), fsync, rename, fsync of the folder.
+    A crash or a power loss leaves the old file or the new one, never half of one. Raises
+    :class:`WriteFailed` when it cannot write (a full disk: the old file stays as it was)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
