@@ -77,18 +77,18 @@ def fsync_folders(folders: Iterable[Path]) -> int:
     return len(unique)
 
 
-def atomic_write(path: Path, text: str, *, mode: int = 0o600) -> None:
-    """Write ``text`` to ``path`` atomically and durably: a temp file in the same folder
-    (created 0700 if missing), fsync, rename, fsync of the folder. A crash or a power loss
-    leaves the old file or the new one, never half of one. Raises :class:`WriteFailed` when it
-    cannot write (a full disk: the old file stays as it was)."""
+def atomic_write(path: Path, text: str | bytes, *, mode: int = 0o600) -> None:
+    """Write ``text`` (UTF-8 text, or bytes as they are) to ``path`` atomically and durably: a
+    temp file in the same folder (created 0700 if missing), fsync, rename, fsync of the folder.
+    A crash or a power loss leaves the old file or the new one, never half of one. Raises
+    :class:`WriteFailed` when it cannot write (a full disk: the old file stays as it was)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             os.fchmod(fd, mode)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(text)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(text.encode("utf-8") if isinstance(text, str) else text)
                 fh.flush()
                 os.fsync(fh.fileno())
             Path(tmp).replace(path)

@@ -173,8 +173,8 @@ COMMAND_MODULES = {
     "trigger": "watcher.cli.daemon_cmds",
     "service": "watcher.cli.service_cmds",
     "setup": "watcher.cli.setup_cmds",
-    "authorize": "watcher.cli.setup_cmds",
-    "import-openclaw": "watcher.cli.setup_cmds",
+    "authorize": "watcher.cli.authorize_cmd",
+    "import-openclaw": "watcher.cli.import_cmd",
     "backup": "watcher.cli.backup_cmds",
 }
 

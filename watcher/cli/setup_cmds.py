@@ -1,38 +1,31 @@
-"""``setup`` (wizard), ``authorize`` (OAuth token into the secrets file) and ``import-openclaw``."""
+"""``setup``: the wizard (interactive, or every answer from flags/stdin/env) that writes sync.toml
+and its 0600 secrets file, validated in memory before anything is written
+(:mod:`watcher.cli.config_writes`)."""
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import subprocess
 import sys
-import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import anyio
 import click
 import platformdirs
 
-from watcher.cli.app import Options, cli, common_options, fail, load, run_async
+from watcher.cli.app import Options, cli, common_options, fail, run_async
+from watcher.cli.authorize_cmd import OAUTH_BACKENDS, authorize_provider, find_binary
 from watcher.cli.commands import print_records
-from watcher.config import Config, parse_config, parse_config_file
-from watcher.config.load import APP_NAME, CONFIG_ENV, is_token, read_toml
-from watcher.config.model import MODES, is_secret
+from watcher.cli.config_writes import write_plan
+from watcher.cli.setup_custom import custom_flags, custom_interactive
+from watcher.config import Config, parse_config_file
+from watcher.config.load import APP_NAME, CONFIG_ENV
+from watcher.config.model import MODES
 from watcher.engine import open_session, run_cycle
-from watcher.errors import WorkspaceSyncError
-from watcher.fsutil import atomic_write
 from watcher.log import setup_logging
-from watcher.openclaw import convert, parse_json
 from watcher.plan.resync import resync_effect
-from watcher.rclone import Rclone, RcloneBinary, backend_options, find_rclone
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
-
+from watcher.rclone import RcloneBinary
 from watcher.wizard import (
     BACKUP_INTRO,
     BACKUP_WARNING,
@@ -44,53 +37,9 @@ from watcher.wizard import (
     parse_secret_lines,
     prompt_answer,
     provider_answers,
-    render_config,
-    render_secrets,
 )
 
-#: Providers whose access is an OAuth token, and their rclone backend names.
-OAUTH_BACKENDS = {"dropbox": "dropbox", "gdrive": "drive", "onedrive": "onedrive"}
-VERIFY_TIMEOUT = 30.0
-AUTHORIZE_TIMEOUT = 900.0
 SETUP_PROVIDERS = ("local", "dropbox", "gdrive", "onedrive", "s3", "custom", "off")
-
-
-# --------------------------------------------------------------------------- shared helpers
-
-
-def secrets_path_for(config_path: Path) -> Path:
-    """The secrets file created beside ``config_path`` (``sync.toml`` → ``sync.secrets.toml``)."""
-    return config_path.with_name(f"{config_path.stem}.secrets.toml")
-
-
-def write_secrets(path: Path, secrets: dict[str, dict[str, Any]]) -> None:
-    """Merge ``secrets`` into the secrets file at ``path`` (created 0600)."""
-    current: dict[str, Any] = read_toml(path, "secrets") if path.exists() else {}
-    for table, values in secrets.items():
-        target = current.setdefault(table, {})
-        for key, value in values.items():
-            if isinstance(value, dict) and isinstance(target.get(key), dict):
-                target[key].update(value)
-            else:
-                target[key] = value
-    atomic_write(path, render_secrets(current), mode=0o600)
-
-
-def link_secrets_file(config_path: Path, secrets_path: Path) -> None:
-    """Add ``secrets_file = "..."`` to an existing sync.toml, before its first table, keeping
-    its comments and mode."""
-    text = config_path.read_text(encoding="utf-8")
-    try:
-        ref = secrets_path.relative_to(config_path.parent).as_posix()
-    except ValueError:
-        ref = str(secrets_path)
-    line = f"secrets_file = {json.dumps(ref)}\n"
-    match = re.search(r"^[ \t]*\[", text, flags=re.M)
-    if match:
-        text = text[: match.start()] + line + "\n" + text[match.start() :]
-    else:
-        text = text + ("" if text.endswith("\n") or not text else "\n") + line
-    atomic_write(config_path, text, mode=config_path.stat().st_mode & 0o777)
 
 
 def default_output(ctx: click.Context) -> Path:
@@ -99,25 +48,6 @@ def default_output(ctx: click.Context) -> Path:
     if explicit:
         return Path(explicit).expanduser()
     return Path(platformdirs.user_config_dir(APP_NAME)) / "sync.toml"
-
-
-def _find_rclone(configured: Path | None = None) -> RcloneBinary:
-    try:
-        return anyio.run(find_rclone, configured)
-    except WorkspaceSyncError as exc:
-        fail(str(exc), exc.exit_code)
-    raise AssertionError("unreachable")
-
-
-def _catalogue(binary: RcloneBinary, rclone_type: str) -> dict[str, bool]:
-    """The options of backend ``rclone_type`` (name → stored obscured); exit 2 when unknown."""
-    with tempfile.TemporaryDirectory(prefix="workspace-sync-") as tmp:
-        rc = Rclone(binary, Path(tmp) / "rclone.conf", Path(tmp) / "cache", timeout=60)
-        try:
-            return anyio.run(backend_options, rc, rclone_type)
-        except WorkspaceSyncError as exc:
-            fail(str(exc), exc.exit_code)
-    raise AssertionError("unreachable")
 
 
 # --------------------------------------------------------------------------- setup
@@ -131,76 +61,6 @@ def _interval_prompt(default: int, text: str = "", minimum: int = 60) -> int:
         if value == 0 or value >= minimum:
             return value
         click.echo(f"Error: use 0 or at least {minimum} seconds.", err=True)
-
-
-def _custom_interactive(binary: RcloneBinary, plan: Plan) -> None:
-    rclone_type = plan.tables["custom"]["rclone_type"]
-    options = _catalogue(binary, rclone_type)
-    click.echo(f"Options of rclone backend {rclone_type!r}: " + ", ".join(sorted(options)))
-    while True:
-        name = click.prompt(
-            "rclone option name (empty to finish)", default="", show_default=False
-        ).strip()
-        if not name:
-            return
-        if name not in options:
-            click.echo(f"Error: {rclone_type!r} has no option {name!r}.", err=True)
-            continue
-        secret = options[name] or is_secret("custom", name)
-        value = click.prompt(
-            f"{name} (hidden)" if secret else name, hide_input=secret, type=str
-        ).strip()
-        plan.put("custom", name, value, secret=secret)
-
-
-def _custom_flags(
-    binary: RcloneBinary, plan: Plan, items: tuple[str, ...], stdin_secrets: dict[str, str]
-) -> None:
-    rclone_type = plan.tables["custom"]["rclone_type"]
-    options = _catalogue(binary, rclone_type)
-    known = ", ".join(sorted(options))
-    for item in items:
-        name, sep, value = item.partition("=")
-        name = name.strip()
-        if not sep or not name:
-            fail(f"--custom-option {name or item!r}: expected KEY=VALUE", 2)
-        if name not in options:
-            fail(
-                f"--custom-option {name}: not an option of {rclone_type!r}; its options: {known}", 2
-            )
-        if options[name] or is_secret("custom", name):
-            fail(
-                f"--custom-option {name}: a secret is never taken as a flag value; give it on "
-                f"stdin (--secrets-stdin, line custom.{name}=...) or in "
-                f"$WORKSPACE_SYNC_CUSTOM_{name.upper()}",
-                2,
-            )
-        plan.put("custom", name, value)
-    for name, secret in options.items():
-        value = stdin_secrets.get(f"custom.{name}") or os.environ.get(
-            f"WORKSPACE_SYNC_CUSTOM_{name.upper()}", ""
-        )
-        if value:
-            plan.put("custom", name, value, secret=secret or is_secret("custom", name))
-
-
-def write_plan(plan: Plan, output: Path) -> Path | None:
-    """Write sync.toml (and the secrets file when there are secrets); validate the result.
-    Returns the secrets file written, if any."""
-    secrets_path = None
-    if any(plan.secrets.values()):
-        secrets_path = secrets_path_for(output)
-        plan.values["secrets_file"] = secrets_path.name
-        atomic_write(secrets_path, render_secrets(plan.secrets), mode=0o600)
-    text = render_config(plan.values, plan.tables)
-    try:
-        parse_config(tomllib.loads(text), output)
-    except WorkspaceSyncError as exc:
-        if secrets_path is not None:
-            secrets_path.unlink(missing_ok=True)
-        fail(f"nothing written: the resulting config would not load: {exc}", 2)
-    atomic_write(output, text, mode=0o644)
-    return secrets_path
 
 
 @cli.command()
@@ -281,9 +141,55 @@ def setup(
     """
     setup_logging(ctx.ensure_object(Options).verbosity, summaries=False)
     interactive = not non_interactive
-    binary = _find_rclone()
+    binary = find_binary()
     click.echo(f"rclone {binary.version_text} found ({binary.path}, from {binary.origin})")
+    output = _output_path(ctx, output, interactive, force)
+    stdin_secrets = parse_secret_lines(sys.stdin.read()) if flags.pop("secrets_stdin") else {}
+    step = _Step(interactive, flags, stdin_secrets)
+    plan = Plan()
+    provider = _provider_step(step, binary, plan)
+    mode = _mode_step(step, plan)
+    _paths_step(step, plan, mode)
+    _interval_step(step, plan, provider, mode)
+    if provider != "off":
+        _backup_step(plan, interactive, flags, stdin_secrets)
+    _absolute(plan.values, "workspace")
+    _absolute(plan.tables.get("local", {}), "path")
+    written = write_plan(plan, output)
+    click.echo(f"wrote {output}")
+    if written.secrets_path:
+        click.echo(f"wrote {written.secrets_path} (secrets, mode 0600)")
+    if written.kept:
+        click.echo(f"kept from {written.cfg.secrets_file}: " + ", ".join(written.kept))
+    if "backup" in plan.tables:
+        click.echo(f"backups enabled. {BACKUP_WARNING}")
+    _finish(step, written.cfg, output)
 
+
+@dataclass(frozen=True)
+class _Step:
+    """What every step of the wizard answers from: prompts, or flags + stdin + environment."""
+
+    interactive: bool
+    flags: Mapping[str, Any]
+    stdin_secrets: Mapping[str, str]
+
+    def ask(self) -> Ask:
+        """Answer provider questions by prompt, or from flags/stdin/env."""
+        if self.interactive:
+            return prompt_answer
+        cli_flags = {
+            "--" + name.replace("_", "-"): value
+            for name, value in self.flags.items()
+            if value is not None
+        }
+        if self.flags.get("custom_type") is not None:
+            cli_flags["--custom-rclone-type"] = self.flags["custom_type"]
+        return flag_answerer(cli_flags, self.stdin_secrets)
+
+
+def _output_path(ctx: click.Context, output: Path | None, interactive: bool, force: bool) -> Path:
+    """The config file to write; an existing one only with --force (or a yes)."""
     output = (output or default_output(ctx)).expanduser().absolute()
     if interactive:
         output = Path(click.prompt("Write the config to", default=str(output))).expanduser()
@@ -293,78 +199,78 @@ def setup(
             fail(f"{output} exists; pass --force to overwrite it", 2)
         if not click.confirm(f"{output} exists. Overwrite it?", default=False):
             fail(f"nothing written; {output} kept as it was", 1)
+    return output
 
-    stdin_secrets: dict[str, str] = {}
-    if flags.pop("secrets_stdin"):
-        stdin_secrets = parse_secret_lines(sys.stdin.read())
-    cli_flags = {
-        "--" + name.replace("_", "-"): value for name, value in flags.items() if value is not None
-    }
-    if flags.get("custom_type") is not None:
-        cli_flags["--custom-rclone-type"] = flags["custom_type"]
-    if flags.get("local_dir") is not None:
-        cli_flags["--local-dir"] = flags["local_dir"]
-    ask: Ask = prompt_answer if interactive else flag_answerer(cli_flags, stdin_secrets)
 
-    plan = Plan()
-    provider = flags["provider"]
-    if interactive:
+def _provider_step(step: _Step, binary: RcloneBinary, plan: Plan) -> str:
+    provider = step.flags["provider"]
+    if step.interactive:
         provider = click.prompt(
             "Storage provider", type=click.Choice(SETUP_PROVIDERS), default=provider or "local"
         )
     elif provider is None:
         fail("--provider is required with --non-interactive", 2)
     plan.values["provider"] = provider
-    provider_answers(provider, ask, plan)
+    provider_answers(provider, step.ask(), plan)
     if provider == "custom":
-        if interactive:
-            _custom_interactive(binary, plan)
+        if step.interactive:
+            custom_interactive(binary, plan)
         else:
-            _custom_flags(binary, plan, flags["custom_option"], stdin_secrets)
+            custom_flags(binary, plan, step.flags["custom_option"], dict(step.stdin_secrets))
+    return str(provider)
 
-    mode = flags["mode"]
-    if interactive:
+
+def _mode_step(step: _Step, plan: Plan) -> str:
+    mode = step.flags["mode"]
+    if step.interactive:
         click.echo(MODE_TRADEOFFS)
         mode = click.prompt("Mode", type=click.Choice(MODES), default=mode or "mailbox")
     elif mode is None:
         fail("--mode is required with --non-interactive", 2)
     plan.values["mode"] = mode
+    return str(mode)
 
-    defaults = {
+
+def _paths_step(step: _Step, plan: Plan, mode: str) -> None:
+    flags = step.flags
+    values = {
         "workspace": flags["workspace"] or "~/.openclaw/workspace",
         "local_path": flags["local_path"] if flags["local_path"] is not None else "shared",
         "remote_path": flags["remote_path"]
         if flags["remote_path"] is not None
         else "openclaw-share",
     }
-    if interactive:
-        defaults["workspace"] = click.prompt("Workspace folder", default=defaults["workspace"])
-        defaults["local_path"] = click.prompt(
-            'Subfolder of the workspace to sync ("/" = all of it)', default=defaults["local_path"]
+    if step.interactive:
+        values["workspace"] = click.prompt("Workspace folder", default=values["workspace"])
+        values["local_path"] = click.prompt(
+            'Subfolder of the workspace to sync ("/" = all of it)', default=values["local_path"]
         )
-        defaults["remote_path"] = click.prompt(
-            'Folder in the cloud storage ("/" = its root)', default=defaults["remote_path"]
+        values["remote_path"] = click.prompt(
+            'Folder in the cloud storage ("/" = its root)', default=values["remote_path"]
         )
-    plan.values.update(defaults)
-    if mode == "mirror":
-        ingest = flags["ingest"]
-        if interactive:
-            ingest = click.confirm(
-                "Enable an ingest folder (files dropped there are sent to the agent)?",
-                default=bool(ingest),
-            )
-        if ingest:
-            plan.values["ingest"] = True
-            path = flags["ingest_path"] or "inbox"
-            if interactive:
-                path = click.prompt("Ingest folder, relative to the workspace", default=path)
-            plan.values["ingest_path"] = path
+    plan.values.update(values)
+    if mode != "mirror":
+        return
+    ingest = flags["ingest"]
+    if step.interactive:
+        ingest = click.confirm(
+            "Enable an ingest folder (files dropped there are sent to the agent)?",
+            default=bool(ingest),
+        )
+    if ingest:
+        plan.values["ingest"] = True
+        path = flags["ingest_path"] or "inbox"
+        if step.interactive:
+            path = click.prompt("Ingest folder, relative to the workspace", default=path)
+        plan.values["ingest_path"] = path
 
+
+def _interval_step(step: _Step, plan: Plan, provider: str, mode: str) -> None:
     cloud = provider not in ("local", "off")
-    interval = flags["interval"]
+    interval = step.flags["interval"]
     if interval is None:
         interval = 300 if cloud and mode != "mailbox" else 0
-    if interactive:
+    if step.interactive:
         if cloud:
             click.echo(
                 "Cloud storage cannot be watched: its changes arrive at start-up, on `trigger` "
@@ -374,28 +280,19 @@ def setup(
     elif 0 < interval < 60:
         fail(f"--interval {interval}: use 0 or at least 60 seconds", 2)
     plan.values["interval"] = interval
-    if provider != "off":
-        _backup_step(plan, interactive, flags, stdin_secrets)
 
-    _absolute(plan.values, "workspace")
-    _absolute(plan.tables.get("local", {}), "path")
-    secrets_path = write_plan(plan, output)
-    click.echo(f"wrote {output}")
-    if secrets_path:
-        click.echo(f"wrote {secrets_path} (secrets, mode 0600)")
-    if "backup" in plan.tables:
-        click.echo(f"backups enabled. {BACKUP_WARNING}")
 
-    table = plan.secrets.get(provider, {})
-    if provider in OAUTH_BACKENDS and "token" not in table:
-        if interactive and click.confirm(f"Authorize {provider} now?", default=True):
-            _authorize(output, provider, None)
+def _finish(step: _Step, cfg: Config, output: Path) -> None:
+    """After writing: authorize an OAuth provider without a token, then the first dry run."""
+    provider = cfg.provider
+    if provider in OAUTH_BACKENDS and not cfg.provider_options.get("token"):
+        if step.interactive and click.confirm(f"Authorize {provider} now?", default=True):
+            authorize_provider(output, provider, None)
         else:
             click.echo(f"next: workspace-sync --config {output} authorize")
             return
-
-    dry = flags["first_dry_run"]
-    if interactive:
+    dry = step.flags["first_dry_run"]
+    if step.interactive:
         dry = click.confirm("Run a first dry run now (nothing is changed)?", default=True)
     if dry is False or provider == "off":
         click.echo(f"next: workspace-sync --config {output} sync --dry-run")
@@ -472,177 +369,3 @@ def _first_dry_run(output: Path) -> None:
         )
         return
     click.echo(f"dry run ok; start syncing with: workspace-sync --config {output} watch")
-
-
-# --------------------------------------------------------------------------- authorize
-
-
-def _token_from_rclone(binary: RcloneBinary, backend: str, cfg: Config | None) -> str:
-    """Run ``rclone authorize BACKEND --auth-no-open-browser``: its link goes to the user's
-    terminal (stderr), the token it prints is captured, never shown."""
-    env = dict(os.environ)
-    if cfg is not None:
-        for ours, theirs in (("app_key", "client_id"), ("app_secret", "client_secret")):
-            if cfg.provider_options.get(ours):
-                env[f"RCLONE_{backend.upper()}_{theirs.upper()}"] = str(cfg.provider_options[ours])
-    click.echo(
-        "Open the link rclone prints below in a browser on this machine. On a headless host, "
-        "either forward the port (ssh -L 53682:127.0.0.1:53682 HOST) or run\n"
-        f'  rclone authorize "{backend}"\n'
-        "on a machine with a browser and pipe its token in: workspace-sync authorize --token -",
-        err=True,
-    )
-    with tempfile.TemporaryDirectory(prefix="workspace-sync-") as tmp:
-        argv = [
-            str(binary.path),
-            "authorize",
-            backend,
-            "--auth-no-open-browser",
-            "--config",
-            str(Path(tmp) / "rclone.conf"),
-            "--cache-dir",
-            str(Path(tmp) / "c"),
-        ]
-        try:
-            done = subprocess.run(
-                argv, stdout=subprocess.PIPE, env=env, timeout=AUTHORIZE_TIMEOUT, check=False
-            )
-        except subprocess.TimeoutExpired:
-            fail("rclone authorize timed out; run authorize again", 1)
-    if done.returncode != 0:
-        fail(f"rclone authorize failed (exit {done.returncode}); see its message above", 1)
-    text = done.stdout.decode(errors="replace")
-    match = re.search(r"\{.*\}", text, flags=re.S)
-    return match.group(0).strip() if match else ""
-
-
-def _authorize(config_path: Path, provider: str, token: str | None) -> None:
-    cfg = parse_config_file(config_path)
-    backend = OAUTH_BACKENDS[provider]
-    if token is None:
-        binary = _find_rclone(cfg.rclone)
-        token = _token_from_rclone(binary, backend, cfg if cfg.provider == provider else None)
-    token = token.strip()
-    if not is_token(token):
-        fail('that is not an rclone token (expected JSON with "access_token"); nothing stored', 2)
-    secrets_path = cfg.secrets_file
-    if secrets_path is None:
-        secrets_path = secrets_path_for(config_path)
-        write_secrets(secrets_path, {provider: {"token": token}})
-        link_secrets_file(config_path, secrets_path)
-    else:
-        write_secrets(secrets_path, {provider: {"token": token}})
-    click.echo(f"token stored in {secrets_path} (mode 0600)")
-    _verify(config_path, provider)
-
-
-def _verify(config_path: Path, provider: str) -> None:
-    try:
-        cfg = parse_config_file(config_path)
-    except WorkspaceSyncError as exc:
-        fail(f"token stored, but the config does not load: {exc}", exc.exit_code)
-    if cfg.provider != provider:
-        click.echo(f"not verified: the config uses provider {cfg.provider!r}, not {provider!r}")
-        return
-    remote = f"{cfg.remote_name}:"
-
-    async def go() -> str:
-        session = await open_session(cfg)
-        result = await session.rc.run(
-            ["lsjson", "--max-depth", "1", remote],
-            per_file=False,
-            timeout=VERIFY_TIMEOUT,
-            quiet_errors=True,
-        )
-        return "" if result.ok else result.message()
-
-    try:
-        problem = anyio.run(go)
-    except WorkspaceSyncError as exc:
-        problem = str(exc)
-    if problem:
-        fail(
-            f"token stored, but verification failed: listing {remote} did not work: {problem}; "
-            "check the network and run authorize again if the token is wrong",
-            1,
-        )
-    click.echo(f"verified: listed {remote}")
-
-
-@cli.command()
-@click.option(
-    "--provider",
-    type=click.Choice(sorted(OAUTH_BACKENDS)),
-    help="Provider to authorize (default: the config's provider).",
-)
-@click.option(
-    "--token",
-    "stdin_marker",
-    metavar="-",
-    help="Read the token JSON from stdin ('-'); the token is never a flag value.",
-)
-@common_options
-@click.pass_context
-def authorize(ctx: click.Context, provider: str | None, stdin_marker: str | None) -> None:
-    """Get an OAuth token (rclone authorize, or stdin with --token -), store it in the
-    secrets file (0600) without printing it, then check it with a short listing."""
-    if stdin_marker is not None and stdin_marker != "-":
-        fail("--token takes only '-' (read the token from stdin); never the token itself", 2)
-    cfg = load(ctx)
-    provider = provider or cfg.provider
-    if provider not in OAUTH_BACKENDS:
-        fail(
-            f"provider {provider!r} has no OAuth token; authorize works for dropbox, gdrive and "
-            "onedrive (put other credentials in secrets_file)",
-            2,
-        )
-    token = sys.stdin.read() if stdin_marker == "-" else None
-    _authorize(cfg.config_path, provider, token)
-
-
-# --------------------------------------------------------------------------- import-openclaw
-
-
-@cli.command(name="import-openclaw")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("sync.toml"),
-    show_default=True,
-    help="sync.toml to write.",
-)
-@click.option("--workspace", help="The workspace folder (default: from openclaw.json).")
-@click.option("--mode", type=click.Choice(MODES), help="Override or supply the mode.")
-@click.option("--force", is_flag=True, help="Overwrite an existing output file.")
-@common_options
-@click.pass_context
-def import_openclaw(
-    ctx: click.Context,
-    path: Path,
-    output: Path,
-    workspace: str | None,
-    mode: str | None,
-    force: bool,
-) -> None:
-    """Convert the openclaw-workspace-sync plugin settings in an openclaw.json into sync.toml
-    (secrets into a 0600 secrets file beside it); reports every key it could not map."""
-    setup_logging(ctx.ensure_object(Options).verbosity)
-    output = output.expanduser().absolute()
-    if output.exists() and not force:
-        fail(f"{output} exists; pass --force to overwrite it", 2)
-    try:
-        data = parse_json(path.read_text(encoding="utf-8"))
-        result = convert(data, workspace=workspace, mode=mode)
-    except (ValueError, OSError) as exc:
-        fail(f"{path}: cannot convert: {exc}", 2)
-    plan = Plan(result.values, result.tables, result.secrets)
-    secrets_path = write_plan(plan, output)
-    for note in result.notes:
-        click.echo(f"note: {note}", err=True)
-    for item in result.unmapped:
-        click.echo(f"not mapped: {item}", err=True)
-    click.echo(f"wrote {output}")
-    if secrets_path:
-        click.echo(f"wrote {secrets_path} (secrets, mode 0600)")

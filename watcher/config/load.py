@@ -368,8 +368,12 @@ def _remote_name(ctx: _Ctx, key: str, value: Any) -> str:
     return text
 
 
-def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
-    """Validate the parsed TOML ``raw`` of the file at ``path`` into a :class:`Config`."""
+def parse_config(
+    raw: Mapping[str, Any], path: Path, secrets: Mapping[str, Any] | None = None
+) -> Config:
+    """Validate the parsed TOML ``raw`` of the file at ``path`` into a :class:`Config`; the
+    secrets come from ``secrets`` when given (validating files not yet written), else from the
+    ``secrets_file`` it names."""
     ctx = _Ctx(path)
     _check_unknown(ctx, raw, frozenset(_TOP) | _TABLES, "")
     if "mode" not in raw:
@@ -389,7 +393,7 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
         if table in raw and not isinstance(raw[table], dict):
             raise ctx.error(table, raw[table], f"expected a [{table}] table")
 
-    secrets = _load_secrets(ctx, values.get("secrets_file"))
+    secrets = _load_secrets(ctx, values.get("secrets_file"), secrets)
     provider = values.get("provider", "off")
     values["provider_options"] = _provider_options(ctx, raw, secrets, provider)
     values["backup"] = _backup(ctx, raw.get("backup", {}), secrets.get("backup", {}))
@@ -399,12 +403,17 @@ def parse_config(raw: Mapping[str, Any], path: Path) -> Config:
     return cfg
 
 
-def _load_secrets(ctx: _Ctx, secrets_path: Path | None) -> dict[str, Any]:
+def _load_secrets(
+    ctx: _Ctx, secrets_path: Path | None, given: Mapping[str, Any] | None
+) -> Mapping[str, Any]:
     if secrets_path is None:
         return {}
-    if not secrets_path.is_file():
+    if given is not None:
+        data: Mapping[str, Any] = given
+    elif not secrets_path.is_file():
         raise ConfigError(f"{ctx.path}: key 'secrets_file': {secrets_path} not found")
-    data = read_toml(secrets_path, "secrets")
+    else:
+        data = read_toml(secrets_path, "secrets")
     sctx = _Ctx(secrets_path)
     _check_unknown(sctx, data, _TABLES, "")
     for table, content in data.items():
