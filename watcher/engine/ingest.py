@@ -33,6 +33,7 @@ from watcher.engine.state import RunRecord, read_json, write_json
 from watcher.errors import SyncFailed
 from watcher.plan import Step, remote_join
 from watcher.rclone import Entry, list_files
+from watcher.rclone.encoding import line_safe
 
 #: Top-level folders of ``_outbox`` with this prefix belong to the gateway's drain (claims).
 DRAIN_PREFIX = ".workspace-sync-"
@@ -153,16 +154,12 @@ class Upload:
     errors: list[str]
 
 
-def _newline(path: str) -> bool:
-    return "\n" in path or "\r" in path
-
-
 async def upload(
     session: Session, step: Step, plan: dict[str, str], *, dry_run: bool = False
 ) -> Upload:
     """Copy the planned files: those keeping their name in one batch (``--files-from-raw``),
     renamed ones (and names a newline-delimited list cannot hold) one by one with ``copyto``."""
-    batch = [p for p, r in plan.items() if p == r and not _newline(p)]
+    batch = [p for p, r in plan.items() if p == r and line_safe(p)]
     single = [p for p in plan if p not in batch]
     done = Upload([], [])
     if dry_run:
