@@ -164,3 +164,21 @@ def test_invalid_utf8_name_under_watch(make_setup, start_watch, backend) -> None
     assert took <= ARRIVAL + SLACK
     _no_failures(setup, watcher)
     assert {k for k in tree(setup.cloud) if not k.startswith("_")} == {"fine.txt"}
+
+
+def test_ingest_reports_an_invalid_utf8_name_and_sends_the_rest(make_setup) -> None:
+    """Mirror ingest lists the ingest folder through rclone, which shows ``bad\\xfe.txt`` as
+    ``bad\\ufffd.txt`` and cannot open it by that name: it is named in the log and in the
+    run's record (``status``), the good file is sent, and the run does not fail."""
+    setup = make_setup("mirror", ingest=True)
+    inbox = setup.workspace / "inbox"
+    inbox.mkdir()
+    _write(inbox, b"bad\xfe.txt", b"bad")
+    (inbox / "fine.txt").write_text("fine")
+    proc = cli_subprocess("sync", config=setup.config)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out + err
+    assert (setup.cloud / "_outbox" / "fine.txt").read_text() == "fine"
+    assert "bad\ufffd.txt" in err, err
+    ingest = _status(setup)["last_runs"]["ingest"]
+    assert ingest["ok"] and "bad\ufffd.txt" in ingest["message"], ingest
