@@ -376,9 +376,7 @@ class Daemon:
         with anyio.move_on_after(delay):  # new file events wait too; a trigger does not
             await self.kick.wait()
         self.kick = anyio.Event()
-        retry = work
-        retry.urgent = True
-        self.pending.merge(retry)
+        self.pending.merge(work.retry())
 
     async def _run(self, work: Pending) -> CycleReport:
         report = await run_work(self.session, work, self.known_dest_files)

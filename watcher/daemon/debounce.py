@@ -7,6 +7,7 @@ Events accumulate into :class:`Pending`; a run becomes due once the events have 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from loguru import logger
@@ -72,6 +73,15 @@ class Pending:
             if stamp is not None:
                 self.first_event = min(self.first_event or stamp, stamp)
                 self.last_event = max(self.last_event or stamp, stamp)
+
+    def retry(self) -> Pending:
+        """The work to run again after this work failed: urgent, and a full cycle instead of
+        an incremental push of the same paths, so that one path that makes the list or the
+        run fail cannot fail every retry and hold back the files changed since (the full
+        push is guarded and carries whatever rclone can)."""
+        again = dataclasses.replace(self, paths=set(), urgent=True)
+        again.full = self.full or bool(self.paths)
+        return again
 
 
 def wait_time(pending: Pending, now: float, debounce: float, max_delay: float) -> float | None:

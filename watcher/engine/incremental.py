@@ -3,7 +3,11 @@
 rclone copies each listed path that exists locally and deletes at the destination each listed
 path that no longer exists locally; unlisted files are left alone. Deletions are checked against
 the destination size seen by the last full push, so a vanished workspace cannot delete the
-remote copy file by file: such a change set is handed back for a full, guarded push.
+remote copy file by file: such a change set is handed back for a full, guarded push. So is a
+change set holding a path the list cannot carry verbatim (a newline or carriage return in a
+name, which would split into two entries, the second of which ``sync`` might delete remotely;
+or a ``‛``/control picture rclone would decode into another name): a full ``rclone sync``
+carries such names itself. Names that are not valid UTF-8 are listed as their raw bytes.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SyncFailed
 from watcher.plan import Step
+from watcher.rclone.encoding import listable
 
 
 class NeedsFullPush(Exception):
@@ -45,11 +50,15 @@ async def run_incremental_push(
     known_dest_files: int | None,
 ) -> RunRecord:
     """Push ``paths`` (relative to the sync root) only. Raises :class:`NeedsFullPush` when the
-    sync root is gone or the deletions need the full guard, :class:`SyncFailed` on failure."""
+    sync root is gone, a path cannot be listed or the deletions need the full guard,
+    :class:`SyncFailed` on failure."""
     started = time.time()
     root = Path(step.src)
     if not root.is_dir():
         raise NeedsFullPush(f"{root} is missing")
+    odd = sorted(rel for rel in paths if not listable(rel))
+    if odd:
+        raise NeedsFullPush(f"{len(odd)} name(s) a files-from list cannot carry: {odd[0]!r}")
     deletes = sum(1 for rel in paths if not os.path.lexists(root / rel))
     if too_many_deletes(deletes, known_dest_files, session.cfg.max_delete):
         raise NeedsFullPush(f"{deletes} deletions")

@@ -19,6 +19,7 @@ Order of operations, so that nothing is lost or sent twice:
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,13 @@ from watcher.engine.state import RunRecord, read_json, write_json
 from watcher.errors import SyncFailed
 from watcher.plan import Step, remote_join
 from watcher.rclone import Entry, list_files
+from watcher.rclone.encoding import line_safe, reachable
 
 #: Top-level folders of ``_outbox`` with this prefix belong to the gateway's drain (claims).
 DRAIN_PREFIX = ".workspace-sync-"
+
+#: Why a file whose name is not valid UTF-8 is not ingested.
+NOT_UTF8 = "name not valid UTF-8, rclone cannot open it by name; rename it"
 
 #: Seconds of mtime difference still taken as the same version (remote mtime precision).
 REMOTE_MTIME_SLACK = 1.0
@@ -153,16 +158,12 @@ class Upload:
     errors: list[str]
 
 
-def _newline(path: str) -> bool:
-    return "\n" in path or "\r" in path
-
-
 async def upload(
     session: Session, step: Step, plan: dict[str, str], *, dry_run: bool = False
 ) -> Upload:
     """Copy the planned files: those keeping their name in one batch (``--files-from-raw``),
     renamed ones (and names a newline-delimited list cannot hold) one by one with ``copyto``."""
-    batch = [p for p, r in plan.items() if p == r and not _newline(p)]
+    batch = [p for p, r in plan.items() if p == r and line_safe(p)]
     single = [p for p in plan if p not in batch]
     done = Upload([], [])
     if dry_run:
@@ -195,13 +196,30 @@ def _settle(session: Session, root: Path, todo: list[str]) -> Readiness:
     return found
 
 
+def _readable(entries: list[Entry]) -> tuple[dict[str, Entry], list[str]]:
+    """The listed files by path, and apart the names rclone lists but cannot open (not valid
+    UTF-8: rclone shows U+FFFD), each logged by name: they are reported, never sent."""
+    unreadable = sorted(e.path for e in entries if not reachable(e.path))
+    for path in unreadable:
+        logger.warning("ingest: {} is not sent: {}", path, NOT_UTF8)
+    return {e.path: e for e in entries if reachable(e.path)}, unreadable
+
+
 def _record(
-    started: float, done: Upload, settled: Readiness, *, dry_run: bool, note: str = ""
+    started: float,
+    done: Upload,
+    settled: Readiness,
+    *,
+    dry_run: bool,
+    note: str = "",
+    unreadable: Sequence[str] = (),
 ) -> RunRecord:
     verb = "would send" if dry_run else "sent"
     message = done.errors[-1] if done.errors else note or f"{verb} {len(done.sent)}"
     if settled.waiting:
         message += f", {len(settled.waiting)} still being written"
+    if unreadable:
+        message += f", {len(unreadable)} not sent ({NOT_UTF8}): {', '.join(unreadable[:3])}"
     return RunRecord(
         "ingest",
         not done.errors,
@@ -242,14 +260,16 @@ async def run_ingest(session: Session, step: Step, *, dry_run: bool = False) -> 
             root.mkdir(parents=True, exist_ok=True)
         return RunRecord("ingest", True, "ingest folder is empty", started, 0.0, dry_run=dry_run)
     filters = step.filter.rclone_args() + session.link_args()
-    listing = {e.path: e for e in await list_files(session.rc, step.src, filters) or []}
+    listing, unreadable = _readable(await list_files(session.rc, step.src, filters) or [])
     ledger = {p: s for p, s in load_ledger(session.paths.ingest_ledger).items() if p in listing}
     settled = _settle(session, root, changed_since(ledger, listing))
     if not settled.ready:
         note = "nothing settled to ingest" if settled.waiting else "nothing new to ingest"
         if not dry_run:
             save_ledger(session.paths.ingest_ledger, ledger)
-        return _record(started, Upload([], []), settled, dry_run=dry_run, note=note)
+        return _record(
+            started, Upload([], []), settled, dry_run=dry_run, note=note, unreadable=unreadable
+        )
     remote = await _remote_outbox(session, step)
     todo = _confirm_pending(ledger, settled.ready, listing, remote)
     plan = plan_names(todo, list(remote))
@@ -262,7 +282,7 @@ async def run_ingest(session: Session, step: Step, *, dry_run: bool = False) -> 
         sent = {p: Sent(listing[p].size, listing[p].mtime, plan[p]) for p in done.sent}
         save_ledger(session.paths.ingest_ledger, {**ledger, **pending, **sent})
         await _announce(session, root, plan, listing, done.sent)
-    record = _record(started, done, settled, dry_run=dry_run)
+    record = _record(started, done, settled, dry_run=dry_run, unreadable=unreadable)
     if not record.ok:
         raise SyncFailed(f"ingest failed: {record.message}")
     return record

@@ -29,6 +29,7 @@ from anyio.streams.text import TextReceiveStream
 from loguru import logger
 
 from watcher.rclone.discover import RcloneBinary
+from watcher.rclone.encoding import list_line
 
 #: Seconds between SIGTERM and SIGKILL.
 KILL_GRACE = 5.0
@@ -178,17 +179,21 @@ class Rclone:
         ``quiet_errors`` logs rclone's errors at DEBUG (for calls whose failure is expected
         and handled, such as listing a folder that may not exist); ``files_from`` limits the
         command to these paths (``--files-from-raw``, which rclone will not combine with
-        filters: the caller filters the list). ``stdin_fd``/``stdout_fd`` connect rclone's
-        stdin/stdout to a file descriptor (a pipe end, for streaming ``rcat``/``cat``) instead
-        of ``stdin`` bytes / :attr:`RcloneResult.stdout`; the runner takes ownership and
+        filters: the caller filters the list; a path with a line break raises
+        :class:`ValueError`; rclone's own listings show none, they encode it as ``␊``).
+        ``stdin_fd``/``stdout_fd`` connect rclone's stdin/stdout to a file descriptor (a pipe
+        end, for streaming ``rcat``/``cat``) instead of ``stdin`` bytes /
+        :attr:`RcloneResult.stdout`; the runner takes ownership and
         closes them once rclone has its copy (or could not start), so the other end of the
         pipe sees EOF or EPIPE as soon as rclone exits.
         Cancelling the caller stops rclone (SIGTERM, then SIGKILL) before the cancellation
         propagates.
         """
         owned = [fd for fd in (stdin_fd, stdout_fd) if fd is not None]
-        list_file = self._write_list(files_from) if files_from is not None else None
+        list_file: Path | None = None
         try:
+            if files_from is not None:
+                list_file = self._write_list(files_from)
             return await self._run(
                 [*args, "--files-from-raw", str(list_file)] if list_file else args,
                 timeout=timeout,
@@ -207,11 +212,15 @@ class Rclone:
                 list_file.unlink(missing_ok=True)
 
     def _write_list(self, paths: Iterable[str]) -> Path:
-        """Write ``paths`` one per line to a private temp file for ``--files-from-raw``."""
+        """Write ``paths`` one per line, as file-system bytes, to a private temp file for
+        ``--files-from-raw``. Raises :class:`ValueError` (before anything is written or run)
+        for a path a line cannot carry: a name with a line break would become two entries,
+        and ``sync`` deletes a listed path missing at the source."""
+        data = b"".join(list_line(path) for path in paths)
         self.cache_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         fd, name = tempfile.mkstemp(dir=self.cache_dir, prefix="files-", suffix=".lst")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("".join(f"{path}\n" for path in paths))
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
         return Path(name)
 
     async def _run(
