@@ -25,13 +25,16 @@ from watchdog.observers.api import BaseObserver
 
 from watcher.config import Config, parse_config_file
 from watcher.config.change import FileStamp, classify_change, file_stamp
+from watcher.daemon.events import IGNORED_TYPES
 from watcher.engine import Session, open_session
 from watcher.engine.lock import LockHeld, hold_lock
 from watcher.engine.state import StatePaths, pairing_confirmed, state_paths
 from watcher.errors import WorkspaceSyncError
 
-#: A burst of events (truncate, write, rename) is read once it has been quiet this long.
+#: A burst of events (truncate, write, rename) is read once it has been quiet this long ...
 SETTLE = 0.3
+#: ... or, under a stream of events that never pauses, once the first has waited this long.
+SETTLE_MAX = 2.0
 #: A backstop for lost or impossible watches (inotify limits): the files are stat()ed this often.
 STAT_EVERY = 2.0
 
@@ -66,7 +69,11 @@ class _Handler(FileSystemEventHandler):
         self.poke = poke
 
     def dispatch(self, event: FileSystemEvent) -> None:
-        """Poke the reloader for an event on one of the watched files (either side of a move)."""
+        """Poke the reloader for a change of one of the watched files (either side of a move);
+        reads (``opened``, ``closed_no_write``: every ``status``, the daemon's own reread) and
+        attribute changes are no change."""
+        if event.event_type in IGNORED_TYPES or event.event_type == "attrib":
+            return
         paths = {_text(event.src_path), _text(event.dest_path) if event.dest_path else ""}
         if paths & self.names:
             self.poke.set()
@@ -125,6 +132,8 @@ class ConfigReloader:
         self.poke = threading.Event()
         self.forced = False
         self.last_poke = 0.0
+        #: When the current burst of pokes began (0 = none pending).
+        self.first_poke = 0.0
         self.watch = ConfigFileWatch(self._files(cfg), self.poke)
         self.sig = signature(self._files(cfg))
         self.next_stat = 0.0
@@ -151,14 +160,15 @@ class ConfigReloader:
         if self.poke.is_set():
             self.poke.clear()
             self.last_poke = now
-            return False
+            self.first_poke = self.first_poke or now
+            return now - self.first_poke >= SETTLE_MAX
         return self.last_poke > 0 and now - self.last_poke >= SETTLE
 
     def poll(self, current: Config, now: float | None = None) -> Config | None:
         """Read the file if it changed; returns a config to adopt now (a live edit, or a new
         pairing the user has confirmed), else ``None``."""
         if self.due(time.monotonic() if now is None else now):
-            self.last_poke = 0.0
+            self.last_poke = self.first_poke = 0.0
             forced, self.forced = self.forced, False
             stamp = file_stamp(current.config_path, current.secrets_file)
             if stamp != self.seen or forced:
