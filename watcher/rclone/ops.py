@@ -26,7 +26,8 @@ from watcher.rclone.conffile import (
     render_section,
     write_private,
 )
-from watcher.rclone.runner import Rclone, RcloneResult
+from watcher.rclone.result import RcloneResult
+from watcher.rclone.runner import Rclone
 
 #: Seconds allowed for quick metadata calls (listing a folder, obscuring a value).
 QUICK_TIMEOUT = 60.0
@@ -85,6 +86,20 @@ async def list_files(
         return None
     _check(result, f"listing {root}")
     return [Entry.from_lsjson(item) for item in json.loads(result.stdout or b"[]")]
+
+
+async def modtime_precision(rc: Rclone, root: str) -> float | None:
+    """How precisely the backend of ``root`` keeps modification times, in seconds (``rclone
+    backend features``: 1e-9 for a local folder, 1e-3 on S3, 100 years for a WebDAV server
+    without modtimes); ``None`` when rclone cannot say."""
+    result = await rc.run(
+        ["backend", "features", root], per_file=False, timeout=QUICK_TIMEOUT, quiet_errors=True
+    )
+    try:
+        precision = json.loads(result.stdout)["Precision"] if result.ok else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return precision / 1e9 if isinstance(precision, int) and precision > 0 else None
 
 
 def _check(result: RcloneResult, what: str) -> None:
