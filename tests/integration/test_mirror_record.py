@@ -42,9 +42,7 @@ def test_failed_pull_then_good_pull_keeps_local_edits(
     monkeypatch.setenv("RCLONE_ORDER_BY", "size,descending")
     with StallingProxy(int(s3_server.endpoint.rsplit(":", 1)[1])) as proxy:
         peer = s3_backend(make_setup, s3_server, tmp_path)  # the other client: no proxy
-        backend = dataclasses.replace(
-            peer, s3=dataclasses.replace(s3_server, endpoint=proxy.url)
-        )
+        backend = dataclasses.replace(peer, s3=dataclasses.replace(s3_server, endpoint=proxy.url))
         setup = backend.setup("mirror", timeout=4)
         backend.put(setup, REMOTE)
         ok(sync(setup))
