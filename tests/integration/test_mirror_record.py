@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +19,7 @@ from tests.conftest import S3Server, Setup, cli_subprocess, tree, wait_until
 from tests.integration.fault_helpers import s3_backend
 from tests.integration.helpers import Backend, backups, big_blob, ok, paths_of, sync, write
 from tests.proxy import StallingProxy
+from tests.servers import DavServer, ServerUnavailable, start_wsgidav
 
 REMOTE = {f"r{i}.txt": f"remote r{i} v1\n".encode() for i in range(1, 10)}
 EDIT = b"my local edit of r9, not in the cloud\n"
@@ -168,3 +169,43 @@ def test_summary_counts_deletes_with_backups_on_another_file_system(
     assert "copied 1, deleted 1" in result.output, result.output
     assert backups(setup) == {"r9.txt": EDIT, "notes.txt": NOTES}
     assert tree(setup.sync_root) == REMOTE
+
+
+@pytest.fixture
+def dav(tmp_path: Path) -> Iterator[DavServer]:
+    """A wsgidav WebDAV server (rclone ``vendor = other``: no modtimes) on ``tmp_path/davroot``."""
+    try:
+        server = start_wsgidav(tmp_path / "davroot")
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_remote_without_modtimes_keeps_every_backup(
+    make_setup: Callable[..., Setup], dav: DavServer
+) -> None:
+    """13-2b: on WebDAV without modtimes (wsgidav, ``vendor = other``) size + mtime cannot tell
+    an edit from a pulled file: a same-size local edit (which rclone's size-only compare leaves
+    alone) is kept once the remote changes the file, as is every other overwritten file."""
+    custom = {"rclone_type": "webdav", "rclone_options": dav.rclone_options()}
+    setup = make_setup("mirror", provider="custom", custom=custom)
+    cloud = dav.root / "share"
+    for rel, data in REMOTE.items():
+        write(cloud, rel, data)
+    ok(sync(setup))
+    assert tree(setup.sync_root) == REMOTE
+    same_size = b"REMOTE R9 V1\n\n\n"[: len(REMOTE["r9.txt"])]
+    write(setup.sync_root, "r9.txt", same_size)
+    ok(sync(setup))
+    assert tree(setup.sync_root)["r9.txt"] == same_size  # size-only: rclone kept the edit
+    write(cloud, "r9.txt", b"remote r9 v2, longer\n")
+    write(cloud, "r1.txt", b"remote r1 v2, longer\n")
+
+    result = ok(sync(setup))
+
+    assert tree(setup.sync_root) == tree(cloud)
+    assert backups(setup) == {"r9.txt": same_size, "r1.txt": REMOTE["r1.txt"]}
+    assert "copied 2, deleted 0" in result.output, result.output
