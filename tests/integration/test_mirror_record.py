@@ -209,3 +209,25 @@ def test_remote_without_modtimes_keeps_every_backup(
     assert tree(setup.sync_root) == tree(cloud)
     assert backups(setup) == {"r9.txt": same_size, "r1.txt": REMOTE["r1.txt"]}
     assert "copied 2, deleted 0" in result.output, result.output
+
+
+def test_forced_pull_records_from_a_listing_after_the_run(
+    make_setup: Callable[..., Setup], tmp_path: Path
+) -> None:
+    """13-1d: ``sync --force`` skips the guard (and its listing): the record then comes from a
+    listing of the remote after the run, so the next pull still tells the untouched files it
+    overwrites (dropped) from a local edit and a local-only file (kept)."""
+    backend = Backend("local", None, make_setup, tmp_path)
+    setup = backend.setup("mirror")
+    backend.put(setup, REMOTE)
+    ok(sync(setup, "--force"))
+    manifest = paths_of(setup).mirror_manifest.read_text(encoding="utf-8")
+    assert all(rel in manifest for rel in REMOTE)
+    write(setup.sync_root, "r9.txt", EDIT)
+    write(setup.sync_root, "notes.txt", NOTES)
+    backend.put(setup, {"r1.txt": b"remote r1 v2\n", "r9.txt": b"remote r9 v2\n"})
+
+    ok(sync(setup, "--force"))
+
+    assert tree(setup.sync_root) == tree(setup.cloud)
+    assert backups(setup) == {"r9.txt": EDIT, "notes.txt": NOTES}

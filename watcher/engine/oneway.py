@@ -186,11 +186,11 @@ async def _listing_after(session: Session, step: Step) -> tuple[list[Entry] | No
     listing (``--force``); no files when they cannot be listed (the previous record stays)."""
     filters = step.filter.rclone_args() + session.link_args()
     try:
-        src, _, precision = await guard_listings(session, step, filters, probe=True)
+        listing = await list_files(session.rc, step.src, filters)
     except SyncFailed as exc:
         logger.warning("pull: could not list {} to record what it wrote: {}", step.src, exc)
         return None, None
-    return src, precision
+    return listing, await modtime_precision(session.rc, step.src)
 
 
 def prune_backups(folder: Path, days: int = BACKUP_RETENTION_DAYS) -> None:

@@ -93,7 +93,10 @@ async def modtime_precision(rc: Rclone, root: str) -> float | None:
     backend features``: 1e-9 for a local folder, 1e-3 on S3, 100 years for a WebDAV server
     without modtimes); ``None`` when rclone cannot say."""
     result = await rc.run(
-        ["backend", "features", root], per_file=False, timeout=QUICK_TIMEOUT, quiet_errors=True
+        ["backend", "features", root],
+        per_file=False,
+        timeout=min(QUICK_TIMEOUT, rc.timeout),
+        quiet_errors=True,
     )
     try:
         precision = json.loads(result.stdout)["Precision"] if result.ok else None
