@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,8 +18,9 @@ import pytest
 from tests.conftest import S3Server, Setup, cli_subprocess, tree, wait_until
 from tests.integration.fault_helpers import s3_backend
 from tests.integration.helpers import Backend, backups, big_blob, ok, paths_of, sync, write
+from tests.integration.test_inbound_partial import dav  # noqa: F401  (a fixture)
 from tests.proxy import StallingProxy
-from tests.servers import DavServer, ServerUnavailable, start_wsgidav
+from tests.servers import DavServer
 
 REMOTE = {f"r{i}.txt": f"remote r{i} v1\n".encode() for i in range(1, 10)}
 EDIT = b"my local edit of r9, not in the cloud\n"
@@ -171,21 +172,9 @@ def test_summary_counts_deletes_with_backups_on_another_file_system(
     assert tree(setup.sync_root) == REMOTE
 
 
-@pytest.fixture
-def dav(tmp_path: Path) -> Iterator[DavServer]:
-    """A wsgidav WebDAV server (rclone ``vendor = other``: no modtimes) on ``tmp_path/davroot``."""
-    try:
-        server = start_wsgidav(tmp_path / "davroot")
-    except ServerUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
 def test_remote_without_modtimes_keeps_every_backup(
-    make_setup: Callable[..., Setup], dav: DavServer
+    make_setup: Callable[..., Setup],
+    dav: DavServer,  # noqa: F811  (the fixture imported above)
 ) -> None:
     """13-2b: on WebDAV without modtimes (wsgidav, ``vendor = other``) size + mtime cannot tell
     an edit from a pulled file: a same-size local edit (which rclone's size-only compare leaves
