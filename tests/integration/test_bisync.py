@@ -4,7 +4,12 @@ numbered losers that later conflicts never overwrite, dry runs, ``status --json`
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
+from typing import Any
+
+import pytest
 
 from tests.conftest import S3_SECRET, Setup, tree
 from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fixture)
@@ -12,6 +17,7 @@ from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fix
     backend_fixture,
     both,
     ok,
+    paths_of,
     populate,
     status_json,
     sync,
@@ -144,3 +150,161 @@ def test_dry_run_touches_nothing(backend: Backend) -> None:
 
     assert both(setup) == before
     assert "would" in result.output
+
+
+def lose_listings(setup: Setup) -> None:
+    """Delete bisync's listings (as a wiped cache or a crash between runs would)."""
+    workdir = paths_of(setup).bisync_workdir
+    lost = [p for p in workdir.iterdir() if ".lst" in p.name]
+    assert lost, sorted(p.name for p in workdir.iterdir())
+    for path in lost:
+        path.unlink()
+
+
+def synced_pair(setup: Setup) -> dict[str, bytes]:
+    """Both sides, asserted identical."""
+    local, remote = both(setup)
+    assert local == remote
+    return local
+
+
+OLD_LOCAL = "local text, older"
+NEW_REMOTE = "remote edit, newer"
+
+
+@pytest.mark.parametrize(
+    ("resolve", "winner", "loser"),
+    [
+        ("newer", NEW_REMOTE, OLD_LOCAL),
+        ("local", OLD_LOCAL, NEW_REMOTE),
+        ("remote", NEW_REMOTE, OLD_LOCAL),
+    ],
+)
+def test_resync_after_lost_listings_keeps_both_versions(
+    backend: Backend, resolve: str, winner: str, loser: str
+) -> None:
+    """The listings are lost and the remote copy of ``f1.txt`` is edited (newer than the local
+    one): ``sync`` refuses, says what ``--resync`` will do (with ``--config``); the resync keeps
+    the ``conflict_resolve`` winner under ``f1.txt`` and the other version as
+    ``f1.txt.conflict1`` on both sides; later runs work on the new baseline."""
+    setup = backend.setup("bisync", conflict_resolve=resolve)
+    now = time.time()
+    write_all(setup.sync_root, {"f1.txt": OLD_LOCAL, "other.txt": "same"}, mtime=now - 600)
+    ok(sync(setup, "--resync"))
+    lose_listings(setup)
+    backend.put(setup, {"f1.txt": NEW_REMOTE}, mtime=now - 60)
+
+    refused = sync(setup)
+
+    assert refused.exit_code == 1, refused.output
+    assert "workspace-sync sync --resync" in refused.output
+    assert f"--config {setup.config}" in refused.output
+    assert f"conflict_resolve = {resolve}" in refused.output
+    assert ".conflictN" in refused.output
+    assert tree(setup.sync_root)["f1.txt"] == OLD_LOCAL.encode()
+    assert tree(setup.cloud)["f1.txt"] == NEW_REMOTE.encode()
+
+    ok(sync(setup, "--resync"))
+
+    files = synced_pair(setup)
+    assert files == {
+        "f1.txt": winner.encode(),
+        "f1.txt.conflict1": loser.encode(),
+        "other.txt": b"same",
+    }
+    assert status_json(setup)[1]["bisync_baseline"] is True
+    write_all(setup.sync_root, {"after.txt": "after"})
+    ok(sync(setup))
+    assert synced_pair(setup)["after.txt"] == b"after"
+
+
+def test_first_resync_of_two_populated_trees_keeps_both_versions(backend: Backend) -> None:
+    """First ``--resync`` with a file that differs on both sides (remote newer): both versions
+    exist afterwards; an existing ``.conflict1`` is never overwritten (the loser becomes
+    ``.conflict2``); a file with the same bytes but other mtimes gets no conflict copy."""
+    setup = backend.setup("bisync")
+    now = time.time()
+    write_all(
+        setup.sync_root, {"doc.txt": "local draft", "same.txt": "same bytes"}, mtime=now - 300
+    )
+    write_all(setup.sync_root, {"local-only.txt": "mine"})
+    backend.put(setup, {"doc.txt": "remote draft, newer"}, mtime=now - 30)
+    backend.put(setup, {"same.txt": "same bytes"}, mtime=now - 100)
+    backend.put(setup, {"doc.txt.conflict1": "an earlier loser", "remote-only.txt": "theirs"})
+
+    ok(sync(setup, "--resync"))
+
+    assert synced_pair(setup) == {
+        "doc.txt": b"remote draft, newer",
+        "doc.txt.conflict1": b"an earlier loser",
+        "doc.txt.conflict2": b"local draft",
+        "same.txt": b"same bytes",
+        "local-only.txt": b"mine",
+        "remote-only.txt": b"theirs",
+    }
+
+
+def test_resync_dry_run_on_missing_remote_folder(backend: Backend) -> None:
+    """``sync --resync --dry-run`` when the remote folder does not exist yet: exit 0, says
+    what would happen, creates neither the remote folder nor any bisync state."""
+    setup = backend.setup("bisync")
+    write_all(setup.sync_root, {"a.txt": "a", "sub/b.txt": "b"})
+    setup.cloud.rmdir()
+
+    result = ok(sync(setup, "--resync", "--dry-run"))
+
+    assert "would" in result.output
+    assert not setup.cloud.exists()
+    workdir = paths_of(setup).bisync_workdir
+    assert not workdir.exists() or list(workdir.iterdir()) == []
+    assert status_json(setup)[1]["bisync_baseline"] is False
+    assert tree(setup.sync_root) == {"a.txt": b"a", "sub/b.txt": b"b"}
+
+
+def _write_raw(root: Path, name: bytes, data: bytes, mtime: float) -> None:
+    path = os.path.join(os.fsencode(root), name)
+    with open(path, "wb") as handle:
+        handle.write(data)
+    os.utime(path, (mtime, mtime))
+
+
+def _raw_tree(root: Path) -> dict[bytes, bytes]:
+    out = {}
+    for name in os.listdir(os.fsencode(root)):
+        with open(os.path.join(os.fsencode(root), name), "rb") as handle:
+            out[name] = handle.read()
+    return out
+
+
+def test_resync_keeps_losers_with_hostile_names(make_setup: Any) -> None:
+    """A newline in the name and a 255-byte name: the loser is kept (the copy's name cut to
+    255 bytes); a differing name that is not valid UTF-8 (rclone cannot copy it by name, but
+    the resync would overwrite it) makes the resync refuse, both files untouched."""
+    setup = make_setup("bisync")
+    setup.sync_root.mkdir(parents=True)
+    setup.cloud.mkdir(parents=True)
+    now = time.time()
+    long = b"L" * 255
+    for name in (b"nl\nname.txt", long):
+        _write_raw(setup.sync_root, name, b"local old", now - 600)
+        _write_raw(setup.cloud, name, b"remote new", now - 60)
+
+    ok(sync(setup, "--resync"))
+
+    kept = _raw_tree(setup.sync_root)
+    assert kept == _raw_tree(setup.cloud)
+    assert kept[b"nl\nname.txt"] == b"remote new"
+    assert kept[b"nl\nname.txt.conflict1"] == b"local old"
+    assert kept[long] == b"remote new"
+    assert kept[b"L" * 245 + b".conflict1"] == b"local old"
+
+    lose_listings(setup)
+    _write_raw(setup.sync_root, b"bad\xfe.txt", b"local old", now - 600)
+    _write_raw(setup.cloud, b"bad\xfe.txt", b"remote new", now - 60)
+    before = (_raw_tree(setup.sync_root), _raw_tree(setup.cloud))
+
+    refused = sync(setup, "--resync")
+
+    assert refused.exit_code == 1, refused.output
+    assert "not valid UTF-8" in refused.output
+    assert (_raw_tree(setup.sync_root), _raw_tree(setup.cloud)) == before

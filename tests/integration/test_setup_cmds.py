@@ -227,6 +227,35 @@ def test_authorize_refuses_non_oauth_provider(tmp_path: Path, make_setup: Any) -
 # --------------------------------------------------------------------------- setup
 
 
+def test_setup_bisync_dry_run_on_missing_remote_folder(tmp_path: Path) -> None:
+    """bisync setup against a remote folder that does not exist yet: the first dry run (a
+    ``--resync --dry-run``) succeeds, says what the resync will do, and creates nothing."""
+    (tmp_path / "cloud").mkdir()
+    (tmp_path / "ws" / "shared").mkdir(parents=True)
+    (tmp_path / "ws" / "shared" / "a.txt").write_text("a", encoding="utf-8")
+    out = tmp_path / "conf" / "sync.toml"
+    result = cli(
+        "setup",
+        "--non-interactive",
+        "--output",
+        str(out),
+        "--provider",
+        "local",
+        "--local-dir",
+        str(tmp_path / "cloud"),
+        "--mode",
+        "bisync",
+        "--workspace",
+        str(tmp_path / "ws"),
+    )
+    assert result.exit_code == 0, result.output
+    assert "dry run ok" in result.output
+    assert "would create" in result.output
+    assert f"workspace-sync --config {out} sync --resync" in result.output
+    assert "conflict_resolve = newer" in result.output
+    assert list((tmp_path / "cloud").iterdir()) == []
+
+
 def test_setup_non_interactive_local_round_trips(tmp_path: Path) -> None:
     (tmp_path / "cloud").mkdir()
     out = tmp_path / "conf" / "sync.toml"

@@ -26,7 +26,12 @@ from watcher.rclone import list_files
     type=click.Choice(["pull", "push"]),
     help="One one-way run instead of the mode's cycle (keeps the mode's excludes).",
 )
-@click.option("--resync", is_flag=True, help="bisync: establish the baseline (first run).")
+@click.option(
+    "--resync",
+    is_flag=True,
+    help="bisync: establish the baseline (first run, lost listings); a differing file gets "
+    "the version conflict_resolve keeps, the other is kept as NAME.conflictN.",
+)
 @click.option(
     "--force",
     is_flag=True,
@@ -146,7 +151,7 @@ def _print_status(data: dict[str, Any]) -> None:
                 "baseline",
                 "present"
                 if data["bisync_baseline"]
-                else "MISSING: run `workspace-sync sync --resync`",
+                else f"MISSING: run `{data['command']}` (see action)",
             )
         )
     rows.append(("daemon", _daemon_line(data["daemon"])))

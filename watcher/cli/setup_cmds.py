@@ -25,6 +25,7 @@ from watcher.errors import WorkspaceSyncError
 from watcher.fsutil import atomic_write
 from watcher.log import setup_logging
 from watcher.openclaw import convert, parse_json
+from watcher.plan.resync import resync_effect
 from watcher.rclone import Rclone, RcloneBinary, backend_options, find_rclone
 
 if sys.version_info >= (3, 11):
@@ -451,7 +452,10 @@ def _first_dry_run(output: Path) -> None:
         cfg.workspace.mkdir(parents=True)
         click.echo(f"created the workspace folder {cfg.workspace}")
     if cfg.mode == "bisync":
-        click.echo("bisync: this dry run shows what the first `sync --resync` would do")
+        click.echo(
+            "bisync: this dry run shows what the first `sync --resync` would do: "
+            + resync_effect(cfg.conflict_resolve)
+        )
 
     async def go() -> Any:
         session = await open_session(cfg)
@@ -461,6 +465,12 @@ def _first_dry_run(output: Path) -> None:
     print_records(report)
     if not report.ok:
         fail("the first dry run failed (see above); fix the config and run sync --dry-run", 1)
+    if cfg.mode == "bisync":
+        click.echo(
+            f"dry run ok; establish the baseline once with: workspace-sync --config {output} "
+            f"sync --resync, then start syncing with: workspace-sync --config {output} watch"
+        )
+        return
     click.echo(f"dry run ok; start syncing with: workspace-sync --config {output} watch")
 
 

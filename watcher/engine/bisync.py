@@ -1,20 +1,27 @@
-"""bisync runs: the baseline check, the workdir in the state folder, and rclone's aborts."""
+"""bisync runs: the baseline check, the workdir in the state folder, resyncs that keep the
+losing versions, and rclone's aborts."""
 
 from __future__ import annotations
 
 import json
 import re
+import shlex
+import tempfile
 import time
 from pathlib import Path
 
 from loguru import logger
 
+from watcher.config import Config
 from watcher.engine.oneway import record_from
 from watcher.engine.procs import is_live_rclone
+from watcher.engine.resync import ResyncPrep, prepare_resync
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import Step
+from watcher.plan.resync import resync_effect
+from watcher.rclone import RcloneResult
 from watcher.rclone.ops import parse_time
 
 RESYNC_FIX = "workspace-sync sync --resync"
@@ -68,28 +75,18 @@ def baseline_present(workdir: Path, step: Step) -> bool:
     return listing_stem(workdir, step) is not None
 
 
-async def run_bisync(
-    session: Session,
-    step: Step,
-    *,
-    dry_run: bool = False,
-    force: bool = False,
-    resync: bool = False,
-) -> RunRecord:
-    """One bisync run; without a baseline it refuses (exit 1) and names the ``--resync`` fix."""
-    started = time.time()
-    workdir = session.paths.bisync_workdir
-    if not resync and not baseline_present(workdir, step):
-        raise SafetyRefusal(
-            "bisync has no baseline yet (first run, or its listings were lost): review both "
-            f"sides, then run `{RESYNC_FIX}` once to establish it",
-            RESYNC_FIX,
-        )
-    workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    clear_stale_locks(workdir, step)
-    if resync and not dry_run:
-        Path(step.src).mkdir(parents=True, exist_ok=True)
-        await session.rc.run(["mkdir", step.dst], per_file=False)
+def resync_advice(cfg: Config) -> str:
+    """The resync command (with ``--config``) and what it will do to which side."""
+    command = f"{RESYNC_FIX} --config {shlex.quote(str(cfg.config_path))}"
+    return (
+        f"review both sides (`{command} --dry-run` shows the plan), then run `{command}` "
+        f"once: {resync_effect(cfg.conflict_resolve)}"
+    )
+
+
+def _bisync_args(
+    session: Session, step: Step, workdir: Path, *, dry_run: bool, force: bool
+) -> list[str]:
     args = [
         "bisync",
         step.src,
@@ -100,33 +97,84 @@ async def run_bisync(
         *step.filter.rclone_args(),
         *session.link_args(),
     ]
-    if dry_run:
-        args.append("--dry-run")
-    if force:
-        args.append("--force")
-    result = await session.rc.run(args)
-    record = record_from("bisync", result, started, dry_run=dry_run)
+    return args + (["--dry-run"] if dry_run else []) + (["--force"] if force else [])
+
+
+async def _dry_resync(session: Session, step: Step, prep: ResyncPrep, started: float) -> RunRecord:
+    """A resync dry run: nothing is created, not even bisync's state (a throw-away workdir).
+    With a side that does not exist yet rclone cannot run at all; say what would happen."""
+    if prep.missing:
+        files = prep.remote_files if step.src in prep.missing else prep.local_files
+        message = (
+            f"would create {' and '.join(prep.missing)} and copy {files} files there, "
+            "delete 0 (dry run; nothing changed)"
+        )
+        return RunRecord("bisync", True, message, started, time.time() - started, dry_run=True)
+    with tempfile.TemporaryDirectory(prefix="resync-dry-", dir=session.paths.root) as tmp:
+        args = _bisync_args(session, step, Path(tmp), dry_run=True, force=False)
+        result = await session.rc.run(args)
+    record = record_from("bisync", result, started, dry_run=True, extra=prep.note(dry_run=True))
     if result.ok:
         return record
-    text = " ".join(result.errors)
-    if "all files were changed" in text.lower() or "too many deletes" in text.lower():
+    raise SyncFailed(f"bisync failed: {record.message}")
+
+
+async def run_bisync(
+    session: Session,
+    step: Step,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    resync: bool = False,
+) -> RunRecord:
+    """One bisync run; without a baseline it refuses (exit 1) and names the ``--resync`` fix.
+    A resync first keeps every version it would overwrite (:func:`prepare_resync`)."""
+    started = time.time()
+    workdir = session.paths.bisync_workdir
+    if not resync and not baseline_present(workdir, step):
         raise SafetyRefusal(
+            "bisync has no baseline yet (first run, or its listings were lost): "
+            + resync_advice(session.cfg),
+            RESYNC_FIX,
+        )
+    note = ""
+    if resync:
+        prep = await prepare_resync(session, step, dry_run=dry_run)
+        if dry_run:
+            return await _dry_resync(session, step, prep, started)
+        note = prep.note(dry_run=False)
+        Path(step.src).mkdir(parents=True, exist_ok=True)
+        await session.rc.run(["mkdir", step.dst], per_file=False)
+    workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    clear_stale_locks(workdir, step)
+    args = _bisync_args(session, step, workdir, dry_run=dry_run, force=force)
+    result = await session.rc.run(args)
+    record = record_from("bisync", result, started, dry_run=dry_run, extra=note)
+    if result.ok:
+        return record
+    raise _failure(session.cfg, result, record)
+
+
+def _failure(cfg: Config, result: RcloneResult, record: RunRecord) -> SyncFailed:
+    """The error for a failed bisync: a refusal naming its fix, or a plain failure."""
+    text = " ".join(result.errors).lower()
+    if "all files were changed" in text or "too many deletes" in text:
+        return SafetyRefusal(
             f"bisync aborted for safety: {result.errors[-1]}; check both sides, then run "
             f"`{FORCE_FIX}`",
             FORCE_FIX,
         )
-    if "prior lock file found" in text.lower():
-        raise SyncFailed(
+    if "prior lock file found" in text:
+        return SyncFailed(
             "bisync: another bisync of these paths is running (its lock is live); "
             "this run will be retried"
         )
-    if "resync" in text.lower() and result.exit_code in (2, 7):
-        raise SafetyRefusal(
-            f"bisync needs a new baseline: {result.errors[-1]}; check both sides, then run "
-            f"`{RESYNC_FIX}`",
+    if "resync" in text and result.exit_code in (2, 7):
+        return SafetyRefusal(
+            f"bisync needs a new baseline: {result.errors[-1]}; {resync_advice(cfg)}",
             RESYNC_FIX,
         )
-    raise SyncFailed(f"bisync failed: {record.message}")
+    return SyncFailed(f"bisync failed: {record.message}")
 
 
 def read_listing(workdir: Path, step: Step, side: int) -> dict[str, tuple[int, float]]:

@@ -49,15 +49,16 @@ def force_hint(step: Step) -> str:
 
 
 async def list_both(
-    rc: Rclone, src: str, dst: str, filters: list[str]
+    rc: Rclone, src: str, dst: str, filters: list[str], *, hash_type: str | None = None
 ) -> tuple[list[Entry] | None, list[Entry] | None]:
-    """List both sides at once (two rclone processes side by side) for the guard."""
+    """List both sides at once (two rclone processes side by side) for the guard (and the
+    resync, which asks for ``hash_type``)."""
     listings: dict[str, list[Entry] | None] = {}
     failures: list[SyncFailed] = []
 
     async def one(side: str, root: str) -> None:
         try:
-            listings[side] = await list_files(rc, root, filters)
+            listings[side] = await list_files(rc, root, filters, hash_type=hash_type)
         except SyncFailed as exc:  # re-raised below as itself, not inside an ExceptionGroup
             failures.append(exc)
 

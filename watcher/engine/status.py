@@ -13,6 +13,7 @@ from watcher.engine.lock import lock_owner
 from watcher.engine.session import Session
 from watcher.engine.state import StatePaths, last_runs, read_json
 from watcher.plan import plan_cycle, remote_root
+from watcher.plan.resync import resync_effect
 
 REACH_TIMEOUT = 15.0
 REDACTED = "***"
@@ -32,10 +33,14 @@ def redacted_options(cfg: Config) -> dict[str, Any]:
 
 
 async def remote_reachable(session: Session) -> dict[str, Any]:
-    """List the remote root's top level with a short timeout."""
+    """List the remote root's top level with a short timeout (rclone's errors go into the
+    message, not the log: a remote root that does not exist yet is no warning)."""
     root = remote_root(session.cfg)
     result = await session.rc.run(
-        ["lsjson", "--max-depth", "1", root], per_file=False, timeout=REACH_TIMEOUT
+        ["lsjson", "--max-depth", "1", root],
+        per_file=False,
+        timeout=REACH_TIMEOUT,
+        quiet_errors=True,
     )
     if result.ok:
         return {"reachable": True, "message": "ok"}
@@ -71,6 +76,7 @@ async def gather_status(session: Session, *, check_remote: bool = True) -> dict[
     if cfg.mode == "bisync":
         step = plan_cycle(cfg)[0]
         data["bisync_baseline"] = baseline_present(paths.bisync_workdir, step)
+        data["conflict_resolve"] = cfg.conflict_resolve
     if check_remote:
         data["remote"] = await remote_reachable(session)
     data["health"], data["action"], data["command"] = assess(data)
@@ -129,8 +135,10 @@ def assess(data: dict[str, Any]) -> tuple[Health, str | None, str | None]:
         command = _with_config("workspace-sync sync --resync", config)
         return (
             "baseline-missing",
-            "bisync has no baseline: make sure both sides hold the intended files, then run "
-            f"`{command}` once",
+            "bisync has no baseline: make sure both sides hold the intended files (`"
+            + _with_config("workspace-sync sync --resync --dry-run", config)
+            + f"` shows the plan), then run `{command}` once: "
+            + resync_effect(str(data.get("conflict_resolve", "newer"))),
             command,
         )
     failed = [(kind, run) for kind, run in sorted(runs.items()) if not run.get("ok")]

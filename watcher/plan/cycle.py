@@ -8,6 +8,7 @@ from typing import Literal
 
 from watcher.config import Config
 from watcher.plan.filters import PathFilter
+from watcher.plan.resync import resync_mode_flags
 
 Direction = Literal["push", "pull"]
 StepKind = Literal["push", "pull", "drain", "ingest", "bisync"]
@@ -140,7 +141,8 @@ def plan_cycle(
 
 
 def bisync_flags(cfg: Config, *, resync: bool) -> tuple[str, ...]:
-    """The fixed bisync flags of the spec (the engine adds ``--workdir``)."""
+    """The fixed bisync flags of the spec (the engine adds ``--workdir``); a resync prefers
+    the version ``conflict_resolve`` would keep (``--resync-mode``)."""
     flags = [
         "--conflict-resolve",
         CONFLICT_RESOLVE[cfg.conflict_resolve],
@@ -154,5 +156,5 @@ def bisync_flags(cfg: Config, *, resync: bool) -> tuple[str, ...]:
         "--recover",
     ]
     if resync:
-        flags.append("--resync")
+        flags += [*resync_mode_flags(cfg), "--resync"]
     return tuple(flags)

@@ -35,16 +35,25 @@ QUICK_TIMEOUT = 60.0
 
 @dataclass(frozen=True)
 class Entry:
-    """A file in a listing: POSIX path relative to the listed root, size, modification time."""
+    """A file in a listing: POSIX path relative to the listed root, size, modification time,
+    and the content hash when the listing asked for one (``""`` otherwise)."""
 
     path: str
     size: int
     mtime: float
+    hash: str = ""
 
     @classmethod
     def from_lsjson(cls, item: dict[str, Any]) -> Entry:
         """Build from one element of ``rclone lsjson`` output."""
-        return cls(str(item["Path"]), int(item.get("Size", -1)), parse_time(item.get("ModTime")))
+        hashes = item.get("Hashes") or {}
+        digest = next((str(v) for v in hashes.values() if v), "")
+        return cls(
+            str(item["Path"]),
+            int(item.get("Size", -1)),
+            parse_time(item.get("ModTime")),
+            digest,
+        )
 
 
 _TIME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$")
@@ -73,11 +82,14 @@ async def list_files(
     args: list[str] | None = None,
     *,
     timeout: float | None = None,
+    hash_type: str | None = None,
 ) -> list[Entry] | None:
-    """All files under ``root`` (recursive, after the filter ``args``); ``None`` when ``root``
-    does not exist. Any other failure raises :class:`SyncFailed`."""
+    """All files under ``root`` (recursive, after the filter ``args``; with ``hash_type``,
+    each with that hash); ``None`` when ``root`` does not exist. Any other failure raises
+    :class:`SyncFailed`."""
+    hashing = ["--hash", "--hash-type", hash_type] if hash_type else []
     result = await rc.run(
-        ["lsjson", "-R", "--files-only", "--no-mimetype", root, *(args or [])],
+        ["lsjson", "-R", "--files-only", "--no-mimetype", *hashing, root, *(args or [])],
         per_file=False,
         timeout=timeout,
         quiet_errors=True,
@@ -88,21 +100,40 @@ async def list_files(
     return [Entry.from_lsjson(item) for item in json.loads(result.stdout or b"[]")]
 
 
+async def _features(rc: Rclone, root: str, timeout: float = QUICK_TIMEOUT) -> RcloneResult:
+    """``rclone backend features ROOT`` (JSON on stdout)."""
+    return await rc.run(
+        ["backend", "features", root], per_file=False, timeout=timeout, quiet_errors=True
+    )
+
+
 async def modtime_precision(rc: Rclone, root: str) -> float | None:
     """How precisely the backend of ``root`` keeps modification times, in seconds (``rclone
     backend features``: 1e-9 for a local folder, 1e-3 on S3, 100 years for a WebDAV server
     without modtimes); ``None`` when rclone cannot say."""
-    result = await rc.run(
-        ["backend", "features", root],
-        per_file=False,
-        timeout=min(QUICK_TIMEOUT, rc.timeout),
-        quiet_errors=True,
-    )
+    result = await _features(rc, root, min(QUICK_TIMEOUT, rc.timeout))
     try:
         precision = json.loads(result.stdout)["Precision"] if result.ok else None
     except (ValueError, KeyError, TypeError):
         return None
     return precision / 1e9 if isinstance(precision, int) and precision > 0 else None
+
+
+async def hash_types(rc: Rclone, root: str) -> tuple[str, ...]:
+    """The hash types the backend of ``root`` supports (``rclone backend features``), in
+    rclone's order; empty when it has none."""
+    result = await _features(rc, root)
+    _check(result, f"reading the features of {root}")
+    features = json.loads(result.stdout or b"{}")
+    return tuple(str(h) for h in features.get("Hashes") or ())
+
+
+async def copy_file(rc: Rclone, src: str, dst: str) -> bool:
+    """``rclone copyto SRC DST`` (same side: server-side where the backend can), never
+    replacing an existing ``dst``; True when it was copied, False when ``dst`` existed."""
+    result = await rc.run(["copyto", "--ignore-existing", src, dst])
+    _check(result, f"copying {src} to {dst}")
+    return bool(result.transferred)
 
 
 def _check(result: RcloneResult, what: str) -> None:
