@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import S3Server, Setup, cli_subprocess, tree, wait_until
+from tests.conftest import S3Server, Setup, cli_subprocess, rclone_processes, tree, wait_until
 from tests.integration.fault_helpers import s3_backend
 from tests.integration.helpers import Backend, backups, big_blob, ok, paths_of, sync, write
 from tests.integration.test_inbound_partial import dav  # noqa: F401  (a fixture)
@@ -217,6 +218,37 @@ def test_forced_pull_records_from_a_listing_after_the_run(
     backend.put(setup, {"r1.txt": b"remote r1 v2\n", "r9.txt": b"remote r9 v2\n"})
 
     ok(sync(setup, "--force"))
+
+    assert tree(setup.sync_root) == tree(setup.cloud)
+    assert backups(setup) == {"r9.txt": EDIT, "notes.txt": NOTES}
+
+
+def test_kill9_mid_pull_loses_nothing(
+    make_setup: Callable[..., Setup], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """13-2c: ``sync`` (and its rclone) killed with SIGKILL halfway through a slowed pull, with
+    a local edit and a local-only file: whatever that pull had moved into the backup stays
+    there (it never got to judge it), the record is the previous good pull's, and the next pull
+    keeps both local versions."""
+    backend = Backend("local", None, make_setup, tmp_path)
+    setup = backend.setup("mirror")
+    backend.put(setup, REMOTE)
+    ok(sync(setup))
+    record_before = paths_of(setup).mirror_manifest.read_bytes()
+    backend.put(setup, {"big.bin": big_blob(), "r9.txt": b"remote r9 v2\n"})
+    write(setup.sync_root, "r9.txt", EDIT)
+    write(setup.sync_root, "notes.txt", NOTES)
+    monkeypatch.setenv("RCLONE_BWLIMIT", "4M")
+    proc = cli_subprocess("sync", config=setup.config)
+    wait_until(lambda: any(setup.sync_root.glob("big.bin*")), timeout=30)  # copy under way
+    os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.wait(30) == -signal.SIGKILL
+    assert not (setup.sync_root / "big.bin").exists(), "the kill came after the transfer"
+    wait_until(lambda: not rclone_processes(setup.root), timeout=20)
+    assert paths_of(setup).mirror_manifest.read_bytes() == record_before
+    monkeypatch.delenv("RCLONE_BWLIMIT")
+
+    ok(sync(setup))
 
     assert tree(setup.sync_root) == tree(setup.cloud)
     assert backups(setup) == {"r9.txt": EDIT, "notes.txt": NOTES}
