@@ -136,17 +136,23 @@ async def run_one_way(
     extra = ""
     if step.kind == "pull" and not dry_run:
         extra = await settle_pull(session, step, backup_dir, result, (src, precision))
-    if any("not deleting" in error for error in result.errors):
-        unreadable = [e.split(": ", 1)[0] for e in result.errors if "permission denied" in e]
-        extra += (
-            f"; {len(unreadable)} unreadable files ({', '.join(unreadable[:5])}): deletes are "
-            "held back until they are readable or excluded"
-        )
+    extra += _held_back_note(result)
     record = record_from(step.kind, result, started, dry_run=dry_run, extra=extra)
     record.dest_files = dest_files
     if not record.ok:
         raise SyncFailed(f"{step.kind} failed: {record.message}")
     return record
+
+
+def _held_back_note(result: RcloneResult) -> str:
+    """A note naming the unreadable files when rclone held back deletes for them, or ``""``."""
+    if not any("not deleting" in error for error in result.errors):
+        return ""
+    unreadable = [e.split(": ", 1)[0] for e in result.errors if "permission denied" in e]
+    return (
+        f"; {len(unreadable)} unreadable files ({', '.join(unreadable[:5])}): deletes are "
+        "held back until they are readable or excluded"
+    )
 
 
 async def settle_pull(
