@@ -185,6 +185,14 @@ def paths_of(setup: Setup) -> StatePaths:
     return state_paths(load_config(setup.config))
 
 
+def backups(setup: Setup) -> dict[str, bytes]:
+    """Every file in the mirror backups, keyed by its path inside its dated folder."""
+    found: dict[str, bytes] = {}
+    for dated, data in tree(paths_of(setup).mirror_backups).items():
+        found[dated.split("/", 1)[1]] = data
+    return found
+
+
 def status_json(setup: Setup) -> tuple[str, dict[str, Any]]:
     """``status --json``: the raw text and the parsed data."""
     result = ok(run_cli("status", "--json", config=setup.config))

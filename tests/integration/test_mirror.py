@@ -5,10 +5,11 @@ changes, dry runs touch nothing, and a pull from a mistyped remote path is refus
 
 from __future__ import annotations
 
-from tests.conftest import Setup, tree
+from tests.conftest import tree
 from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fixture)
     Backend,
     backend_fixture,
+    backups,
     both,
     ok,
     paths_of,
@@ -18,15 +19,6 @@ from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fix
     without,
     write,
 )
-
-
-def backups(setup: Setup) -> dict[str, bytes]:
-    """Every file in the mirror backups, keyed by its path inside its dated folder."""
-    folder = paths_of(setup).mirror_backups
-    found: dict[str, bytes] = {}
-    for dated, data in tree(folder).items():
-        found[dated.split("/", 1)[1]] = data
-    return found
 
 
 def test_pull_mirrors_remote_and_keeps_local_edits(backend: Backend) -> None:

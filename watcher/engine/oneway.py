@@ -11,11 +11,12 @@ import anyio
 from loguru import logger
 
 from watcher.engine.guard import check_one_way
+from watcher.engine.pulled import PullRecord, build_record, drop_pristine, read_record, write_record
 from watcher.engine.session import Session
-from watcher.engine.state import RunRecord, read_json, write_json
+from watcher.engine.state import RunRecord
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import Step
-from watcher.rclone import Entry, Rclone, RcloneResult, list_files
+from watcher.rclone import Entry, Rclone, RcloneResult, list_files, modtime_precision
 
 #: Mirror backups older than this are pruned.
 BACKUP_RETENTION_DAYS = 30
@@ -69,6 +70,29 @@ async def list_both(
     return listings["src"], listings["dst"]
 
 
+async def guard_listings(
+    session: Session, step: Step, filters: list[str], *, probe: bool
+) -> tuple[list[Entry] | None, list[Entry] | None, float | None]:
+    """:func:`list_both` and, with ``probe``, the source's modtime precision, side by side."""
+    found: list[float | None] = [None]
+    failure: SyncFailed | None = None
+
+    async def precision() -> None:
+        found[0] = await modtime_precision(session.rc, step.src)
+
+    async with anyio.create_task_group() as tg:
+        if probe:
+            tg.start_soon(precision)
+        try:
+            src, dst = await list_both(session.rc, step.src, step.dst, filters)
+        except SyncFailed as exc:  # raised below as itself, not inside an ExceptionGroup
+            failure, src, dst = exc, None, None
+            tg.cancel_scope.cancel()
+    if failure is not None:
+        raise failure
+    return src, dst, found[0]
+
+
 async def run_one_way(
     session: Session, step: Step, *, dry_run: bool = False, force: bool = False
 ) -> RunRecord:
@@ -79,9 +103,10 @@ async def run_one_way(
     started = time.time()
     rc, cfg = session.rc, session.cfg
     filters = step.filter.rclone_args() + session.link_args()
-    dest_files = None
+    dest_files, src, precision = None, None, None
+    mirror_pull = step.kind == "pull" and cfg.mode == "mirror" and not dry_run
     if not force:
-        src, dst = await list_both(rc, step.src, step.dst, filters)
+        src, dst, precision = await guard_listings(session, step, filters, probe=mirror_pull)
         verdict = check_one_way(step.src, step.dst, src, dst, cfg.max_delete)
         dest_files = len(dst or [])
         if verdict.refuse:
@@ -110,13 +135,8 @@ async def run_one_way(
     result = await rc.run(args)
     extra = ""
     if step.kind == "pull" and not dry_run:
-        extra = settle_pull(session, step, backup_dir)
-    if any("not deleting" in error for error in result.errors):
-        unreadable = [e.split(": ", 1)[0] for e in result.errors if "permission denied" in e]
-        extra += (
-            f"; {len(unreadable)} unreadable files ({', '.join(unreadable[:5])}): deletes are "
-            "held back until they are readable or excluded"
-        )
+        extra = await settle_pull(session, step, backup_dir, result, (src, precision))
+    extra += _held_back_note(result)
     record = record_from(step.kind, result, started, dry_run=dry_run, extra=extra)
     record.dest_files = dest_files
     if not record.ok:
@@ -124,58 +144,60 @@ async def run_one_way(
     return record
 
 
-def settle_pull(session: Session, step: Step, backup_dir: Path | None) -> str:
-    """After a pull: drop from the backup the files the previous pull wrote untouched (in
-    mirror mode, where a manifest of them exists), record the new manifest, prune old backups.
-    Returns a note about local edits kept, or ``""``."""
+def _held_back_note(result: RcloneResult) -> str:
+    """A note naming the unreadable files when rclone held back deletes for them, or ``""``."""
+    if not any("not deleting" in error for error in result.errors):
+        return ""
+    unreadable = [e.split(": ", 1)[0] for e in result.errors if "permission denied" in e]
+    return (
+        f"; {len(unreadable)} unreadable files ({', '.join(unreadable[:5])}): deletes are "
+        "held back until they are readable or excluded"
+    )
+
+
+async def settle_pull(
+    session: Session,
+    step: Step,
+    backup_dir: Path | None,
+    result: RcloneResult,
+    remote: tuple[list[Entry] | None, float | None] = (None, None),
+) -> str:
+    """After a pull (failed or not): drop from the backup the files a pull wrote untouched (in
+    mirror mode, by the record of :mod:`watcher.engine.pulled`); after a successful one,
+    record what it wrote from ``remote`` (the remote's files before the run and its modtime
+    precision; listed anew when missing); prune old backups. Returns a note about local edits
+    kept, or ``""``."""
     cfg, paths = session.cfg, session.paths
+    mirror = cfg.mode == "mirror"
     note = ""
     if backup_dir is not None and backup_dir.exists():
-        manifest = read_json(paths.mirror_manifest, None) if cfg.mode == "mirror" else None
-        kept = _drop_pristine(backup_dir, manifest)
+        record = read_record(paths.mirror_manifest) if mirror else PullRecord()
+        kept = drop_pristine(backup_dir, record)
         if kept:
             note = f"; {kept} locally changed files moved aside to {backup_dir}"
             logger.warning(
                 "pull overwrote {} locally changed files; copies kept in {}", kept, backup_dir
             )
-    if cfg.mode == "mirror":
-        write_json(paths.mirror_manifest, local_manifest(Path(step.dst), step))
+    if mirror and result.ok:
+        listing, precision = remote
+        if listing is None:
+            listing, precision = await _listing_after(session, step)
+        if listing is not None:
+            write_record(paths.mirror_manifest, build_record(listing, result.sizes, precision))
     prune_backups(paths.mirror_backups)
     return note
 
 
-def local_manifest(root: Path, step: Step) -> dict[str, list[float]]:
-    """``{relative path: [size, mtime]}`` of the files a pull owns under ``root``."""
-    manifest: dict[str, list[float]] = {}
-    if not root.is_dir():
-        return manifest
-    for path in root.rglob("*"):
-        rel = path.relative_to(root).as_posix()
-        if path.is_symlink() or not path.is_file() or step.filter.excluded(rel):
-            continue
-        st = path.stat()
-        manifest[rel] = [st.st_size, st.st_mtime_ns / 1e9]
-    return manifest
-
-
-def _drop_pristine(backup_dir: Path, manifest: dict[str, list[float]] | None) -> int:
-    """Delete backed-up files identical to what the last pull wrote; return how many remain."""
-    kept = 0
-    for path in sorted(backup_dir.rglob("*"), reverse=True):
-        if path.is_dir():
-            if not any(path.iterdir()):
-                path.rmdir()
-            continue
-        rel = path.relative_to(backup_dir).as_posix()
-        entry = manifest.get(rel) if manifest else None
-        st = path.stat()
-        if entry and entry[0] == st.st_size and abs(entry[1] - st.st_mtime_ns / 1e9) < 1e-3:
-            path.unlink()
-        else:
-            kept += 1
-    if backup_dir.exists() and not any(backup_dir.iterdir()):
-        backup_dir.rmdir()
-    return kept
+async def _listing_after(session: Session, step: Step) -> tuple[list[Entry] | None, float | None]:
+    """The remote's files and modtime precision after a pull that ran without the guard's
+    listing (``--force``); no files when they cannot be listed (the previous record stays)."""
+    filters = step.filter.rclone_args() + session.link_args()
+    try:
+        listing = await list_files(session.rc, step.src, filters)
+    except SyncFailed as exc:
+        logger.warning("pull: could not list {} to record what it wrote: {}", step.src, exc)
+        return None, None
+    return listing, await modtime_precision(session.rc, step.src)
 
 
 def prune_backups(folder: Path, days: int = BACKUP_RETENTION_DAYS) -> None:

@@ -26,7 +26,8 @@ from watcher.rclone.conffile import (
     render_section,
     write_private,
 )
-from watcher.rclone.runner import Rclone, RcloneResult
+from watcher.rclone.result import RcloneResult
+from watcher.rclone.runner import Rclone
 
 #: Seconds allowed for quick metadata calls (listing a folder, obscuring a value).
 QUICK_TIMEOUT = 60.0
@@ -99,12 +100,29 @@ async def list_files(
     return [Entry.from_lsjson(item) for item in json.loads(result.stdout or b"[]")]
 
 
+async def _features(rc: Rclone, root: str, timeout: float = QUICK_TIMEOUT) -> RcloneResult:
+    """``rclone backend features ROOT`` (JSON on stdout)."""
+    return await rc.run(
+        ["backend", "features", root], per_file=False, timeout=timeout, quiet_errors=True
+    )
+
+
+async def modtime_precision(rc: Rclone, root: str) -> float | None:
+    """How precisely the backend of ``root`` keeps modification times, in seconds (``rclone
+    backend features``: 1e-9 for a local folder, 1e-3 on S3, 100 years for a WebDAV server
+    without modtimes); ``None`` when rclone cannot say."""
+    result = await _features(rc, root, min(QUICK_TIMEOUT, rc.timeout))
+    try:
+        precision = json.loads(result.stdout)["Precision"] if result.ok else None
+    except (ValueError, KeyError, TypeError):
+        return None
+    return precision / 1e9 if isinstance(precision, int) and precision > 0 else None
+
+
 async def hash_types(rc: Rclone, root: str) -> tuple[str, ...]:
     """The hash types the backend of ``root`` supports (``rclone backend features``), in
     rclone's order; empty when it has none."""
-    result = await rc.run(
-        ["backend", "features", root], per_file=False, timeout=QUICK_TIMEOUT, quiet_errors=True
-    )
+    result = await _features(rc, root)
     _check(result, f"reading the features of {root}")
     features = json.loads(result.stdout or b"{}")
     return tuple(str(h) for h in features.get("Hashes") or ())

@@ -19,9 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import anyio
 from anyio.abc import ByteReceiveStream, Process
@@ -30,60 +28,14 @@ from loguru import logger
 
 from watcher.rclone.discover import RcloneBinary
 from watcher.rclone.encoding import list_line
+from watcher.rclone.result import LogEvent, RcloneResult, record
 
 #: Seconds between SIGTERM and SIGKILL.
 KILL_GRACE = 5.0
 #: rclone's per-operation retries (its default of 10 takes minutes against a dead server).
 LOW_LEVEL_RETRIES = 3
 
-EXIT_MEANINGS: Mapping[int, str] = {
-    1: "rclone reported an error",
-    2: "rclone rejected its arguments (a bug in workspace-sync; please report it)",
-    3: "directory not found",
-    4: "file not found",
-    5: "temporary error: retries exhausted (is the remote reachable?)",
-    6: "less serious errors (see the log)",
-    7: "fatal error: retrying will not help until the cause is fixed",
-    8: "transfer limit reached",
-    9: "no files were transferred",
-    10: "duration limit reached",
-    130: "interrupted (SIGINT)",
-    137: "killed (SIGKILL)",
-    143: "terminated (SIGTERM)",
-}
-
-LogEvent = dict[str, Any]
 EventHook = Callable[[LogEvent], None]
-
-
-@dataclass
-class RcloneResult:
-    """What one rclone run did."""
-
-    args: tuple[str, ...]
-    exit_code: int
-    duration: float
-    timed_out: bool = False
-    transferred: list[str] = field(default_factory=list)
-    deleted: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    stats: dict[str, Any] | None = None
-    stdout: bytes = b""
-
-    @property
-    def ok(self) -> bool:
-        """True when rclone exited 0 within its time."""
-        return self.exit_code == 0 and not self.timed_out
-
-    def message(self) -> str:
-        """One line saying why the run failed (empty when it did not)."""
-        if self.timed_out:
-            return f"rclone {self.args[0]} timed out after {self.duration:.0f} s and was stopped"
-        if self.exit_code == 0:
-            return ""
-        meaning = EXIT_MEANINGS.get(self.exit_code, "rclone failed")
-        detail = f": {self.errors[-1]}" if self.errors else ""
-        return f"rclone {self.args[0]} exited {self.exit_code} ({meaning}){detail}"
 
 
 @functools.cache
@@ -329,37 +281,6 @@ def _close_all(fds: list[int]) -> None:
     while fds:
         with contextlib.suppress(OSError):
             os.close(fds.pop())
-
-
-def record(
-    event: LogEvent, result: RcloneResult, redact: Callable[[str], str], *, quiet: bool = False
-) -> None:
-    """Fold one rclone log event into ``result`` and forward it to the log at its level
-    (errors at DEBUG when ``quiet``)."""
-    level = str(event.get("level", "info"))
-    msg = redact(str(event.get("msg", ""))).strip()
-    obj = redact(str(event.get("object", "")))
-    if isinstance(event.get("stats"), dict):
-        result.stats = event["stats"]
-        return
-    text = f"{obj}: {msg}" if obj else msg
-    skipped = event.get("skipped")
-    if skipped in ("copy", "delete"):  # --dry-run: what would have happened
-        (result.transferred if skipped == "copy" else result.deleted).append(obj)
-        logger.info("would {} {}", skipped, obj)
-    elif level in ("error", "critical", "fatal"):
-        result.errors.append(text)
-        logger.log("DEBUG" if quiet else "WARNING", "rclone: {}", text)
-    elif msg.startswith("Copied") or msg.startswith("Moved"):
-        result.transferred.append(obj)
-        logger.debug("rclone: {}", text)
-    elif msg == "Deleted":
-        result.deleted.append(obj)
-        logger.debug("rclone: {}", text)
-    elif level in ("warning", "notice") and not quiet:
-        logger.info("rclone: {}", text)
-    else:
-        logger.debug("rclone: {}", text)
 
 
 async def terminate(process: Process, grace: float = KILL_GRACE, *, sweep: bool = False) -> None:

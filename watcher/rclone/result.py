@@ -1,0 +1,116 @@
+"""What one rclone run did: its exit code, and the files it transferred, deleted or moved into a
+backup, folded from its JSON log lines (``--use-json-log``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from loguru import logger
+
+EXIT_MEANINGS: Mapping[int, str] = {
+    1: "rclone reported an error",
+    2: "rclone rejected its arguments (a bug in workspace-sync; please report it)",
+    3: "directory not found",
+    4: "file not found",
+    5: "temporary error: retries exhausted (is the remote reachable?)",
+    6: "less serious errors (see the log)",
+    7: "fatal error: retrying will not help until the cause is fixed",
+    8: "transfer limit reached",
+    9: "no files were transferred",
+    10: "duration limit reached",
+    130: "interrupted (SIGINT)",
+    137: "killed (SIGKILL)",
+    143: "terminated (SIGTERM)",
+}
+
+LogEvent = dict[str, Any]
+
+
+@dataclass
+class RcloneResult:
+    """What one rclone run did."""
+
+    args: tuple[str, ...]
+    exit_code: int
+    duration: float
+    timed_out: bool = False
+    transferred: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    #: Size rclone logged for each transferred file (the last copy of that path).
+    sizes: dict[str, int] = field(default_factory=dict)
+    #: Destination files moved into ``--backup-dir`` (overwritten or deleted ones).
+    backed_up: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    stats: dict[str, Any] | None = None
+    stdout: bytes = b""
+
+    @property
+    def ok(self) -> bool:
+        """True when rclone exited 0 within its time."""
+        return self.exit_code == 0 and not self.timed_out
+
+    def message(self) -> str:
+        """One line saying why the run failed (empty when it did not)."""
+        if self.timed_out:
+            return f"rclone {self.args[0]} timed out after {self.duration:.0f} s and was stopped"
+        if self.exit_code == 0:
+            return ""
+        meaning = EXIT_MEANINGS.get(self.exit_code, "rclone failed")
+        detail = f": {self.errors[-1]}" if self.errors else ""
+        return f"rclone {self.args[0]} exited {self.exit_code} ({meaning}){detail}"
+
+
+def record(
+    event: LogEvent, result: RcloneResult, redact: Callable[[str], str], *, quiet: bool = False
+) -> None:
+    """Fold one rclone log event into ``result`` and forward it to the log at its level
+    (errors at DEBUG when ``quiet``)."""
+    level = str(event.get("level", "info"))
+    msg = redact(str(event.get("msg", ""))).strip()
+    obj = redact(str(event.get("object", "")))
+    if isinstance(event.get("stats"), dict):
+        result.stats = event["stats"]
+        return
+    text = f"{obj}: {msg}" if obj else msg
+    skipped = event.get("skipped")
+    if skipped in ("copy", "delete"):  # --dry-run: what would have happened
+        (result.transferred if skipped == "copy" else result.deleted).append(obj)
+        logger.info("would {} {}", skipped, obj)
+    elif level in ("error", "critical", "fatal"):
+        result.errors.append(text)
+        logger.log("DEBUG" if quiet else "WARNING", "rclone: {}", text)
+    elif "--backup-dir" in result.args and _backup_event(msg, obj, result):
+        logger.debug("rclone: {}", text)
+    elif msg.startswith("Copied") or msg.startswith("Moved"):
+        result.transferred.append(obj)
+        if isinstance(event.get("size"), int):
+            result.sizes[obj] = event["size"]
+        logger.debug("rclone: {}", text)
+    elif msg == "Deleted":
+        result.deleted.append(obj)
+        logger.debug("rclone: {}", text)
+    elif level in ("warning", "notice") and not quiet:
+        logger.info("rclone: {}", text)
+    else:
+        logger.debug("rclone: {}", text)
+
+
+def _backup_event(msg: str, obj: str, result: RcloneResult) -> bool:
+    """Fold a line of a ``--backup-dir`` run that moves a destination file into the backup;
+    False for other lines. rclone logs a file it replaces as "Moved (server-side)" (or, when
+    the backup is on another file system, "Copied" + "Deleted") and a file it deletes as that
+    plus "Moved into backup dir": the delete counts as deleted, the backup copy as nothing."""
+    if msg == "Moved into backup dir":
+        result.deleted.append(obj)
+    elif msg.startswith("Moved"):
+        result.backed_up.append(obj)
+    elif msg == "Deleted":  # the second half of a copy into the backup on another file system
+        if obj in result.transferred:
+            result.transferred.remove(obj)
+        result.sizes.pop(obj, None)
+        result.backed_up.append(obj)
+    else:
+        return False
+    return True
