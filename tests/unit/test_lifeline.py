@@ -5,6 +5,7 @@ when the tool dies) stops the whole group, also a member that ignores SIGTERM.""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -46,7 +47,9 @@ async def _finish(line: Lifeline, data: bytes = b"") -> tuple[bytes, bytes]:
     assert process.stdout and process.stderr
     try:
         if process.stdin is not None:
-            await process.stdin.send(data)
+            # A command that ignores stdin may have exited already (a broken pipe then).
+            with contextlib.suppress(anyio.BrokenResourceError):
+                await process.stdin.send(data)
             await process.stdin.aclose()
         out = b"".join([chunk async for chunk in process.stdout])
         err = b"".join([chunk async for chunk in process.stderr])
