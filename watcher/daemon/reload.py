@@ -25,6 +25,7 @@ from watchdog.observers.api import BaseObserver
 
 from watcher.config import Config, parse_config_file
 from watcher.config.change import FileStamp, classify_change, file_stamp
+from watcher.daemon.events import IGNORED_TYPES
 from watcher.engine import Session, open_session
 from watcher.engine.lock import LockHeld, hold_lock
 from watcher.engine.state import StatePaths, pairing_confirmed, state_paths
@@ -66,7 +67,11 @@ class _Handler(FileSystemEventHandler):
         self.poke = poke
 
     def dispatch(self, event: FileSystemEvent) -> None:
-        """Poke the reloader for an event on one of the watched files (either side of a move)."""
+        """Poke the reloader for a change of one of the watched files (either side of a move);
+        a read (opened, closed without writing) is no change: a reader every few tenths of a
+        second would otherwise keep the settle time from ever running out."""
+        if event.event_type in IGNORED_TYPES:
+            return
         paths = {_text(event.src_path), _text(event.dest_path) if event.dest_path else ""}
         if paths & self.names:
             self.poke.set()
