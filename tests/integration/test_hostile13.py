@@ -3,13 +3,14 @@ each reproduces a way a user lost data or got an unconfirmed pairing run, with r
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
 from typing import Any
 
 from tests.conftest import Setup, tree, wait_until
-from tests.integration.helpers import status_json
+from tests.integration.helpers import ok, status_json, sync
 from tests.integration.test_reload import edit, lines, mailbox
 
 
@@ -54,3 +55,56 @@ def test_reads_of_the_config_file_do_not_hide_an_edit(make_setup: Any, start_wat
     wait_until(lambda: lines(watcher, "trigger received"), 10)
     time.sleep(1.0)
     assert tree(setup.cloud).get("r1.txt") == b"remote one"
+
+
+def test_restart_while_new_pairing_waits_runs_nothing(make_setup: Any, start_watch: Any) -> None:
+    """13-6f: the daemon is stopped (systemctl restart, kill -9, reboot) while a new pairing
+    waits; the next ``watch`` must not run the unconfirmed pairing (a mailbox push into the
+    new remote_path deletes what is there)."""
+    setup = mailbox(make_setup)
+    files = _other_remote(setup)
+    watcher = start_watch(setup.config)
+    wait_until(lambda: (setup.cloud / "a.txt").exists())
+    edit(setup, remote_path="other")
+    wait_until(lambda: _health(setup) == "new-pairing", 10)
+    watcher.kill9()
+
+    again = start_watch(setup.config, ready="")
+    wait_until(lambda: lines(again, "new pairing") or lines(again, "push:"), 15)
+    time.sleep(1.5)  # a full cycle would have run by now (it runs first thing)
+    assert tree(setup.cloud.parent / "other") == files, again.text()
+    assert _health(setup) == "new-pairing"
+    assert again.alive()
+
+    ok(sync(setup, "--dry-run"))  # a dry run confirms nothing
+    time.sleep(1.0)
+    assert tree(setup.cloud.parent / "other") == files
+    ok(sync(setup, "--force"))  # the confirmation (the user chose to push here)
+    wait_until(lambda: lines(again, "new pairing confirmed"), 10)
+    (setup.sync_root / "later.txt").write_text("after")
+    wait_until(lambda: (setup.cloud.parent / "other" / "later.txt").exists(), 20)
+
+
+def test_restored_file_with_old_mtime_is_not_confirmed(make_setup: Any, start_watch: Any) -> None:
+    """13-6g: a config file put back with an old mtime (``cp -p``, ``mv`` of a file written
+    earlier) must not count as confirmed by a ``sync`` that ran before the daemon started."""
+    setup = mailbox(make_setup)
+    original = setup.config.read_text()
+    edit(setup, remote_path="other")
+    saved = setup.config.with_name("other.toml")
+    saved.write_text(setup.config.read_text())
+    past = time.time() - 60
+    os.utime(saved, (past, past))  # written a minute ago
+    ok(sync(setup))  # pairing.json: "other" confirmed, now (pushes a.txt there)
+    setup.config.write_text(original)  # back to "share", and the daemon starts on it
+    watcher = start_watch(setup.config)
+    wait_until(lambda: (setup.cloud / "a.txt").exists())
+    other = setup.cloud.parent / "other"
+    files = {f"new{i}.txt": f"their file {i}".encode() for i in range(3)}
+    for name, data in files.items():  # others use "other" meanwhile
+        (other / name).write_bytes(data)
+    os.replace(saved, setup.config)  # the saved file comes back with its old mtime
+    wait_until(lambda: lines(watcher, "config changed"), 10)
+    time.sleep(1.5)
+    assert {k: v for k, v in tree(other).items() if k != "a.txt"} == files, watcher.text()
+    assert _health(setup) == "new-pairing"
