@@ -108,3 +108,20 @@ def test_restored_file_with_old_mtime_is_not_confirmed(make_setup: Any, start_wa
     time.sleep(1.5)
     assert {k: v for k, v in tree(other).items() if k != "a.txt"} == files, watcher.text()
     assert _health(setup) == "new-pairing"
+
+
+def test_sighup_during_start_up_does_not_kill_the_daemon(make_setup: Any, start_watch: Any) -> None:
+    """13-6h: ``systemctl reload`` (ExecReload sends SIGHUP) right after ``start`` of a
+    Type=simple unit: a SIGHUP before the daemon's signal handler is in place killed it, and
+    systemd does not restart a unit that died of SIGHUP: syncing stopped for good."""
+    setup = mailbox(make_setup)
+    deaths = []
+    for delay in (0.15, 0.3, 0.5):
+        watcher = start_watch(setup.config, ready="")
+        time.sleep(delay)  # deliberately inside start-up (imports, config, session)
+        watcher.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda w=watcher: "INFO    push:" in w.text() or not w.alive(), 30)
+        if not watcher.alive():
+            deaths.append((delay, watcher.proc.returncode))
+        watcher.stop()
+    assert deaths == []
