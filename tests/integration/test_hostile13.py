@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from tests.conftest import Setup, tree, wait_until
-from tests.integration.helpers import ok, status_json, sync
+from tests.integration.helpers import ok, status_json, sync, write_all
 from tests.integration.test_reload import edit, lines, mailbox
 
 
@@ -125,3 +125,23 @@ def test_sighup_during_start_up_does_not_kill_the_daemon(make_setup: Any, start_
             deaths.append((delay, watcher.proc.returncode))
         watcher.stop()
     assert deaths == []
+
+
+def test_resync_same_size_and_mtime_keeps_both_versions(make_setup: Any) -> None:
+    """13-5e: ``conflict_resolve = local`` and a file with the same size and mtime but other
+    bytes on each side: the resync kept the remote loser as ``.conflict1`` but rclone saw the
+    two as identical and copied nothing, so the local winner existed on the local side only;
+    the next remote edit then replaced it there, and the local text existed nowhere."""
+    setup = make_setup("bisync", conflict_resolve="local")
+    setup.sync_root.mkdir(parents=True, exist_ok=True)
+    setup.cloud.mkdir(parents=True, exist_ok=True)
+    then = time.time() - 100
+    write_all(setup.sync_root, {"d.txt": "local text"}, mtime=then)
+    write_all(setup.cloud, {"d.txt": "cloud text"}, mtime=then)
+    ok(sync(setup, "--resync"))
+    write_all(setup.cloud, {"d.txt": "cloud edit, later"})
+    ok(sync(setup))
+    local, remote = tree(setup.sync_root), tree(setup.cloud)
+    assert b"local text" in local.values() and b"local text" in remote.values(), (local, remote)
+    assert b"cloud text" in local.values() and b"cloud text" in remote.values()
+    assert local == remote
