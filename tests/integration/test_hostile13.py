@@ -145,3 +145,27 @@ def test_resync_same_size_and_mtime_keeps_both_versions(make_setup: Any) -> None
     assert b"local text" in local.values() and b"local text" in remote.values(), (local, remote)
     assert b"cloud text" in local.values() and b"cloud text" in remote.values()
     assert local == remote
+
+
+def test_restart_while_waiting_then_undo_needs_no_confirmation(
+    make_setup: Any, start_watch: Any
+) -> None:
+    """13-6f: after a restart while a new pairing waited, putting the file back to the pairing
+    the daemon ran before resumes it without a confirmation (and still leaves ``other``)."""
+    setup = mailbox(make_setup)
+    files = _other_remote(setup)
+    original = setup.config.read_text()
+    watcher = start_watch(setup.config)
+    wait_until(lambda: (setup.cloud / "a.txt").exists())
+    edit(setup, remote_path="other")
+    wait_until(lambda: _health(setup) == "new-pairing", 10)
+    watcher.stop()
+
+    again = start_watch(setup.config, ready="")
+    wait_until(lambda: lines(again, "was waiting for confirmation"), 15)
+    setup.config.write_text(original)
+    wait_until(lambda: lines(again, "config edit undone"), 10)
+    (setup.sync_root / "b.txt").write_text("b")
+    wait_until(lambda: (setup.cloud / "b.txt").exists(), 20)
+    assert tree(setup.cloud.parent / "other") == files
+    wait_until(lambda: _health(setup) == "ok", 10)
