@@ -29,7 +29,7 @@ def _health(setup: Setup) -> str:
 
 
 def test_reads_of_the_config_file_do_not_hide_an_edit(make_setup: Any, start_watch: Any) -> None:
-    """13-6e2: something reads sync.toml every 0.1 s (a ``status`` loop, a monitor, an editor's
+    """13-6f: something reads sync.toml every 0.1 s (a ``status`` loop, a monitor, an editor's
     autosave check); the daemon must still see the mailbox -> mirror edit, or it keeps pushing
     with the old pairing and deletes the new remote files (the data loss of issue 13 case 6)."""
     setup = mailbox(make_setup)
@@ -58,7 +58,7 @@ def test_reads_of_the_config_file_do_not_hide_an_edit(make_setup: Any, start_wat
 
 
 def test_restart_while_new_pairing_waits_runs_nothing(make_setup: Any, start_watch: Any) -> None:
-    """13-6f: the daemon is stopped (systemctl restart, kill -9, reboot) while a new pairing
+    """13-6g: the daemon is stopped (systemctl restart, kill -9, reboot) while a new pairing
     waits; the next ``watch`` must not run the unconfirmed pairing (a mailbox push into the
     new remote_path deletes what is there)."""
     setup = mailbox(make_setup)
@@ -86,7 +86,7 @@ def test_restart_while_new_pairing_waits_runs_nothing(make_setup: Any, start_wat
 
 
 def test_restored_file_with_old_mtime_is_not_confirmed(make_setup: Any, start_watch: Any) -> None:
-    """13-6g: a config file put back with an old mtime (``cp -p``, ``mv`` of a file written
+    """13-6h: a config file put back with an old mtime (``cp -p``, ``mv`` of a file written
     earlier) must not count as confirmed by a ``sync`` that ran before the daemon started."""
     setup = mailbox(make_setup)
     original = setup.config.read_text()
@@ -111,7 +111,7 @@ def test_restored_file_with_old_mtime_is_not_confirmed(make_setup: Any, start_wa
 
 
 def test_sighup_during_start_up_does_not_kill_the_daemon(make_setup: Any, start_watch: Any) -> None:
-    """13-6h: ``systemctl reload`` (ExecReload sends SIGHUP) right after ``start`` of a
+    """13-6i: ``systemctl reload`` (ExecReload sends SIGHUP) right after ``start`` of a
     Type=simple unit: a SIGHUP before the daemon's signal handler is in place killed it, and
     systemd does not restart a unit that died of SIGHUP: syncing stopped for good."""
     setup = mailbox(make_setup)
@@ -150,7 +150,7 @@ def test_resync_same_size_and_mtime_keeps_both_versions(make_setup: Any) -> None
 def test_restart_while_waiting_then_undo_needs_no_confirmation(
     make_setup: Any, start_watch: Any
 ) -> None:
-    """13-6f: after a restart while a new pairing waited, putting the file back to the pairing
+    """13-6g: after a restart while a new pairing waited, putting the file back to the pairing
     the daemon ran before resumes it without a confirmation (and still leaves ``other``)."""
     setup = mailbox(make_setup)
     files = _other_remote(setup)
