@@ -1,6 +1,6 @@
 """``python -m watcher`` entry point."""
 
-from watcher.cli import main
+from watcher.entry import main
 
 if __name__ == "__main__":
     main()

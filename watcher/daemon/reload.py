@@ -24,8 +24,9 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 
 from watcher.config import Config, parse_config_file
-from watcher.config.change import FileStamp, classify_change, file_stamp
+from watcher.config.change import FileStamp, classify_change, file_stamp, pairing_key
 from watcher.daemon.events import IGNORED_TYPES
+from watcher.daemon.pairing_wait import WaitRecord, clear_wait, load_wait, save_wait
 from watcher.engine import Session, open_session
 from watcher.engine.lock import LockHeld, hold_lock
 from watcher.engine.state import StatePaths, pairing_confirmed, state_paths
@@ -115,6 +116,10 @@ class PendingPairing:
     cfg: Config
     stamp: FileStamp
     changed: tuple[str, ...]
+    #: A ``sync`` of this pairing confirms it when it succeeded at or after this (wall time):
+    #: the edit, and never before the daemon started running its current pairing (a file put
+    #: back with an old mtime is not confirmed by an earlier ``sync``).
+    since: float
     #: Why a confirmed pairing still cannot run (its pair's daemon lock is held), else None.
     held: str | None = None
 
@@ -137,6 +142,31 @@ class ConfigReloader:
         self.watch = ConfigFileWatch(self._files(cfg), self.poke)
         self.sig = signature(self._files(cfg))
         self.next_stat = 0.0
+        #: The pairing the daemon runs (or, resumed while waiting, ran before) and since when.
+        self.running_key = pairing_key(cfg)
+        self.running_since = time.time()
+        self._resume(cfg)
+
+    def _resume(self, cfg: Config) -> None:
+        """Go on waiting when an earlier daemon of this config stopped while a new pairing
+        waited for confirmation and ``cfg`` is still not the pairing that daemon ran."""
+        record = load_wait(self.paths)
+        if record is None:
+            return
+        key = pairing_key(cfg)
+        if key == record.running or pairing_confirmed(self.paths, cfg, record.since):
+            clear_wait(self.paths)
+            return
+        changed = record.changed if key == record.pending else ("pairing",)
+        self.running_key = record.running
+        self.pending = PendingPairing(cfg, self.stamp, changed, record.since)
+        save_wait(self.paths, replace(record, pending=key, changed=changed))
+        logger.warning(
+            "a new pairing ({}) was waiting for confirmation when the daemon last stopped: "
+            "no run until you check both sides and confirm it with `{}`",
+            ", ".join(changed),
+            confirm_command(cfg),
+        )
 
     @staticmethod
     def _files(cfg: Config) -> list[Path]:
@@ -188,26 +218,49 @@ class ConfigReloader:
             return None
         self.problem = None
         change = classify_change(current, new)
+        waits = pairing_key(new) != self.running_key
+        if change.new_pairing and not waits:
+            return self._undone(new)  # back to the pairing this daemon ran before waiting
+        if waits and not change.new_pairing and self.pending is not None:
+            # resumed while waiting: the config it holds is itself the unconfirmed pairing
+            self.pending = replace(self.pending, cfg=new, stamp=stamp)
+            self.stamp = stamp
+            return self._confirmed()
         if change.empty:
             if self.pending is not None:
                 logger.info("config edit undone: the running pairing goes on")
+                clear_wait(self.paths)
             self.pending = None
             self.stamp = stamp
             if forced:
                 logger.info("config file unchanged: nothing to reload")
             return None
         if not change.new_pairing:
+            if self.pending is not None:
+                clear_wait(self.paths)
             self.pending = None
             logger.info("config reloaded: {} take effect now", ", ".join(change.live))
             return new
-        self.pending = PendingPairing(new, stamp, change.pairing)
+        return self._wait_for(new, stamp, change.pairing)
+
+    def _wait_for(self, new: Config, stamp: FileStamp, changed: tuple[str, ...]) -> Config | None:
+        """``new`` pairs differently: remember it (also for a restarted daemon) and wait."""
+        since = max(stamp.mtime or 0.0, self.running_since)
+        self.pending = PendingPairing(new, stamp, changed, since)
+        save_wait(self.paths, WaitRecord(self.running_key, pairing_key(new), changed, since))
         logger.warning(
             "config changed ({}): a new pairing; the daemon makes no run until you check both "
             "sides and confirm it with `{}` (or `sync --force` when that is refused)",
-            ", ".join(change.pairing),
+            ", ".join(changed),
             confirm_command(new),
         )
         return self._confirmed()
+
+    def _undone(self, new: Config) -> Config:
+        logger.info("config edit undone: back to the pairing the daemon ran")
+        self.pending = None
+        clear_wait(self.paths)
+        return new
 
     def trouble(self, message: str) -> None:
         """Keep the running config: log ``message`` (one line) and show it in ``status``."""
@@ -216,9 +269,9 @@ class ConfigReloader:
 
     def _confirmed(self) -> Config | None:
         pending = self.pending
-        if pending is None or pending.stamp.mtime is None:
+        if pending is None:
             return None
-        if pairing_confirmed(self.paths, pending.cfg, pending.stamp.mtime):
+        if pairing_confirmed(self.paths, pending.cfg, pending.since):
             return pending.cfg
         return None
 
@@ -232,6 +285,10 @@ class ConfigReloader:
         """The daemon now runs ``cfg``; watch its files from here on."""
         if confirmed:
             logger.info("new pairing confirmed: running {} from now on", cfg.config_path)
+        key = pairing_key(cfg)
+        if key != self.running_key:
+            self.running_key, self.running_since = key, time.time()
+        clear_wait(self.paths)
         self.pending = None
         self.problem = None
         self.config_path = cfg.config_path

@@ -98,6 +98,12 @@ class StatePaths:
         """Written by a successful ``sync``: the pairing the user confirmed, and when."""
         return self.root / "pairing.json"
 
+    @property
+    def pairing_wait(self) -> Path:
+        """Written by a daemon while a new pairing waits for confirmation (a restarted
+        daemon goes on waiting)."""
+        return self.root / "pairing-wait.json"
+
     def create(self) -> None:
         """Create the state folder and the pair folder (0700, ``pairs`` too) if needed."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -81,12 +81,18 @@ def differs(local: Version, remote: Version) -> bool:
 
 
 def losers(conflict_resolve: str, local: Version, remote: Version) -> tuple[Side, ...]:
-    """The sides whose copy a resync overwrites (both when ``newer`` meets a tie)."""
+    """The sides whose copy a resync overwrites (both when ``newer`` meets a tie). Same size
+    and a tied mtime is a tie in every mode: rclone then takes the two for identical and
+    copies neither way, so the winner would exist on its own side only and the next edit on
+    the other side would replace it with no copy left; both versions are kept instead."""
+    tie = abs(local.mtime - remote.mtime) < TIE
+    if tie and local.size == remote.size:
+        return ("local", "remote")
     if conflict_resolve == "local":
         return ("remote",)
     if conflict_resolve == "remote":
         return ("local",)
-    if abs(local.mtime - remote.mtime) < TIE:
+    if tie:
         return ("local", "remote")
     return ("local",) if local.mtime < remote.mtime else ("remote",)
 
