@@ -10,14 +10,14 @@ import sys
 from tests.conftest import run_cli
 from watcher.config import load_config
 from watcher.engine import state_paths
-from watcher.engine.bisync import listing_stem
+from watcher.engine.bisync import listing_stem, names_for
 from watcher.plan import plan_cycle
 
 
 def _lock_path(setup):
     cfg = load_config(setup.config)
     workdir = state_paths(cfg).bisync_workdir
-    stem = listing_stem(workdir, plan_cycle(cfg)[0])
+    stem = listing_stem(workdir, names_for(plan_cycle(cfg)[0], cfg))
     assert stem is not None
     return workdir / f"{stem}.lck"
 

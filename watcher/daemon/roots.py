@@ -58,7 +58,7 @@ def bisync_own_writes(session: Session, local: Collection[str], remote: Collecti
     for folder, changed, side in sides:
         if not changed:
             continue
-        listing = read_listing(workdir, step, side)
+        listing = read_listing(workdir, step, cfg, side)
         for rel in changed:
             if not _matches_listing(folder / rel, listing.get(rel)):
                 return False

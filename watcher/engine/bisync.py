@@ -19,7 +19,8 @@ from watcher.engine.resync import ResyncPrep, prepare_resync
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SafetyRefusal, SyncFailed
-from watcher.plan import Step
+from watcher.plan import Step, local_remote_dir
+from watcher.plan.bisync_names import ROOTS_DIR, BisyncNames, bisync_names, legacy_stem_matches
 from watcher.plan.resync import resync_effect
 from watcher.rclone import RcloneResult
 from watcher.rclone.ops import parse_time
@@ -28,20 +29,56 @@ RESYNC_FIX = "workspace-sync sync --resync"
 FORCE_FIX = "workspace-sync sync --force"
 
 
-def _same_pair(stem: str, step: Step) -> bool:
-    """True when a bisync file-name stem was derived from this step's two paths."""
-    local = re.sub(r"[/:]", "_", step.src).strip("_")
-    remote = re.sub(r"[/:]", "_", step.dst.split(":", 1)[-1]).strip("_")
-    first, sep, second = stem.partition("..")
-    return bool(sep) and first.endswith(local) and second.endswith(remote)
+def names_for(step: Step, cfg: Config) -> BisyncNames:
+    """The short arguments bisync gets for this step (see :mod:`watcher.plan.bisync_names`)."""
+    return bisync_names(step.src, step.dst, remote_is_local=local_remote_dir(cfg) is not None)
 
 
-def clear_stale_locks(workdir: Path, step: Step) -> list[int]:
+def _same_pair(stem: str, names: BisyncNames) -> bool:
+    """True when a bisync file-name stem was derived from these short arguments."""
+    first, sep, _ = stem.partition("..")
+    return bool(sep) and first.endswith(names.path1)
+
+
+def prepare_roots(workdir: Path, names: BisyncNames) -> Path:
+    """Create the folder of links bisync runs in (links pointing elsewhere are replaced)
+    and return it."""
+    roots = workdir / ROOTS_DIR
+    roots.mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name, target in names.links:
+        link = roots / name
+        if link.is_symlink() and str(link.readlink()) == target:
+            continue
+        tmp = roots / f".{name}.new"
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(target)
+        tmp.replace(link)
+    return roots
+
+
+def carry_over(workdir: Path, step: Step, names: BisyncNames) -> int:
+    """Rename bisync state named after the real paths (earlier versions) to the short
+    names, once, when none of the short names exists yet. Returns how many files moved."""
+    if not workdir.is_dir() or listing_stem(workdir, names) is not None:
+        return 0
+    moved = 0
+    for path in sorted(workdir.glob("*.path1.lst*")) + sorted(workdir.glob("*.path2.lst*")):
+        stem, _, rest = path.name.rpartition(".path")
+        if legacy_stem_matches(stem, step.src, step.dst):
+            path.replace(workdir / f"{names.stem}.path{rest}")
+            moved += 1
+    if moved:
+        logger.info("bisync state carried over to short names ({} files)", moved)
+    return moved
+
+
+def clear_stale_locks(workdir: Path, step: Step, cfg: Config) -> list[int]:
     """Remove bisync lock files of this pair whose owner is not a live rclone that started
     before the lock was written; a live lock is never touched. Returns the dead owners' pids."""
     cleared = []
+    names = names_for(step, cfg)
     for lock in sorted(workdir.glob("*.lck")):
-        if not _same_pair(lock.name[: -len(".lck")], step):
+        if not _same_pair(lock.name[: -len(".lck")], names):
             continue
         try:
             data = json.loads(lock.read_text(encoding="utf-8"))
@@ -56,23 +93,28 @@ def clear_stale_locks(workdir: Path, step: Step) -> list[int]:
     return cleared
 
 
-def listing_stem(workdir: Path, step: Step) -> str | None:
-    """The file-name stem of bisync's listings for this pair of paths, if they exist.
-
-    rclone derives it from both paths (``/`` and ``:`` become ``_``, the backend name may be
-    prepended); rather than re-deriving rclone's exact rule, find the listing pair whose name
-    holds both paths in that form.
-    """
+def listing_stem(workdir: Path, names: BisyncNames) -> str | None:
+    """The file-name stem of bisync's listings for these short arguments, if they exist
+    (found by the Path1 link name, which is unique to the pair, rather than by re-deriving
+    rclone's exact rule)."""
     for path1 in sorted(workdir.glob("*.path1.lst")):
         stem = path1.name[: -len(".path1.lst")]
-        if _same_pair(stem, step) and (workdir / f"{stem}.path2.lst").is_file():
+        if _same_pair(stem, names) and (workdir / f"{stem}.path2.lst").is_file():
             return stem
     return None
 
 
-def baseline_present(workdir: Path, step: Step) -> bool:
-    """True when bisync's listings of a previous run exist for this pair of paths."""
-    return listing_stem(workdir, step) is not None
+def baseline_present(workdir: Path, step: Step, cfg: Config) -> bool:
+    """True when bisync's listings of a previous run exist for this pair of paths (under
+    the short names, or under the real paths of an earlier version, carried over at the
+    next run)."""
+    names = names_for(step, cfg)
+    if listing_stem(workdir, names) is not None:
+        return True
+    return any(
+        legacy_stem_matches(p.name[: -len(".path1.lst")], step.src, step.dst)
+        for p in workdir.glob("*.path1.lst")
+    )
 
 
 def resync_advice(cfg: Config) -> str:
@@ -87,10 +129,11 @@ def resync_advice(cfg: Config) -> str:
 def _bisync_args(
     session: Session, step: Step, workdir: Path, *, dry_run: bool, force: bool
 ) -> list[str]:
+    names = names_for(step, session.cfg)
     args = [
         "bisync",
-        step.src,
-        step.dst,
+        names.path1,
+        names.path2,
         *step.flags,
         "--workdir",
         str(workdir),
@@ -112,7 +155,8 @@ async def _dry_resync(session: Session, step: Step, prep: ResyncPrep, started: f
         return RunRecord("bisync", True, message, started, time.time() - started, dry_run=True)
     with tempfile.TemporaryDirectory(prefix="resync-dry-", dir=session.paths.root) as tmp:
         args = _bisync_args(session, step, Path(tmp), dry_run=True, force=False)
-        result = await session.rc.run(args)
+        roots = prepare_roots(Path(tmp), names_for(step, session.cfg))
+        result = await session.rc.run(args, cwd=roots)
     record = record_from("bisync", result, started, dry_run=True, extra=prep.note(dry_run=True))
     if result.ok:
         return record
@@ -131,7 +175,7 @@ async def run_bisync(
     A resync first keeps every version it would overwrite (:func:`prepare_resync`)."""
     started = time.time()
     workdir = session.paths.bisync_workdir
-    if not resync and not baseline_present(workdir, step):
+    if not resync and not baseline_present(workdir, step, session.cfg):
         raise SafetyRefusal(
             "bisync has no baseline yet (first run, or its listings were lost): "
             + resync_advice(session.cfg),
@@ -146,9 +190,12 @@ async def run_bisync(
         Path(step.src).mkdir(parents=True, exist_ok=True)
         await session.rc.run(["mkdir", step.dst], per_file=False)
     workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    clear_stale_locks(workdir, step)
+    names = names_for(step, session.cfg)
+    carry_over(workdir, step, names)
+    roots = prepare_roots(workdir, names)
+    clear_stale_locks(workdir, step, session.cfg)
     args = _bisync_args(session, step, workdir, dry_run=dry_run, force=force)
-    result = await session.rc.run(args)
+    result = await session.rc.run(args, cwd=roots)
     record = record_from("bisync", result, started, dry_run=dry_run, extra=note)
     if result.ok:
         return record
@@ -177,11 +224,11 @@ def _failure(cfg: Config, result: RcloneResult, record: RunRecord) -> SyncFailed
     return SyncFailed(f"bisync failed: {record.message}")
 
 
-def read_listing(workdir: Path, step: Step, side: int) -> dict[str, tuple[int, float]]:
+def read_listing(workdir: Path, step: Step, cfg: Config, side: int) -> dict[str, tuple[int, float]]:
     """``{path: (size, mtime)}`` from bisync's listing of ``side`` (1 = local, 2 = remote) after
     its last run; lines it cannot parse are skipped."""
     entries: dict[str, tuple[int, float]] = {}
-    stem = listing_stem(workdir, step)
+    stem = listing_stem(workdir, names_for(step, cfg))
     if stem is None:
         return entries
     path = workdir / f"{stem}.path{side}.lst"

@@ -80,7 +80,7 @@ async def gather_status(session: Session, *, check_remote: bool = True) -> dict[
     data["config_file"] = config_file_status(cfg, data["daemon"])
     if cfg.mode == "bisync":
         step = plan_cycle(cfg)[0]
-        data["bisync_baseline"] = baseline_present(paths.bisync_workdir, step)
+        data["bisync_baseline"] = baseline_present(paths.bisync_workdir, step, cfg)
         data["conflict_resolve"] = cfg.conflict_resolve
     if check_remote:
         data["remote"] = await remote_reachable(session)

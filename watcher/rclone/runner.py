@@ -123,6 +123,7 @@ class Rclone:
         files_from: Iterable[str] | None = None,
         stdin_fd: int | None = None,
         stdout_fd: int | None = None,
+        cwd: Path | None = None,
     ) -> RcloneResult:
         """Run ``rclone ARGS`` and return what it did; never raises for rclone's own failures.
 
@@ -133,6 +134,7 @@ class Rclone:
         command to these paths (``--files-from-raw``, which rclone will not combine with
         filters: the caller filters the list; a path with a line break raises
         :class:`ValueError`; rclone's own listings show none, they encode it as ``␊``).
+        ``cwd`` is rclone's working folder (bisync gets short relative roots there).
         ``stdin_fd``/``stdout_fd`` connect rclone's stdin/stdout to a file descriptor (a pipe
         end, for streaming ``rcat``/``cat``) instead of ``stdin`` bytes /
         :attr:`RcloneResult.stdout`; the runner takes ownership and
@@ -157,6 +159,7 @@ class Rclone:
                 stdin_fd=stdin_fd,
                 stdout_fd=stdout_fd,
                 owned=owned,
+                cwd=cwd,
             )
         finally:
             _close_all(owned)
@@ -188,6 +191,7 @@ class Rclone:
         stdin_fd: int | None,
         stdout_fd: int | None,
         owned: list[int],
+        cwd: Path | None = None,
     ) -> RcloneResult:
         argv = [*death_signal_prefix(), str(self.binary.path), *args, *self.base_args()]
         if per_file:
@@ -204,6 +208,7 @@ class Rclone:
             stderr=subprocess.PIPE,
             start_new_session=True,
             env={**os.environ, **(env or {})},
+            cwd=cwd,
         )
         _close_all(owned)  # rclone has its copies; ours must not keep the pipes open
         stdin = None if stdin_fd is not None else stdin
