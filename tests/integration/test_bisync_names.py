@@ -4,10 +4,13 @@ roots), and state named after the real paths by an earlier version is carried ov
 from __future__ import annotations
 
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
+import pytest
 
 from tests.conftest import Setup, tree
 from tests.integration.helpers import ok, paths_of, sync
@@ -46,10 +49,21 @@ def test_bisync_with_long_paths(make_setup, tmp_path: Path) -> None:
     assert all(len(p.name.encode()) <= 255 for p in workdir.iterdir())
 
 
-def test_state_of_the_real_paths_is_carried_over(make_setup) -> None:
+@pytest.fixture
+def short_dir() -> Iterator[Path]:
+    """A folder with a short path (listings named after real paths must fit in 255 bytes,
+    wherever the suite runs)."""
+    with tempfile.TemporaryDirectory(prefix="ws-bn-", dir="/tmp") as folder:
+        yield Path(folder)
+
+
+def test_state_of_the_real_paths_is_carried_over(make_setup, short_dir: Path) -> None:
     """An earlier version ran bisync on the real paths: its listings are used (no resync asked
     for), renamed once to the short names."""
-    setup = make_setup("bisync")
+    workspace, cloud_dir = short_dir / "ws", short_dir / "cloud"
+    workspace.mkdir()
+    base = make_setup("bisync", workspace=str(workspace), local={"path": str(cloud_dir)})
+    setup = Setup(base.root, workspace, cloud_dir / "share", base.config)
     setup.sync_root.mkdir(parents=True)
     (setup.sync_root / "a.txt").write_text("a")
     setup.cloud.mkdir(parents=True)

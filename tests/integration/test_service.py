@@ -11,6 +11,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -35,16 +36,17 @@ def verify(unit: Path, tmp_path: Path) -> None:
     """``systemd-analyze --user verify`` must pass without a single warning."""
     if ANALYZE is None:
         pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700, exist_ok=True)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "SYSTEMD_LOG_LEVEL": "notice"}
-    done = subprocess.run(
-        [ANALYZE, "--user", "verify", str(unit)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    # The user units systemd loads beside ours put AF_UNIX sockets in XDG_RUNTIME_DIR (108
+    # bytes at most): a short folder, whatever the length of tmp_path.
+    with tempfile.TemporaryDirectory(prefix="ws-rt-", dir="/tmp") as runtime:
+        env = {**os.environ, "XDG_RUNTIME_DIR": runtime, "SYSTEMD_LOG_LEVEL": "notice"}
+        done = subprocess.run(
+            [ANALYZE, "--user", "verify", str(unit)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
     if "Failed to initialize manager" in done.stderr:
         pytest.skip(f"systemd-analyze cannot run here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
