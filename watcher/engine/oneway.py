@@ -16,7 +16,7 @@ from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import Step
-from watcher.rclone import Entry, Rclone, RcloneResult, list_files, modtime_precision
+from watcher.rclone import Entry, Rclone, RcloneResult, list_files
 
 #: Mirror backups older than this are pruned.
 BACKUP_RETENTION_DAYS = 30
@@ -78,7 +78,7 @@ async def guard_listings(
     failure: SyncFailed | None = None
 
     async def precision() -> None:
-        found[0] = await modtime_precision(session.rc, step.src)
+        found[0] = await session.modtime_precision(step.src)
 
     async with anyio.create_task_group() as tg:
         if probe:
@@ -197,7 +197,7 @@ async def _listing_after(session: Session, step: Step) -> tuple[list[Entry] | No
     except SyncFailed as exc:
         logger.warning("pull: could not list {} to record what it wrote: {}", step.src, exc)
         return None, None
-    return listing, await modtime_precision(session.rc, step.src)
+    return listing, await session.modtime_precision(step.src)
 
 
 def prune_backups(folder: Path, days: int = BACKUP_RETENTION_DAYS) -> None:

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from loguru import logger
 
 from watcher.config import Config, is_secret, test_limits
 from watcher.engine.lock import wait_lock
 from watcher.engine.state import StatePaths, state_paths
-from watcher.rclone import Rclone, RcloneBinary, ensure_config_file, find_rclone
+from watcher.rclone import (
+    Rclone,
+    RcloneBinary,
+    ensure_config_file,
+    find_rclone,
+    modtime_precision,
+)
 from watcher.rclone.conffile import backup_salt, render_section
 
 
@@ -23,6 +29,19 @@ class Session:
     paths: StatePaths
     binary: RcloneBinary
     rc: Rclone
+    #: Modification-time precision by remote root, once rclone has told it (it stays the
+    #: backend's for the session's life: a daemon asks once, not on every pull).
+    precisions: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+
+    async def modtime_precision(self, root: str) -> float | None:
+        """The precision of ``root``'s backend (:func:`watcher.rclone.modtime_precision`),
+        asked of rclone once per session; an unknown answer is asked again next time."""
+        if root not in self.precisions:
+            precision = await modtime_precision(self.rc, root)
+            if precision is None:
+                return None
+            self.precisions[root] = precision
+        return self.precisions[root]
 
     def link_args(self) -> list[str]:
         """How symlinks are treated: followed with ``copy_symlinks``, otherwise skipped."""
