@@ -662,7 +662,7 @@ SOAK_BATCHES, SOAK_OPS = 40, 50
 SOAK_BUDGET = 150.0  # seconds; the soak fails rather than run on unbounded
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @pytest.mark.timeout(240)
 def test_soak_mailbox(
     make_setup, s3_server, tmp_path, start_watch: WatchStarter, monkeypatch
@@ -715,7 +715,7 @@ def _bisync_run_after(setup: Setup, since: float) -> bool:
     return run.get("started", 0) >= since and not rclone_processes(setup.root)
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @pytest.mark.timeout(240)
 def test_soak_bisync(make_setup, s3_server, tmp_path, start_watch: WatchStarter) -> None:
     """2,000 seeded operations on both sides (remote ones through the S3 API) with the daemon
