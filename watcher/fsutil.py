@@ -1,9 +1,10 @@
-"""Crash-safe file writes shared by every layer that keeps files."""
+"""Crash-safe file writes shared by every layer that keeps files, and file type checks."""
 
 from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -98,3 +99,19 @@ def atomic_write(path: Path, text: str | bytes, *, mode: int = 0o600) -> None:
         fsync_folders([path.parent])
     except OSError as exc:
         raise WriteFailed(path, exc) from exc
+
+
+def special_kind(path: Path) -> str | None:
+    """``"FIFO"``, ``"socket"`` or ``"device"`` when ``path`` is one (never opened: opening a
+    FIFO blocks until a writer comes), else ``None`` (a file, folder, symlink, or missing)."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISFIFO(mode):
+        return "FIFO"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "device"
+    return None

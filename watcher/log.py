@@ -73,3 +73,14 @@ def setup_logging(
             backtrace=False,
             diagnose=False,
         )
+
+
+_reported: set[str] = set()
+
+
+def info_once(key: str, message: str, *args: object) -> None:
+    """Log ``message`` at INFO the first time ``key`` is seen in this process, at DEBUG after
+    (for conditions that every cycle would report again, such as a FIFO in the sync root)."""
+    level = "DEBUG" if key in _reported else "INFO"
+    _reported.add(key)
+    logger.opt(depth=1).log(level, message, *args)

@@ -21,6 +21,13 @@ LABEL = "io.github.workspace-sync"
 #: Seconds before a crashed daemon is started again (systemd ``RestartSec``, launchd
 #: ``ThrottleInterval``).
 RESTART_DELAY = 30
+#: systemd ``WatchdogSec``: the daemon's event loop pings every third of it
+#: (:mod:`watcher.daemon.notify`); a loop that stops pinging is restarted.
+WATCHDOG_SEC = 60
+#: Set in the launchd agent's environment: launchd has no ``RestartPreventExitStatus``
+#: (``KeepAlive`` ``SuccessfulExit = false`` restarts every non-zero exit), so there ``watch``
+#: exits 0 instead of 2 on a configuration error (see :mod:`watcher.entry`).
+SERVICE_ENV = "WORKSPACE_SYNC_SERVICE"
 #: Variables copied into the service environment when set at install time, so that the service
 #: uses the same state dir (``status`` finds its daemon) and the same rclone.
 PASSED_ENV = (
@@ -57,8 +64,8 @@ def systemd_quote(arg: str) -> str:
 
 
 def render_systemd_unit(argv: Sequence[str], env: Mapping[str, str] | None = None) -> str:
-    """The systemd user unit running ``argv`` (``Restart=on-failure``; exit 2, a configuration
-    error, is not retried)."""
+    """The systemd user unit running ``argv`` (``Type=notify`` with a watchdog,
+    ``Restart=on-failure``; exit 2, a configuration error, is not retried)."""
     lines = [
         "# Installed by `workspace-sync service install`; remove with `service uninstall`.",
         "[Unit]",
@@ -68,7 +75,11 @@ def render_systemd_unit(argv: Sequence[str], env: Mapping[str, str] | None = Non
         "StartLimitIntervalSec=0",
         "",
         "[Service]",
-        "Type=simple",
+        "# READY=1 once the observers run; the event loop pings WATCHDOG=1 (a wedged loop is",
+        "# restarted); STOPPING=1 on shutdown.",
+        "Type=notify",
+        "NotifyAccess=main",
+        f"WatchdogSec={WATCHDOG_SEC}",
         "ExecStart=" + " ".join(systemd_quote(a) for a in argv),
         "# `systemctl --user reload`: the daemon rereads its config (SIGHUP).",
         "ExecReload=/bin/kill -HUP $MAINPID",
@@ -90,7 +101,8 @@ def render_systemd_unit(argv: Sequence[str], env: Mapping[str, str] | None = Non
 def render_launchd_plist(
     argv: Sequence[str], log_dir: Path, env: Mapping[str, str] | None = None
 ) -> str:
-    """The launchd agent running ``argv`` at login, restarted when it exits with an error."""
+    """The launchd agent running ``argv`` at login, restarted when it exits with an error (a
+    configuration error exits 0 there: :data:`SERVICE_ENV`)."""
     agent = {
         "Label": LABEL,
         "ProgramArguments": list(argv),
@@ -100,7 +112,7 @@ def render_launchd_plist(
         "ProcessType": "Background",
         "StandardOutPath": str(log_dir / "watch.log"),
         "StandardErrorPath": str(log_dir / "watch.log"),
-        "EnvironmentVariables": {"PYTHONUNBUFFERED": "1", **(env or {})},
+        "EnvironmentVariables": {"PYTHONUNBUFFERED": "1", SERVICE_ENV: "launchd", **(env or {})},
     }
     return plistlib.dumps(agent, sort_keys=False).decode()
 

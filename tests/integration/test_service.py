@@ -102,6 +102,13 @@ def test_contrib_unit_passes_verify(tmp_path: Path) -> None:
     assert "ExecStart=%h/.local/bin/workspace-sync watch --config %h/" in text
     assert "Restart=on-failure" in text and "RestartSec=" in text
     assert "Type=forking" not in text
+    for line in (
+        "Type=notify",
+        "NotifyAccess=main",
+        "WatchdogSec=60",
+        "RestartPreventExitStatus=2",
+    ):
+        assert line in text.splitlines()
     # the template's program path is where pip --user puts it; point it at this install
     unit = tmp_path / "workspace-sync.service"
     unit.write_text(text.replace("%h/.local/bin/workspace-sync", program()[0]))
@@ -113,6 +120,8 @@ def check_plist(agent: dict[str, object]) -> list[str]:
     assert isinstance(args, list)
     assert agent["RunAtLoad"] is True
     assert agent["KeepAlive"] == {"SuccessfulExit": False}
+    env = agent["EnvironmentVariables"]
+    assert isinstance(env, dict) and env["WORKSPACE_SYNC_SERVICE"] == "launchd"
     assert Path(str(agent["StandardOutPath"])).is_absolute()
     assert Path(str(agent["StandardErrorPath"])).is_absolute()
     assert "watch" in args and "--config" in args
@@ -149,6 +158,13 @@ def test_install_dry_run_prints_file_and_commands(
     assert Path(argv[0]).is_absolute() and Path(argv[0]).exists()
     assert argv[-3:] == ["watch", "--config", str(setup.config)]
     assert "Restart=on-failure" in out and "Type=forking" not in out
+    for line in (
+        "Type=notify",
+        "NotifyAccess=main",
+        "WatchdogSec=60",
+        "RestartPreventExitStatus=2",
+    ):
+        assert line in out.splitlines()
     commands = out.split("# would run:\n")[1].splitlines()
     assert commands[:3] == [
         "systemctl --user daemon-reload",
@@ -226,3 +242,17 @@ def test_uninstall_and_status_dry_run(make_setup: Callable[..., Setup]) -> None:
     result = run_cli("service", "status", "--dry-run", "--manager", "launchd", config=setup.config)
     assert result.exit_code == 0, result.output
     assert f"launchctl print gui/{os.getuid()}/io.github.workspace-sync" in result.stdout
+
+
+def test_configuration_error_under_launchd_exits_0_so_it_is_not_restarted(tmp_path: Path) -> None:
+    """launchd has no RestartPreventExitStatus: KeepAlive {SuccessfulExit: false} restarts every
+    non-zero exit, so under the agent (WORKSPACE_SYNC_SERVICE=launchd) exit 2 becomes 0."""
+    bad = tmp_path / "bad.toml"
+    bad.write_text('workspace = "/nonexistent"\n')  # no mode: a configuration error
+    argv = [sys.executable, "-m", "watcher", "--config", str(bad), "watch"]
+    plain = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert plain.returncode == 2, plain.stderr
+    env = {**os.environ, "WORKSPACE_SYNC_SERVICE": "launchd"}
+    agent = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env)
+    assert agent.returncode == 0, agent.stderr
+    assert "mode" in agent.stderr and "launchd does not restart" in agent.stderr

@@ -22,6 +22,7 @@ from watcher.config import Config
 from watcher.daemon.backups import BackupTimer
 from watcher.daemon.debounce import Pending, apply_change, backoff_delay, wait_time
 from watcher.daemon.events import Change
+from watcher.daemon.notify import Notifier
 from watcher.daemon.observe import Observers
 from watcher.daemon.reload import ConfigReloader, confirm_command, open_pairing
 from watcher.daemon.roots import bisync_own_writes, watch_roots
@@ -82,6 +83,7 @@ class Daemon:
         #: A session (new config) to switch to between runs; its pair lock is already held.
         self.adopt: Session | None = None
         self._lock = contextlib.ExitStack()
+        self.notify = Notifier()
 
     # ------------------------------------------------------------------ event intake
 
@@ -126,9 +128,11 @@ class Daemon:
                 tg.start_soon(self._signals, tg.cancel_scope)
                 tg.start_soon(self._publish_state)
                 tg.start_soon(self._config_loop)
+                tg.start_soon(self.notify.watchdog)
                 while True:
                     await self._generation()
         finally:
+            self.notify.stopping()
             self._token = None
             self.reloader.watch.stop()
             self.session.paths.daemon_state.unlink(missing_ok=True)
@@ -140,6 +144,7 @@ class Daemon:
         self._warn_unwatched()
         observers = self.observers  # _switch() puts the next config's in its place
         observers.start()
+        self.notify.ready()
         try:
             async with anyio.create_task_group() as tg:
                 if self.cfg.interval:
@@ -156,6 +161,7 @@ class Daemon:
 
     def _switch(self, session: Session) -> None:
         """Run ``session`` from now on (called between runs): fresh observers and work."""
+        self.notify.reloading()
         self.session, self.cfg, self.adopt = session, session.cfg, None
         self.pending, self.remote_paths, self.rechecks = Pending(), set(), {}
         self.known_dest_files, self.blocked, self.failures = None, None, 0

@@ -8,6 +8,11 @@ change set holding a path the list cannot carry verbatim (a newline or carriage 
 name, which would split into two entries, the second of which ``sync`` might delete remotely;
 or a ``‛``/control picture rclone would decode into another name): a full ``rclone sync``
 carries such names itself. Names that are not valid UTF-8 are listed as their raw bytes.
+
+FIFOs, sockets and devices are left out of the list (rclone would open a FIFO and block until
+its ``timeout``, and fail on a socket; full runs skip them too) and reported once at INFO. A
+listed path that is now a folder was a file (or is new): a file ↔ folder change is handed to
+the full push, which deletes the old side first (:mod:`watcher.engine.typechange`).
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from watcher.engine.oneway import record_from
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SyncFailed
+from watcher.fsutil import special_kind
+from watcher.log import info_once
 from watcher.plan import Step
 from watcher.rclone.encoding import listable
 
@@ -56,6 +63,14 @@ async def run_incremental_push(
     root = Path(step.src)
     if not root.is_dir():
         raise NeedsFullPush(f"{root} is missing")
+    paths = _regular(root, paths)
+    if not paths:
+        return RunRecord("push", True, "nothing to push", started, time.time() - started)
+    folders = sorted(
+        rel for rel in paths if not (root / rel).is_symlink() and (root / rel).is_dir()
+    )
+    if folders:
+        raise NeedsFullPush(f"{folders[0]!r} is a folder now (a file ↔ folder change)")
     odd = sorted(rel for rel in paths if not listable(rel))
     if odd:
         raise NeedsFullPush(f"{len(odd)} name(s) a files-from list cannot carry: {odd[0]!r}")
@@ -73,3 +88,15 @@ async def run_incremental_push(
     if not record.ok:
         raise SyncFailed(f"push failed: {record.message}")
     return record
+
+
+def _regular(root: Path, paths: Collection[str]) -> list[str]:
+    """``paths`` without FIFOs, sockets and devices (each reported once at INFO)."""
+    kept: list[str] = []
+    for rel in paths:
+        kind = special_kind(root / rel)
+        if kind is None:
+            kept.append(rel)
+        else:
+            info_once(f"special:{rel}", "{}: not a regular file ({}): skipped", rel, kind)
+    return kept

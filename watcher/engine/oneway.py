@@ -14,6 +14,7 @@ from watcher.engine.guard import check_one_way
 from watcher.engine.pulled import PullRecord, build_record, drop_pristine, read_record, write_record
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
+from watcher.engine.typechange import clear_type_changes
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import Step
 from watcher.rclone import Entry, Rclone, RcloneResult, list_files
@@ -103,7 +104,7 @@ async def run_one_way(
     started = time.time()
     rc, cfg = session.rc, session.cfg
     filters = step.filter.rclone_args() + session.link_args()
-    dest_files, src, precision = None, None, None
+    dest_files, src, dst, precision = None, None, None, None
     mirror_pull = step.kind == "pull" and cfg.mode == "mirror" and not dry_run
     if not force:
         src, dst, precision = await guard_listings(session, step, filters, probe=mirror_pull)
@@ -125,6 +126,7 @@ async def run_one_way(
                 time.time() - started,
                 dry_run=dry_run,
             )
+    changed = 0 if dry_run else await clear_type_changes(session, step, src, dst)
     args = ["sync", step.src, step.dst, *filters, *step.flags]
     backup_dir = None
     if dry_run:
@@ -136,7 +138,7 @@ async def run_one_way(
     extra = ""
     if step.kind == "pull" and not dry_run:
         extra = await settle_pull(session, step, backup_dir, result, (src, precision))
-    extra += _held_back_note(result)
+    extra += _held_back_note(result) + (f"; {changed} file ↔ folder changes" if changed else "")
     record = record_from(step.kind, result, started, dry_run=dry_run, extra=extra)
     record.dest_files = dest_files
     if not record.ok:
@@ -145,14 +147,19 @@ async def run_one_way(
 
 
 def _held_back_note(result: RcloneResult) -> str:
-    """A note naming the unreadable files when rclone held back deletes for them, or ``""``."""
+    """A note naming why rclone held back deletes (the unreadable files, or the errors that
+    made it do so), or ``""``."""
     if not any("not deleting" in error for error in result.errors):
         return ""
     unreadable = [e.split(": ", 1)[0] for e in result.errors if "permission denied" in e]
-    return (
-        f"; {len(unreadable)} unreadable files ({', '.join(unreadable[:5])}): deletes are "
-        "held back until they are readable or excluded"
-    )
+    if unreadable:
+        return (
+            f"; {len(unreadable)} unreadable files ({', '.join(unreadable[:5])}): deletes are "
+            "held back until they are readable or excluded"
+        )
+    causes = [e for e in result.errors if "not deleting" not in e and "Attempt " not in e]
+    shown = "; ".join(dict.fromkeys(causes[:3])) or "see the log"
+    return f"; deletes are held back because of {len(set(causes))} error(s): {shown}"
 
 
 async def settle_pull(

@@ -9,6 +9,8 @@ from typing import Any
 
 from loguru import logger
 
+from watcher.log import info_once
+
 EXIT_MEANINGS: Mapping[int, str] = {
     1: "rclone reported an error",
     2: "rclone rejected its arguments (a bug in workspace-sync; please report it)",
@@ -91,6 +93,8 @@ def record(
     elif msg == "Deleted":
         result.deleted.append(obj)
         logger.debug("rclone: {}", text)
+    elif msg == "Can't transfer non file/directory":  # a FIFO, socket or device: skipped
+        info_once(f"special:{obj}", "{}: not a regular file (FIFO, socket or device): skipped", obj)
     elif level in ("warning", "notice") and not quiet:
         logger.info("rclone: {}", text)
     else:

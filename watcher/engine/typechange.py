@@ -1,0 +1,46 @@
+"""Clear the destination's side of a file ↔ folder change before a one-way sync, so that the
+change is pushed (or pulled) as delete + create instead of failing every run (see
+:mod:`watcher.plan.typechange`)."""
+
+from __future__ import annotations
+
+from loguru import logger
+
+from watcher.engine.session import Session
+from watcher.errors import SyncFailed
+from watcher.plan import Step, remote_join
+from watcher.plan.typechange import type_changes
+from watcher.rclone import Entry
+from watcher.rclone.encoding import listable
+
+
+async def clear_type_changes(
+    session: Session, step: Step, src: list[Entry] | None, dst: list[Entry] | None
+) -> int:
+    """Delete at ``step.dst`` the files and folders whose type differs from ``step.src`` (by
+    the guard's listings ``src`` and ``dst``, none without them); returns how many paths
+    changed type. Raises
+    :class:`SyncFailed` when the old side cannot be removed."""
+    if src is None or dst is None:
+        return 0
+    changes = type_changes((e.path for e in src), (e.path for e in dst))
+    if not changes or not all(listable(path) for path in changes.files):
+        return 0
+    inside = tuple(folder + "/" for folder in changes.folders)
+    changed = sorted({*changes.folders, *(p for p in changes.files if not p.startswith(inside))})
+    logger.info(
+        "{}: {} path(s) changed between file and folder ({}): deleting the old one at {} first",
+        step.kind,
+        len(changed),
+        ", ".join(changed[:5]),
+        step.dst,
+    )
+    if changes.files:
+        result = await session.rc.run(["delete", step.dst], files_from=changes.files)
+        if not result.ok:
+            raise SyncFailed(f"{step.kind} failed: removing what changed type: {result.message}")
+    for folder in changes.folders:
+        result = await session.rc.run(["rmdirs", remote_join(step.dst, folder)])
+        if not result.ok:
+            raise SyncFailed(f"{step.kind} failed: {folder} is still a folder: {result.message}")
+    return len(changed)
