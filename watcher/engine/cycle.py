@@ -196,6 +196,35 @@ async def _run_logged(session: Session, step: Step, started: float, opts: StepOp
     return record
 
 
+async def _run_steps(
+    session: Session,
+    steps: tuple[Step, ...],
+    opts: StepOptions,
+    deadline: float,
+    inbox_problem: str | None,
+    report: CycleReport,
+) -> None:
+    """Run ``steps`` in order into ``report`` (see :func:`run_cycle`): after a transport
+    failure or past ``deadline`` the remaining steps, and a drain without its ``_inbox``, are
+    recorded as failed without running."""
+    stop: str | None = None  # why the remaining steps do not run
+    for step in steps:
+        started = time.time()
+        if stop is None and time.monotonic() >= deadline:
+            stop = f"cycle deadline reached ({session.cfg.timeout} s + {CYCLE_GRACE:.0f} s)"
+        if stop is not None or (step.kind == "drain" and inbox_problem):
+            why = stop or inbox_problem
+            record = RunRecord(step.kind, False, f"not run: {why}", started, 0.0)
+            logger.bind(summary=True).error("{}: not run: {}", step.kind, why)
+        else:
+            record = await _run_logged(session, step, started, opts)
+            stop = transport_stop(record)
+        record.dry_run = opts.dry_run
+        if not opts.dry_run:
+            record_run(session.paths, record)
+        report.records.append(record)
+
+
 async def run_cycle(
     session: Session,
     *,
@@ -241,20 +270,5 @@ async def run_cycle(
         _check_workspace(session, steps, force=force)
         inbox_problem = _prepare_inbox(session, direction, dry_run=dry_run, only=only)
         opts = StepOptions(dry_run, force, resync, push_paths, known_dest_files, settle_wait)
-        stop: str | None = None  # why the remaining steps do not run
-        for step in steps:
-            started = time.time()
-            if stop is None and time.monotonic() >= deadline:
-                stop = f"cycle deadline reached ({cfg.timeout} s + {CYCLE_GRACE:.0f} s)"
-            if stop is not None or (step.kind == "drain" and inbox_problem):
-                why = stop or inbox_problem
-                record = RunRecord(step.kind, False, f"not run: {why}", started, 0.0)
-                logger.bind(summary=True).error("{}: not run: {}", step.kind, why)
-            else:
-                record = await _run_logged(session, step, started, opts)
-                stop = transport_stop(record)
-            record.dry_run = dry_run
-            if not dry_run:
-                record_run(session.paths, record)
-            report.records.append(record)
+        await _run_steps(session, steps, opts, deadline, inbox_problem, report)
     return report
