@@ -26,6 +26,7 @@ import anyio.to_thread
 from loguru import logger
 
 from watcher.config import Config
+from watcher.engine.backup_key import check_backup_password
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord, last_runs, record_run
 from watcher.engine.tarstream import OwnedFd, TarStats, extract_tar, widen_pipe, write_tar
@@ -130,6 +131,7 @@ async def take_snapshot(session: Session, *, lock_wait: float = LOCK_WAIT) -> Sn
     started = time.time()
     try:
         async with session.run_lock(lock_wait):
+            await check_backup_password(session)  # never a new series under a wrong password
             report = await _snapshot(session)
     except SyncFailed as exc:
         record_run(
@@ -327,21 +329,19 @@ async def list_snapshots(session: Session) -> list[Snapshot]:
 
 
 def _listed(entries: dict[str, Entry], layout: Layout) -> list[Snapshot]:
-    snapshots = [
-        Snapshot(
-            name,
-            entries[name].size,
-            snapshot_time(name) or datetime.fromtimestamp(entries[name].mtime, timezone.utc),
-        )
-        for name in layout.complete + layout.foreign
-    ]
+    def when(name: str) -> datetime:
+        return snapshot_time(name) or datetime.fromtimestamp(entries[name].mtime, timezone.utc)
+
+    snapshots = [Snapshot(n, entries[n].size, when(n)) for n in layout.complete + layout.foreign]
     return sorted(snapshots, key=lambda s: (s.time, s.name))
 
 
 async def _snapshot_layout(session: Session) -> tuple[dict[str, Entry], Layout]:
     """The files in ``snapshots/`` by name (none when the folder does not exist yet), sorted
-    into complete snapshots, interrupted uploads and the rest."""
+    into complete snapshots, interrupted uploads and the rest; raises when none decrypts."""
     found = await list_files(session.rc, crypt_path(session.cfg, SNAPSHOTS))
+    if not found:
+        await check_backup_password(session)
     entries = {e.path: e for e in found or []}
     return entries, classify({name: e.size for name, e in entries.items()})
 

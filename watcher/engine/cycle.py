@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import time
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from watcher.engine.session import Session
 from watcher.engine.state import RunRecord, last_runs, record_run
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import INBOX, Direction, Step, StepKind, plan_cycle
+from watcher.rclone.causes import find_cause
 from watcher.rclone.runner import EventHook
 
 #: How long a one-shot ``sync`` waits for another run of the same config to finish.
@@ -26,6 +28,21 @@ LOCK_WAIT = 60.0
 
 #: The command that overrides a refusal for one run.
 FORCE_FIX = "workspace-sync sync --force"
+#: Seconds a whole cycle may take beyond ``timeout`` (the cycle deadline is ``timeout`` plus
+#: this, counted from when the run lock is held).
+CYCLE_GRACE = 10.0
+
+
+@dataclass(frozen=True)
+class StepOptions:
+    """How the steps of one cycle run (see :func:`run_cycle`)."""
+
+    dry_run: bool = False
+    force: bool = False
+    resync: bool = False
+    push_paths: Collection[str] | None = None
+    known_dest_files: int | None = None
+    settle_wait: bool = True
 
 
 @dataclass
@@ -112,6 +129,102 @@ def _check_workspace(session: Session, steps: tuple[Step, ...], *, force: bool =
             )
 
 
+def transport_stop(record: RunRecord) -> str | None:
+    """Why the cycle's remaining steps must not run after ``record``: the remote could not be
+    reached at all (refused, timed out, DNS, TLS; every further call would wait or fail the
+    same way); ``None`` after a success or any other failure."""
+    if record.ok:
+        return None
+    cause = find_cause([record.message])
+    if cause is None or not cause.transport:
+        return None
+    return f"{record.kind} could not reach the remote: {cause.label}"
+
+
+def _prepare_inbox(
+    session: Session,
+    direction: Direction | None,
+    *,
+    dry_run: bool,
+    only: Collection[StepKind] | None,
+) -> str | None:
+    """Bootstrap the mailbox's local ``_inbox`` before a full cycle; the reason the drain
+    cannot run when it cannot be created (e.g. a read-only workspace: the push, which only
+    reads, still runs), else ``None``."""
+    cfg = session.cfg
+    if cfg.mode != "mailbox" or direction is not None or dry_run or only is not None:
+        return None
+    inbox = cfg.sync_root / INBOX
+    try:
+        inbox.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        if exc.errno == errno.EROFS:
+            why = "read-only"
+        return (
+            f"cannot create {INBOX} in {cfg.sync_root}: {why}; inbound files wait until it "
+            "is writable"
+        )
+    return None
+
+
+async def _run_logged(session: Session, step: Step, started: float, opts: StepOptions) -> RunRecord:
+    """Run one step; a :class:`SyncFailed` becomes a failed record; the outcome is logged as
+    the step's summary line."""
+    try:
+        record = await run_step(
+            session,
+            step,
+            dry_run=opts.dry_run,
+            force=opts.force,
+            resync=opts.resync,
+            push_paths=opts.push_paths,
+            known_dest_files=opts.known_dest_files,
+            settle_wait=opts.settle_wait,
+        )
+    except SyncFailed as exc:
+        fix = exc.fix if isinstance(exc, SafetyRefusal) else None
+        logger.bind(summary=True).error("{}", exc)
+        return RunRecord(step.kind, False, str(exc), started, time.time() - started, fix=fix)
+    logger.bind(summary=True).log(
+        "INFO" if record.ok else "ERROR",
+        "{}: {} ({:.1f} s)",
+        step.kind,
+        record.message,
+        record.duration,
+    )
+    return record
+
+
+async def _run_steps(
+    session: Session,
+    steps: tuple[Step, ...],
+    opts: StepOptions,
+    deadline: float,
+    inbox_problem: str | None,
+    report: CycleReport,
+) -> None:
+    """Run ``steps`` in order into ``report`` (see :func:`run_cycle`): after a transport
+    failure or past ``deadline`` the remaining steps, and a drain without its ``_inbox``, are
+    recorded as failed without running."""
+    stop: str | None = None  # why the remaining steps do not run
+    for step in steps:
+        started = time.time()
+        if stop is None and time.monotonic() >= deadline:
+            stop = f"cycle deadline reached ({session.cfg.timeout} s + {CYCLE_GRACE:.0f} s)"
+        if stop is not None or (step.kind == "drain" and inbox_problem):
+            why = stop or inbox_problem
+            record = RunRecord(step.kind, False, f"not run: {why}", started, 0.0)
+            logger.bind(summary=True).error("{}: not run: {}", step.kind, why)
+        else:
+            record = await _run_logged(session, step, started, opts)
+            stop = transport_stop(record)
+        record.dry_run = opts.dry_run
+        if not opts.dry_run:
+            record_run(session.paths, record)
+        report.records.append(record)
+
+
 async def run_cycle(
     session: Session,
     *,
@@ -126,7 +239,11 @@ async def run_cycle(
     on_event: EventHook | None = None,
     settle_wait: bool = True,
 ) -> CycleReport:
-    """Run every step of one cycle; a failed step is recorded and the next ones still run.
+    """Run every step of one cycle; a failed step is recorded and the next ones still run,
+    unless it could not reach the remote (:func:`transport_stop`): then the remaining steps
+    are recorded as failed without running. One deadline (``timeout`` + :data:`CYCLE_GRACE`)
+    bounds the whole cycle: each rclone run gets at most the time left, and a step due after
+    it is recorded as failed ("cycle deadline reached") without running.
 
     Raises :class:`~watcher.engine.lock.LockHeld` when another run holds the lock past
     ``lock_wait`` seconds (default :data:`LOCK_WAIT`). ``only`` limits the cycle to some step
@@ -148,43 +265,10 @@ async def run_cycle(
     report = CycleReport()
     wait = LOCK_WAIT if lock_wait is None else lock_wait
     async with session.run_lock(wait):
+        deadline = time.monotonic() + cfg.timeout + CYCLE_GRACE
+        session = dataclasses.replace(session, rc=session.rc.with_deadline(deadline))
         _check_workspace(session, steps, force=force)
-        if cfg.mode == "mailbox" and direction is None and not dry_run and only is None:
-            (cfg.sync_root / INBOX).mkdir(parents=True, exist_ok=True)
-        for step in steps:
-            started = time.time()
-            try:
-                record = await run_step(
-                    session,
-                    step,
-                    dry_run=dry_run,
-                    force=force,
-                    resync=resync,
-                    push_paths=push_paths,
-                    known_dest_files=known_dest_files,
-                    settle_wait=settle_wait,
-                )
-            except SyncFailed as exc:
-                fix = exc.fix if isinstance(exc, SafetyRefusal) else None
-                record = RunRecord(
-                    step.kind,
-                    False,
-                    str(exc),
-                    started,
-                    time.time() - started,
-                    fix=fix,
-                    dry_run=dry_run,
-                )
-                logger.bind(summary=True).error("{}", exc)
-            else:
-                logger.bind(summary=True).log(
-                    "INFO" if record.ok else "ERROR",
-                    "{}: {} ({:.1f} s)",
-                    step.kind,
-                    record.message,
-                    record.duration,
-                )
-            if not dry_run:
-                record_run(session.paths, record)
-            report.records.append(record)
+        inbox_problem = _prepare_inbox(session, direction, dry_run=dry_run, only=only)
+        opts = StepOptions(dry_run, force, resync, push_paths, known_dest_files, settle_wait)
+        await _run_steps(session, steps, opts, deadline, inbox_problem, report)
     return report

@@ -18,6 +18,7 @@ from watcher.rclone import (
     find_rclone,
     modtime_precision,
 )
+from watcher.rclone.causes import auth_hint
 from watcher.rclone.conffile import backup_salt, render_section
 
 
@@ -87,6 +88,7 @@ async def open_session(cfg: Config) -> Session:
         paths.cache,
         timeout=cfg.timeout,
         secrets=list(secret_values(cfg)),
+        auth_hint=auth_hint(cfg.provider, str(cfg.config_path)),
     )
     if await ensure_config_file(rc, cfg, paths.fingerprint):
         logger.debug("wrote {}", rc.config_file)

@@ -89,7 +89,7 @@ async def list_files(
     :class:`SyncFailed`."""
     hashing = ["--hash", "--hash-type", hash_type] if hash_type else []
     result = await rc.run(
-        ["lsjson", "-R", "--files-only", "--no-mimetype", *hashing, root, *(args or [])],
+        ["lsjson", "-R", "--files-only", "--no-mimetype", *hashing, as_folder(root)] + (args or []),
         per_file=False,
         timeout=timeout,
         quiet_errors=True,
@@ -98,6 +98,17 @@ async def list_files(
         return None
     _check(result, f"listing {root}")
     return [Entry.from_lsjson(item) for item in json.loads(result.stdout or b"[]")]
+
+
+def as_folder(root: str) -> str:
+    """``root`` with a trailing ``/`` when it is a remote path (``name:path``), so rclone takes
+    it for a folder at once. Without it, an object store first asks whether ``path`` is a
+    file, and when that request fails (connection refused, 403) a filtered command reports
+    only "can't limit to single files when using filters", hiding the cause."""
+    name, sep, path = root.partition(":")
+    if not sep or "/" in name or not path or path.endswith("/"):
+        return root
+    return root + "/"
 
 
 async def _features(rc: Rclone, root: str, timeout: float = QUICK_TIMEOUT) -> RcloneResult:

@@ -3,6 +3,7 @@ backup, folded from its JSON log lines (``--use-json-log``)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from loguru import logger
 
 from watcher.log import info_once
+from watcher.rclone.causes import find_cause
 
 EXIT_MEANINGS: Mapping[int, str] = {
     1: "rclone reported an error",
@@ -29,6 +31,10 @@ EXIT_MEANINGS: Mapping[int, str] = {
 
 LogEvent = dict[str, Any]
 
+#: rclone's advice for an OAuth remote without a valid token, about the user's own rclone.conf
+#: (the tool writes its own: the hint it gives instead is ``workspace-sync authorize``).
+_RECONNECT = re.compile(r'\s*-?\s*please run "?rclone config reconnect [^"\s]*"?')
+
 
 @dataclass
 class RcloneResult:
@@ -47,6 +53,10 @@ class RcloneResult:
     errors: list[str] = field(default_factory=list)
     stats: dict[str, Any] | None = None
     stdout: bytes = b""
+    #: The run was cut short (or, with ``duration`` 0, never started) by the cycle deadline.
+    deadline: bool = False
+    #: What to do about a 401/403 (set by the runner for this config's provider).
+    auth_hint: str = ""
 
     @property
     def ok(self) -> bool:
@@ -54,14 +64,27 @@ class RcloneResult:
         return self.exit_code == 0 and not self.timed_out
 
     def message(self) -> str:
-        """One line saying why the run failed (empty when it did not)."""
+        """One line saying why the run failed (empty when it did not), naming the cause when
+        an error line shows one (refused, timed out, DNS, TLS, 401/403)."""
+        name = self.args[0] if self.args else "rclone"
+        cause = find_cause(self.errors)
+        detail = ""
+        if cause is not None:
+            detail = f": {cause.label}: {_RECONNECT.sub('', cause.line)}"
+            if cause.kind == "auth" and self.auth_hint:
+                detail += f"; {self.auth_hint}"
+        if self.deadline and self.timed_out:
+            if self.duration == 0:
+                return f"rclone {name} not started: cycle deadline reached"
+            return f"rclone {name} stopped after {self.duration:.0f} s: cycle deadline reached"
         if self.timed_out:
-            return f"rclone {self.args[0]} timed out after {self.duration:.0f} s and was stopped"
+            return f"rclone {name} timed out after {self.duration:.0f} s and was stopped{detail}"
         if self.exit_code == 0:
             return ""
         meaning = EXIT_MEANINGS.get(self.exit_code, "rclone failed")
-        detail = f": {self.errors[-1]}" if self.errors else ""
-        return f"rclone {self.args[0]} exited {self.exit_code} ({meaning}){detail}"
+        if not detail and self.errors:
+            detail = f": {_RECONNECT.sub('', self.errors[-1])}"
+        return f"rclone {name} exited {self.exit_code} ({meaning}){detail}"
 
 
 def record(

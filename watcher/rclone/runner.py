@@ -34,6 +34,25 @@ from watcher.rclone.result import LogEvent, RcloneResult, record
 KILL_GRACE = 5.0
 #: rclone's per-operation retries (its default of 10 takes minutes against a dead server).
 LOW_LEVEL_RETRIES = 3
+#: Upper bounds of rclone's connect timeout and IO idle timeout, in seconds (spec: ≤ 60 s).
+MAX_CONTIMEOUT = 15.0
+MAX_IDLE_TIMEOUT = 60.0
+
+
+def network_timeouts(timeout: float) -> tuple[float, float]:
+    """rclone's ``--contimeout`` and ``--timeout`` (IO idle) for a run limit of ``timeout``
+    seconds: a quarter of it, at most 15 s, and half of it, at most 60 s (both at least 1 s),
+    so a server that accepts and never answers fails a call well inside the run's limit
+    instead of after rclone's default 5 min idle timeout × each low-level retry."""
+    contimeout = max(1.0, min(MAX_CONTIMEOUT, timeout / 4))
+    idle = max(1.0, min(MAX_IDLE_TIMEOUT, timeout / 2))
+    return contimeout, idle
+
+
+def _duration(seconds: float) -> str:
+    """``seconds`` in rclone's duration syntax (``1.5s``)."""
+    return f"{seconds:g}s"
+
 
 EventHook = Callable[[LogEvent], None]
 
@@ -74,14 +93,27 @@ class Rclone:
         *,
         timeout: float,
         secrets: Iterable[str] = (),
+        auth_hint: str = "",
     ) -> None:
         self.binary = binary
         self.config_file = config_file
         self.cache_dir = cache_dir
         self.timeout = timeout
         self.redact = _redactor(secrets)
+        #: What a failed run's message advises for a 401/403 (this config's provider).
+        self.auth_hint = auth_hint
         #: Sees every parsed log line of every run (after the per-call ``on_event``).
         self.event_hook: EventHook | None = None
+        #: ``time.monotonic()`` past which no run starts and every run is stopped (a cycle's).
+        self.deadline: float | None = None
+
+    def with_deadline(self, deadline: float) -> Rclone:
+        """A copy of this runner whose runs all end by ``deadline`` (``time.monotonic()``):
+        each gets at most the time left, and one asked for after it is not started (its
+        result says "cycle deadline reached")."""
+        other = copy.copy(self)
+        other.deadline = deadline
+        return other
 
     def with_event_hook(self, hook: EventHook) -> Rclone:
         """A copy of this runner whose every run also passes each parsed log line to ``hook``
@@ -92,7 +124,8 @@ class Rclone:
 
     def base_args(self) -> list[str]:
         """Flags every call gets: the tool's rclone.conf and cache dir, JSON logs, no colours,
-        few retries."""
+        few retries, connect and IO idle timeouts (:func:`network_timeouts`)."""
+        contimeout, idle = network_timeouts(self.timeout)
         return [
             "--config",
             str(self.config_file),
@@ -108,6 +141,10 @@ class Rclone:
             "1",
             "--low-level-retries",
             str(LOW_LEVEL_RETRIES),
+            "--contimeout",
+            _duration(contimeout),
+            "--timeout",
+            _duration(idle),
         ]
 
     async def run(
@@ -196,8 +233,10 @@ class Rclone:
         argv = [*death_signal_prefix(), str(self.binary.path), *args, *self.base_args()]
         if per_file:
             argv += ["-v", "--stats", "1s", "--stats-log-level", "NOTICE"]
-        result = RcloneResult(tuple(args), exit_code=-1, duration=0.0)
-        limit = self.timeout if timeout is None else timeout
+        result = RcloneResult(tuple(args), exit_code=-1, duration=0.0, auth_hint=self.auth_hint)
+        limit = self._limit(timeout, result)
+        if limit is None:
+            return result
         logger.debug("rclone {}", self.redact(" ".join(args)))
         started = time.monotonic()
         stdin_spec: int = subprocess.PIPE if stdin is not None else subprocess.DEVNULL
@@ -224,6 +263,20 @@ class Rclone:
             result.duration = time.monotonic() - started
             result.exit_code = process.returncode if process.returncode is not None else -1
         return result
+
+    def _limit(self, timeout: float | None, result: RcloneResult) -> float | None:
+        """Seconds this run may take: ``timeout`` (default the runner's), cut to the time left
+        before :attr:`deadline`; ``None`` (and ``result`` marked) when none is left."""
+        limit = self.timeout if timeout is None else timeout
+        if self.deadline is None:
+            return limit
+        left = self.deadline - time.monotonic()
+        result.deadline = left < limit
+        if left <= 0:
+            result.timed_out = True
+            logger.debug("rclone {} not started: cycle deadline reached", result.args[0])
+            return None
+        return min(limit, left)
 
     async def _communicate(
         self,

@@ -1,0 +1,104 @@
+"""Why an rclone run failed, read from its error text (pure): connection refused, timed out,
+host not found, TLS, or access denied (401/403). rclone often reports the cause only in an
+earlier error line, or as a consequence ("can't limit to single files when using filters",
+"Failed to lsjson with 2 errors"); :func:`find_cause` picks the line that names it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+CauseKind = Literal["refused", "timeout", "dns", "tls", "auth"]
+
+#: Case-insensitive markers of each cause, most specific first (a refused connection inside a
+#: retry loop can also say "deadline exceeded").
+_MARKERS: tuple[tuple[CauseKind, tuple[str, ...]], ...] = (
+    ("refused", ("connection refused",)),
+    ("dns", ("no such host", "server misbehaving", "name resolution", "name or service not")),
+    ("tls", ("x509:", "tls:", "certificate", "handshake failure")),
+    (
+        "auth",
+        (
+            "statuscode: 401",
+            "statuscode: 403",
+            "401 unauthorized",
+            "403 forbidden",
+            "signaturedoesnotmatch",
+            "invalidaccesskeyid",
+            "accessdenied",
+            "access denied",
+            "invalid_access_token",
+            "expired_access_token",
+            "empty token found",
+            "invalid_grant",
+            "unauthenticated",
+        ),
+    ),
+    (
+        "timeout",
+        (
+            "i/o timeout",
+            "timeout awaiting",
+            "deadline exceeded",
+            "timed out",
+            "deadline reached",
+        ),
+    ),
+)
+
+_LABELS: dict[CauseKind, str] = {
+    "refused": "connection refused (is the server running and the endpoint right?)",
+    "timeout": "timed out (the server accepted no data in time)",
+    "dns": "host name not found (DNS; check the endpoint)",
+    "tls": "TLS/certificate error (check the endpoint's certificate or https/http)",
+    "auth": "access denied (401/403 or no valid token)",
+}
+
+
+@dataclass(frozen=True)
+class Cause:
+    """The classified reason of a failure: its kind and the rclone line that shows it."""
+
+    kind: CauseKind
+    line: str
+
+    @property
+    def transport(self) -> bool:
+        """True for failures to reach the remote at all (every further call would fail the
+        same way): refused, timed out, DNS, TLS."""
+        return self.kind != "auth"
+
+    @property
+    def label(self) -> str:
+        """A short human name of the cause, e.g. ``connection refused (…)``."""
+        return _LABELS[self.kind]
+
+
+def classify(text: str) -> CauseKind | None:
+    """The cause ``text`` (an rclone error line or a run's message) names, or ``None``."""
+    lowered = text.lower()
+    for kind, markers in _MARKERS:
+        if any(marker in lowered for marker in markers):
+            return kind
+    return None
+
+
+def find_cause(lines: Iterable[str]) -> Cause | None:
+    """The first line of ``lines`` that names a cause (rclone logs the real one first and a
+    consequence last), or ``None``."""
+    for line in lines:
+        kind = classify(line)
+        if kind is not None:
+            return Cause(kind, line)
+    return None
+
+
+def auth_hint(provider: str, config_path: str) -> str:
+    """What to do about a 401/403 on ``provider``: the S3 keys, a new OAuth token, or the
+    credentials in general."""
+    if provider == "s3":
+        return f"check access_key_id/secret_access_key in [s3] of {config_path}"
+    if provider in ("dropbox", "gdrive", "onedrive"):
+        return f"check credentials or run `workspace-sync authorize --config {config_path}`"
+    return f"check the credentials in {config_path}"
