@@ -46,13 +46,14 @@ def parse_fdinfo(text: str) -> Iterator[Inode]:
             continue
 
 
-def watched_inodes(fdinfo: Path = Path("/proc/self/fdinfo")) -> set[Inode]:
-    """Every folder any inotify fd of this process watches (empty where /proc is missing)."""
+def watched_inodes(fdinfo: Path = Path("/proc/self/fdinfo")) -> set[Inode] | None:
+    """Every folder any inotify fd of this process watches; ``None`` when that cannot be told
+    (no /proc, or no fd lists inotify watches, as in some sandboxes): then nothing is checked."""
     found: set[Inode] = set()
     try:
         entries = list(fdinfo.iterdir())
     except OSError:
-        return found
+        return None
     for entry in entries:
         try:
             text = entry.read_text(errors="replace")
@@ -60,7 +61,7 @@ def watched_inodes(fdinfo: Path = Path("/proc/self/fdinfo")) -> set[Inode]:
             continue
         if "inotify wd:" in text:
             found.update(parse_fdinfo(text))
-    return found
+    return found or None
 
 
 def folders(root: str) -> Iterator[tuple[str, Inode]]:
@@ -74,8 +75,13 @@ def folders(root: str) -> Iterator[tuple[str, Inode]]:
 
 
 def unwatched(paths: Iterable[tuple[str, Inode]], watched: set[Inode]) -> list[tuple[str, Inode]]:
-    """The folders among ``paths`` the kernel does not watch."""
-    return [(path, inode) for path, inode in paths if inode not in watched]
+    """The folders among ``paths`` the kernel does not watch although it could (folders this
+    process cannot read cannot be watched at all: they are not a limit)."""
+    return [
+        (path, inode)
+        for path, inode in paths
+        if inode not in watched and os.access(path, os.R_OK | os.X_OK)
+    ]
 
 
 def read_limit(files: tuple[tuple[str, Path], ...] = LIMIT_FILES) -> Limit:

@@ -137,9 +137,11 @@ class Liveness:
             full, observers.recheck = observers.recheck, False
             new_dirs, observers.new_dirs = observers.new_dirs, {}
         suspects, self.suspects = self.suspects, {}
-        if not (full or new_dirs or suspects):
+        if not (full or new_dirs or suspects) or not observers.inotify:
             return False
         watched = watched_inodes()
+        if watched is None:
+            return False
         switched = False
         for root in observers.roots:
             entry = observers.scheduled.get(root.path)

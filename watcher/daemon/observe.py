@@ -134,6 +134,11 @@ class Observers:
         self.running = False
         self.overflow = _OverflowHandler(self)
 
+    @property
+    def inotify(self) -> bool:
+        """True when the native observer is inotify's (Linux): the limit check applies."""
+        return type(self.observer).__module__.endswith(".inotify")
+
     def start(self) -> None:
         """Start watching (roots that do not exist yet are picked up by :meth:`refresh`)."""
         for name in _WATCHDOG_LOGGERS:
