@@ -4,8 +4,11 @@ thread died, with real watchdog observers on temp folders (no rclone needed)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -13,6 +16,7 @@ from typing import Any
 
 import anyio
 import pytest
+from loguru import logger
 
 from tests.conftest import wait_until
 from watcher.daemon.events import Change, WatchRoot
@@ -33,6 +37,18 @@ from watcher.daemon.liveness import Liveness
 from watcher.daemon.observe import Observers, identity
 from watcher.daemon.reload import ConfigFileWatch
 from watcher.plan import PathFilter
+
+
+@contextmanager
+def capture_logs() -> Iterator[list[str]]:
+    """The daemon's log lines (``LEVEL message``) written inside the block."""
+    lines: list[str] = []
+    sink = logger.add(lambda m: lines.append(f"{m.record['level'].name} {m.record['message']}"))
+    try:
+        yield lines
+    finally:
+        logger.remove(sink)
+
 
 FDINFO = """pos:\t0
 flags:\t02004000
@@ -224,3 +240,34 @@ def test_lost_watch_of_an_old_folder_keeps_the_new_one(tmp_path: Path, same_inod
         assert (str(root) in observers.scheduled) is not same_inode
     finally:
         observers.stop()
+
+
+def test_queue_overflow_polls_the_roots_with_one_warning(tmp_path: Path):
+    """watchdog reports an overflow through its logger (as it does when the kernel queue is
+    full): a full cycle is asked for at once, the root is polled from the next check on, and
+    changes still arrive."""
+    sink = _Sink()
+    observers, root = _observed(tmp_path, sink)
+    host = _Host(observers)
+    liveness = Liveness(host)
+    liveness.attach(observers)
+    try:
+        logging.getLogger("watchdog.observers.inotify_c").warning(
+            "Inotify queue overflowed; filesystem events were lost"
+        )
+        assert None in sink.got
+        with capture_logs() as lines:
+            liveness.check()
+        assert host.full == 1 and observers.state() == {"deaf": [], "polled": [str(root)]}
+        warnings = [line for line in lines if line.startswith("WARNING")]
+        assert len(warnings) == 1 and "fs.inotify.max_queued_events" in warnings[0]
+        (root / "polled.txt").write_text("p")
+        wait_until(lambda: "polled.txt" in sink.paths(), timeout=5)
+    finally:
+        observers.stop()
+
+
+def test_limit_message_for_a_full_queue():
+    text = limit_message(Limit(SYSCTL, 8192), 10, "/r", 1.0, queued=16384)
+    assert text.startswith("inotify event queue overflowed (fs.inotify.max_queued_events = 16384)")
+    assert "fs.inotify.max_queued_events=65536" in text and f"{SYSCTL}=2048" in text

@@ -14,6 +14,8 @@ LIMIT_FILES = (
     ("fs.inotify.max_user_watches", Path("/proc/sys/fs/inotify/max_user_watches")),
     ("user.max_inotify_watches", Path("/proc/sys/user/max_inotify_watches")),
 )
+QUEUE_SYSCTL = "fs.inotify.max_queued_events"
+QUEUE_FILE = Path("/proc/sys/fs/inotify/max_queued_events")
 #: Watches asked for beyond the folders counted: other programs and new folders need some.
 MARGIN = 1024
 
@@ -103,18 +105,35 @@ def needed_watches(folder_count: int) -> int:
     return -(-wanted // 1024) * 1024
 
 
-def limit_message(limit: Limit, folder_count: int, root: str, poll: float) -> str:
-    """The one warning for a full watch table: the sysctl, its value, the count needed."""
+def limit_message(
+    limit: Limit, folder_count: int, root: str, poll: float, *, queued: int | None = None
+) -> str:
+    """The one warning for a full watch table (or, with ``queued``, the value of
+    ``fs.inotify.max_queued_events``, a full event queue): the sysctl, its value, the count
+    needed, and that ``root`` is polled from now on."""
     current = "unknown" if limit.value is None else str(limit.value)
     named = f"{limit.name} = {current}"
     if limit.name != SYSCTL:
         named += f" (in this user namespace; {SYSCTL} is the system-wide one)"
     needed = needed_watches(folder_count)
+    fix = f"`sudo sysctl {SYSCTL}={needed}`"
+    what = "inotify watch limit reached"
+    if queued is not None:
+        what = f"inotify event queue overflowed ({QUEUE_SYSCTL} = {queued})"
+        fix += f" (and `sudo sysctl {QUEUE_SYSCTL}={max(queued, 8192) * 4}`)"
     return (
-        f"inotify watch limit reached ({named}; the {folder_count} folders watched need about "
-        f"{needed}): polling {root} every {poll:g} s from now on, so no change is missed; to "
-        f"get events again run `sudo sysctl {SYSCTL}={needed}` and restart the daemon"
+        f"{what} ({named}; the {folder_count} folders watched need about {needed}): polling "
+        f"{root} every {poll:g} s from now on, so no change is missed; to get events again "
+        f"run {fix} and restart the daemon"
     )
+
+
+def read_queue_limit(path: Path = QUEUE_FILE) -> int | None:
+    """``fs.inotify.max_queued_events`` (None when unreadable)."""
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 __all__ = [
@@ -125,6 +144,7 @@ __all__ = [
     "needed_watches",
     "parse_fdinfo",
     "read_limit",
+    "read_queue_limit",
     "unwatched",
     "watched_inodes",
 ]

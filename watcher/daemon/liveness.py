@@ -16,6 +16,7 @@ from watcher.daemon.inotify_limits import (
     folders,
     limit_message,
     read_limit,
+    read_queue_limit,
     unwatched,
     watched_inodes,
 )
@@ -136,6 +137,9 @@ class Liveness:
         with observers.lock:
             full, observers.recheck = observers.recheck, False
             new_dirs, observers.new_dirs = observers.new_dirs, {}
+            overflowed, observers.overflowed = observers.overflowed, False
+        if overflowed:
+            return self._overflowed(observers)
         suspects, self.suspects = self.suspects, {}
         if not (full or new_dirs or suspects) or not observers.inotify:
             return False
@@ -158,14 +162,27 @@ class Liveness:
                 switched = True
         return switched
 
-    def _limit_hit(self, root: WatchRoot, exc: OSError | None) -> None:
-        """One warning for the first root that hits the limit; later ones at INFO."""
+    def _overflowed(self, observers: Observers) -> bool:
+        """The event queue overflowed (events were lost): poll every inotify root."""
+        queued = read_queue_limit()
+        for root in observers.roots:
+            entry = observers.scheduled.get(root.path)
+            if entry is not None and not entry.polled:
+                self._limit_hit(root, None, queued=queued)
+                observers.poll_instead(root)
+        return True
+
+    def _limit_hit(
+        self, root: WatchRoot, exc: OSError | None, *, queued: int | None = None
+    ) -> None:
+        """One warning for the first root that hits a limit; later ones at INFO."""
         if self.warned_limit:
-            logger.info("also polling {} (inotify watch limit)", root.path)
+            logger.info("also polling {} (inotify limits)", root.path)
             return
         self.warned_limit = True
         count = sum(1 for r in self.host.observers.roots for _ in folders(r.path))
-        logger.warning("{}", limit_message(read_limit(), count, root.path, POLL_INTERVAL))
+        text = limit_message(read_limit(), count, root.path, POLL_INTERVAL, queued=queued)
+        logger.warning("{}", text)
         if exc is not None:
             logger.debug("inotify: {!r}", exc)
 

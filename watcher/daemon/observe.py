@@ -106,7 +106,7 @@ class _OverflowHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if "overflow" in record.getMessage().lower():
-            self.owner.recheck = True
+            self.owner.overflowed = True
             self.owner.sink(None)
 
 
@@ -125,6 +125,8 @@ class Observers:
         self.new_dirs: dict[str, set[str]] = {}
         #: Check every folder of every inotify root at the next liveness check.
         self.recheck = True
+        #: The kernel's event queue overflowed: the liveness check polls the inotify roots.
+        self.overflowed = False
         #: Called with (root, error) when an inotify limit stops a root from being watched.
         self.on_limit: Callable[[WatchRoot, OSError], None] = lambda root, exc: None
         #: Roots that went away: the liveness check logs their return.
