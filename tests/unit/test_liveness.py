@@ -19,6 +19,7 @@ import pytest
 from loguru import logger
 
 from tests.conftest import wait_until
+from watcher.cli.app import _first_error
 from watcher.daemon.events import Change, WatchRoot
 from watcher.daemon.inotify_limits import (
     SYSCTL,
@@ -33,7 +34,7 @@ from watcher.daemon.inotify_limits import (
     watched_inodes,
 )
 from watcher.daemon.intake import Intake
-from watcher.daemon.liveness import Liveness
+from watcher.daemon.liveness import Liveness, ObserversFailed
 from watcher.daemon.observe import Observers, identity
 from watcher.daemon.reload import ConfigFileWatch
 from watcher.plan import PathFilter
@@ -271,3 +272,37 @@ def test_limit_message_for_a_full_queue():
     text = limit_message(Limit(SYSCTL, 8192), 10, "/r", 1.0, queued=16384)
     assert text.startswith("inotify event queue overflowed (fs.inotify.max_queued_events = 16384)")
     assert "fs.inotify.max_queued_events=65536" in text and f"{SYSCTL}=2048" in text
+
+
+def test_observers_that_cannot_restart_end_the_daemon(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Restarting fails (here: starting any new observer raises): ObserversFailed, which the
+    CLI turns into one line and exit 1, so the service manager restarts the daemon."""
+    observers, _ = _observed(tmp_path, _Sink())
+    host = _Host(observers)
+    observers.observer.stop()
+    observers.observer.join(5)
+
+    def refuse(self: Observers) -> None:
+        raise OSError(24, "inotify instance limit reached")
+
+    monkeypatch.setattr(Observers, "start", refuse)
+    try:
+        with pytest.raises(ObserversFailed, match="cannot be restarted"):
+            Liveness(host).check()
+    finally:
+        observers.stop()
+
+    async def fails() -> None:
+        raise ObserversFailed("cannot be restarted")
+
+    async def daemon() -> None:  # a task group wraps it in an exception group
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(fails)
+
+    with pytest.raises(Exception) as caught:
+        anyio.run(daemon)
+    found = _first_error(caught.value)
+    assert isinstance(found, ObserversFailed) and found.exit_code == 1
+    assert _first_error(ValueError("x")) is None

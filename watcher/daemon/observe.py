@@ -236,7 +236,9 @@ class Observers:
                 found.append(f"the {name} observer thread")
         with self.lock:
             scheduled = dict(self.scheduled)
-        emitters = {e.watch: e for obs in (self.observer, self.poller) if obs for e in obs.emitters}
+        # list() copies each set at once: watchdog's thread may change it meanwhile
+        found_emitters = [list(obs.emitters) for obs in (self.observer, self.poller) if obs]
+        emitters = {e.watch: e for group in found_emitters for e in group}
         for path, entry in scheduled.items():
             emitter = emitters.get(entry.watch)
             if emitter is not None and not emitter.is_alive() and identity(path) == entry.inode:
