@@ -34,7 +34,7 @@ from watcher.daemon.inotify_limits import (
     watched_inodes,
 )
 from watcher.daemon.intake import Intake
-from watcher.daemon.liveness import Liveness, ObserversFailed
+from watcher.daemon.liveness import MAX_RESTARTS, Liveness, ObserversFailed
 from watcher.daemon.observe import Observers, identity
 from watcher.daemon.reload import ConfigFileWatch
 from watcher.plan import PathFilter
@@ -199,6 +199,7 @@ def test_dead_observer_is_restarted_and_events_flow_again(tmp_path: Path):
         assert observers.state()["deaf"] == [str(root)]
         liveness.check()
         assert host.observers is not observers and host.full == 1
+        assert liveness.restarts and len(liveness.restarts) <= MAX_RESTARTS
         assert host.observers.state() == {"deaf": [], "polled": []}
         (root / "after.txt").write_text("a")
         wait_until(lambda: "after.txt" in sink.paths(), timeout=5)

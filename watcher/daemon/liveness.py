@@ -5,6 +5,7 @@ or not; whatever it repairs is logged and followed by a guarded full cycle."""
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 import anyio
@@ -26,6 +27,10 @@ from watcher.errors import WorkspaceSyncError
 
 #: Seconds between two checks (the contract: at least every 5 s).
 INTERVAL = 2.0
+#: More restarts than this within :data:`RESTART_WINDOW` seconds: exit, let the service
+#: manager start a fresh process.
+MAX_RESTARTS = 3
+RESTART_WINDOW = 60.0
 
 
 class ObserversFailed(WorkspaceSyncError):
@@ -52,6 +57,7 @@ class Liveness:
     def __init__(self, host: Host) -> None:
         self.host = host
         self.warned_limit = False
+        self.restarts: list[float] = []
         #: Folders a full walk found unwatched, per root: checked again at the next check.
         self.suspects: dict[str, list[tuple[str, Inode]]] = {}
 
@@ -93,6 +99,13 @@ class Liveness:
         logger.warning(
             "{} stopped: restarting the file observers and running a full cycle", ", ".join(dead)
         )
+        now = time.monotonic()
+        self.restarts = [t for t in self.restarts if now - t < RESTART_WINDOW] + [now]
+        if len(self.restarts) > MAX_RESTARTS:
+            raise ObserversFailed(
+                f"file observers keep dying ({len(self.restarts)} restarts within "
+                f"{RESTART_WINDOW:g} s): exiting so the service manager starts a fresh daemon"
+            )
         fresh = Observers(observers.roots, observers.sink)
         fresh.polled, fresh.gone = set(observers.polled), set(observers.gone)
         self.attach(fresh)
