@@ -123,7 +123,23 @@ def run_async(func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T
     except KeyboardInterrupt:
         click.echo("workspace-sync: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:  # an exception group from a task (e.g. the liveness check)
+        error = _first_error(exc)
+        if error is None:
+            raise
+        fail(str(error), error.exit_code)
     raise AssertionError("unreachable")
+
+
+def _first_error(exc: BaseException) -> WorkspaceSyncError | None:
+    """The first of the tool's errors in ``exc`` or the exception groups nested in it."""
+    if isinstance(exc, WorkspaceSyncError):
+        return exc
+    for inner in getattr(exc, "exceptions", ()):
+        found = _first_error(inner)
+        if found is not None:
+            return found
+    return None
 
 
 def load(ctx: click.Context, *, summaries: bool = True) -> Config:

@@ -7,21 +7,18 @@ import contextlib
 import os
 import random
 import signal
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
 import anyio
-import anyio.from_thread
-import anyio.lowlevel
 from loguru import logger
 
 from watcher.config import Config
 from watcher.daemon.backups import BackupTimer
 from watcher.daemon.debounce import Pending, apply_change, backoff_delay, wait_time
-from watcher.daemon.events import Change
+from watcher.daemon.intake import Intake
+from watcher.daemon.liveness import Liveness
 from watcher.daemon.notify import Notifier
 from watcher.daemon.observe import Observers
 from watcher.daemon.reload import ConfigReloader, confirm_command, open_pairing
@@ -60,8 +57,7 @@ class Daemon:
         self.cfg = session.cfg
         self.pending = Pending()
         self.remote_paths: set[str] = set()
-        self.changes: deque[Change | None] = deque()
-        self.changes_lock = threading.Lock()
+        self.intake = Intake(lambda: self.wakeup.set())
         self.wakeup = anyio.Event()
         #: Set by ``trigger`` (SIGUSR1): cuts a retry backoff short; file events do not.
         self.kick = anyio.Event()
@@ -72,8 +68,8 @@ class Daemon:
         self.last_full = time.monotonic()
         self.running = False
         self.started = time.time()
-        self.observers = Observers(watch_roots(self.cfg), self._from_thread)
-        self._token: anyio.lowlevel.EventLoopToken | None = None
+        self.observers = Observers(watch_roots(self.cfg), self.intake.put)
+        self.liveness = Liveness(self)
         #: Sync runs and snapshots of this daemon take turns (the run lock also keeps other
         #: processes out); a sync waits for a snapshot instead of failing on the lock.
         self.run_guard = anyio.Lock()
@@ -87,21 +83,14 @@ class Daemon:
 
     # ------------------------------------------------------------------ event intake
 
-    def _from_thread(self, change: Change | None) -> None:
-        """Called on watchdog's thread: queue the change and wake the loop if it sleeps."""
-        with self.changes_lock:
-            self.changes.append(change)
-            first = len(self.changes) == 1
-        if first and self._token is not None:
-            with contextlib.suppress(RuntimeError):  # the loop closed during shutdown
-                anyio.from_thread.run_sync(lambda: self.wakeup.set(), token=self._token)
+    def repair_wakeup(self) -> None:
+        """Wake the loop when changes wait (their wake-up was lost)."""
+        if self.intake.waiting():
+            self.wakeup.set()
 
     def _take_changes(self) -> None:
-        with self.changes_lock:
-            changes = list(self.changes)
-            self.changes.clear()
         now = time.monotonic()
-        for change in changes:
+        for change in self.intake.take():
             apply_change(self.pending, self.remote_paths, change, self.cfg.mode, now)
 
     def request(self, *, full: bool = False, drain: bool = False, urgent: bool = True) -> None:
@@ -120,7 +109,7 @@ class Daemon:
         workspace and remote."""
         owner = str(self.cfg.config_path)
         self._lock.enter_context(hold_lock(self.session.paths.daemon_lock, BUSY, owner=owner))
-        self._token = anyio.lowlevel.current_token()
+        self.intake.bind()
         self.started = time.time()
         self.reloader.watch.start()
         try:
@@ -133,7 +122,7 @@ class Daemon:
                     await self._generation()
         finally:
             self.notify.stopping()
-            self._token = None
+            self.intake.unbind()
             self.reloader.watch.stop()
             self.session.paths.daemon_state.unlink(missing_ok=True)
             self._lock.close()
@@ -143,12 +132,14 @@ class Daemon:
         self._prepare_roots()
         self._warn_unwatched()
         observers = self.observers  # _switch() puts the next config's in its place
+        self.liveness.attach(observers)
         observers.start()
         self.notify.ready()
         try:
             async with anyio.create_task_group() as tg:
                 if self.cfg.interval:
                     tg.start_soon(self._fallback_timer)
+                tg.start_soon(self.liveness.loop)
                 if self.cfg.backup.enabled and self.cfg.backup.interval:
                     tg.start_soon(BackupTimer(self.session, self.run_guard).run)
                 if self.cfg.mode == "mailbox" and self._outbox_is_remote() and self.cfg.outbox_poll:
@@ -158,14 +149,16 @@ class Daemon:
                 tg.cancel_scope.cancel()
         finally:
             observers.stop()
+            self.observers.stop()  # restarted ones (the next config's are not started yet)
 
     def _switch(self, session: Session) -> None:
         """Run ``session`` from now on (called between runs): fresh observers and work."""
         self.notify.reloading()
+        self.observers.stop()
         self.session, self.cfg, self.adopt = session, session.cfg, None
         self.pending, self.remote_paths, self.rechecks = Pending(), set(), {}
         self.known_dest_files, self.blocked, self.failures = None, None, 0
-        self.observers = Observers(watch_roots(self.cfg), self._from_thread)
+        self.observers = Observers(watch_roots(self.cfg), self.intake.put)
 
     async def _config_loop(self) -> None:
         """Look at config file events, SIGHUP and a pending pairing's confirmation."""
@@ -252,6 +245,7 @@ class Daemon:
             "cycles": self.stats.cycles,
             "daemon_lock": str(self.session.paths.daemon_lock),
             **self.reloader.state(),
+            **self.observers.state(),
             "pending": {
                 "paths": len(pending.paths),
                 "full": pending.full,
@@ -326,7 +320,7 @@ class Daemon:
                 self.stats.suppressed += 1
                 continue
             await self._execute(work)
-            self.observers.refresh()
+            self.liveness.check()
 
     # ------------------------------------------------------------------ running work
 

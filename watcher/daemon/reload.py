@@ -98,7 +98,12 @@ class ConfigFileWatch:
                 observer.schedule(handler, folder, recursive=False)
             except OSError as exc:
                 logger.warning("cannot watch {} for config changes ({}); use SIGHUP", folder, exc)
-        observer.start()
+        try:
+            observer.start()
+        except OSError as exc:  # e.g. the inotify watch limit: the stat() poll still sees edits
+            logger.warning("cannot watch the config file for changes ({}); use SIGHUP", exc)
+            observer = Observer()
+            observer.start()
         self.observer = observer
 
     def stop(self) -> None:
