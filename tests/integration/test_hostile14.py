@@ -1,0 +1,61 @@
+"""Hostile checks of issue 14's fresh changes (cases 5, 6, 7), with real rclone: words of a
+cause ("connection refused", "certificate") in a file name or a workspace path are not a
+transport failure that ends the cycle."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import run_cli, tree, write_config
+
+
+def _mailbox(tmp_path: Path, workspace: Path) -> tuple[Path, Path]:
+    """A mailbox config on provider local; returns (config, cloud root)."""
+    workspace.mkdir(parents=True)
+    config = write_config(
+        tmp_path / "sync.toml",
+        {
+            "workspace": str(workspace),
+            "mode": "mailbox",
+            "provider": "local",
+            "local": {"path": str(tmp_path / "cloud")},
+            "remote_path": "share",
+            "local_path": "shared",
+            "outbox_settle": 0,
+        },
+    )
+    return config, tmp_path / "cloud" / "share"
+
+
+def test_cause_words_in_names_and_paths_do_not_end_the_cycle(tmp_path: Path):
+    """A push that fails on a file named "connection refused.txt", and a push refused in a
+    workspace under "certificates/": neither reached for the network, so the drain still runs
+    and the message names no network cause. (Old code: "drain: not run: push could not reach
+    the remote: connection refused …" / "… TLS/certificate error …", the inbound file waited.)"""
+    config, cloud = _mailbox(tmp_path, tmp_path / "certificates" / "ws")
+    sync_root = tmp_path / "certificates" / "ws" / "shared"
+    sync_root.mkdir()
+    (sync_root / "connection refused.txt").write_text("mine")
+    (sync_root / "ok.txt").write_text("ok")
+    # The remote holds a folder of that name with only an excluded file in it: rclone fails
+    # on that one file (a per-file error naming it), not on the remote.
+    (cloud / "connection refused.txt").mkdir(parents=True)
+    (cloud / "connection refused.txt" / ".DS_Store").write_text("x")
+    (cloud / "_outbox").mkdir()
+    (cloud / "_outbox" / "in1.txt").write_text("one")
+    result = run_cli("sync", config=config)
+    assert result.exit_code == 1, result.output
+    assert tree(sync_root / "_inbox") == {"in1.txt": b"one"}, result.output + result.stderr
+    assert "not run" not in result.stderr and "is the server running" not in result.stderr
+    assert tree(cloud).get("ok.txt") == b"ok"
+
+    # Empty source over a full remote: the push is refused (no network cause); the drain runs.
+    for path in sync_root.iterdir():
+        if path.is_file():
+            path.unlink()
+    (cloud / "_outbox" / "in2.txt").write_text("two")
+    result = run_cli("sync", config=config)
+    assert result.exit_code == 1, result.output
+    assert "push refused" in result.stderr, result.stderr
+    assert tree(sync_root / "_inbox").get("in2.txt") == b"two", result.stderr
+    assert "not run" not in result.stderr and "TLS" not in result.stderr, result.stderr
