@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import run_cli, tree, write_config
+from tests.integration.helpers import backups, ok, sync, write
 
 
 def _mailbox(tmp_path: Path, workspace: Path) -> tuple[Path, Path]:
@@ -59,3 +60,25 @@ def test_cause_words_in_names_and_paths_do_not_end_the_cycle(tmp_path: Path):
     assert "push refused" in result.stderr, result.stderr
     assert tree(sync_root / "_inbox").get("in2.txt") == b"two", result.stderr
     assert "not run" not in result.stderr and "TLS" not in result.stderr, result.stderr
+
+
+def test_mirror_pull_type_change_keeps_local_edits_in_the_backups(make_setup):
+    """Mirror pull over a local file ↔ folder change: the remote made ``notes`` a folder while
+    the user wrote a local file ``notes``, and the remote made ``draft`` a file while the user
+    has a local folder ``draft/`` with a file of their own. The pull takes the remote's shape,
+    but what it removes locally lands in the mirror backups like any other local edit. (Old
+    code: the type-change clean-up deleted both with a plain ``rclone delete``, no backup.)"""
+    setup = make_setup("mirror")
+    write(setup.cloud, "notes/a.md", "remote a")
+    write(setup.cloud, "draft", "remote draft file")
+    write(setup.cloud, "keep.txt", "keep")
+    write(setup.sync_root, "notes", "my local notes file")
+    write(setup.sync_root, "draft/mine.txt", "my own draft")
+    write(setup.sync_root, "keep.txt", "keep")
+    ok(sync(setup))
+    assert tree(setup.sync_root) == {
+        "notes/a.md": b"remote a",
+        "draft": b"remote draft file",
+        "keep.txt": b"keep",
+    }
+    assert backups(setup) == {"notes": b"my local notes file", "draft/mine.txt": b"my own draft"}
