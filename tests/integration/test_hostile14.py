@@ -4,9 +4,10 @@ transport failure that ends the cycle."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
-from tests.conftest import run_cli, tree, write_config
+from tests.conftest import run_cli, tree, wait_until, write_config
 from tests.integration.helpers import backups, ok, sync, write
 
 
@@ -82,3 +83,31 @@ def test_mirror_pull_type_change_keeps_local_edits_in_the_backups(make_setup):
         "keep.txt": b"keep",
     }
     assert backups(setup) == {"notes": b"my local notes file", "draft/mine.txt": b"my own draft"}
+
+
+def test_symlink_to_fifo_with_copy_symlinks_never_blocks_a_push(
+    make_setup, start_watch, monkeypatch
+):
+    """With ``copy_symlinks``, a symlink to a FIFO is a FIFO for rclone: listed in an
+    incremental push it opened the FIFO and hung until ``timeout`` (old code: ``new.txt``
+    arrived only after the 20 s timeout). Then the FIFO is replaced by a regular file of the
+    same name: that file is pushed like any other (the link follows on the next full cycle:
+    its target's change is no event of the link's)."""
+    monkeypatch.setenv("WORKSPACE_SYNC_TEST_LIMITS", "1")
+    setup = make_setup("mailbox", debounce=0.2, max_delay=1.0, timeout=20, copy_symlinks=True)
+    setup.sync_root.mkdir(parents=True)
+    (setup.sync_root / "keep.txt").write_text("keep")
+    watcher = start_watch(setup.config)
+    wait_until(lambda: "keep.txt" in tree(setup.cloud), timeout=10)
+
+    os.mkfifo(setup.sync_root / "p.fifo")
+    (setup.sync_root / "link").symlink_to("p.fifo")
+    (setup.sync_root / "new.txt").write_text("new")
+    wait_until(lambda: tree(setup.cloud).get("new.txt") == b"new", timeout=10)
+
+    (setup.sync_root / "p.fifo").unlink()
+    (setup.sync_root / "p.fifo").write_text("now a file")
+    wait_until(lambda: tree(setup.cloud).get("p.fifo") == b"now a file", timeout=10)
+    log = watcher.text()
+    assert "timed out" not in log and "push failed" not in log, log
+    assert watcher.alive()
