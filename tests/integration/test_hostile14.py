@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import tomllib
+
 from tests.conftest import run_cli, tree, wait_until, write_config
 from tests.integration.helpers import backups, ok, sync, write
 
@@ -111,3 +113,27 @@ def test_symlink_to_fifo_with_copy_symlinks_never_blocks_a_push(
     log = watcher.text()
     assert "timed out" not in log and "push failed" not in log, log
     assert watcher.alive()
+
+
+def test_first_backup_into_a_folder_holding_other_files(make_setup):
+    """The backup folder already holds files that are no snapshots (a desktop client's
+    ``.DS_Store``, a README): the first snapshot under the right password is taken, and a
+    wrong password is still told apart once a snapshot exists. (Old code: "2 snapshot objects
+    … cannot be decrypted with this password", exit 1: no backup ever started.)"""
+    password = "first backup password 9"
+    setup = make_setup("mailbox", backup={"enabled": True, "password": password, "interval": 0})
+    setup.sync_root.mkdir(parents=True)
+    (setup.sync_root / "a.txt").write_text("a")
+    folder = setup.cloud.parent / "openclaw-backup"
+    write(folder, ".DS_Store", "finder")
+    write(folder, "README.txt", "encrypted backups of the agent")
+    taken = run_cli("backup", config=setup.config)
+    assert taken.exit_code == 0, taken.output
+    listed = run_cli("backup", "list", config=setup.config)
+    assert listed.exit_code == 0 and "1 snapshot" in listed.output, listed.output
+
+    wrong = {"enabled": True, "password": "not " + password, "interval": 0}
+    write_config(setup.config, {**tomllib.loads(setup.config.read_text()), "backup": wrong})
+    listed = run_cli("backup", "list", config=setup.config)
+    assert listed.exit_code == 1 and "cannot be decrypted" in listed.output, listed.output
+    assert "2 snapshot objects" in listed.output  # the snapshot and its manifest only

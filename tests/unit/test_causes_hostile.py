@@ -7,6 +7,7 @@ import pytest
 
 from watcher.engine.cycle import transport_stop
 from watcher.engine.state import RunRecord
+from watcher.plan.snapshots import looks_encrypted
 from watcher.rclone.result import RcloneResult
 
 
@@ -34,3 +35,18 @@ def test_an_error_about_a_named_file_gets_no_cause_from_its_name():
     assert "401/403" not in result.message()
     result.errors.append("Local file system at /ws/403 forbidden: not deleting files")
     assert "401/403" not in result.message()
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("p0bq4u6cmnu3ptq6i5pdbgetcc/2mkn9c1f8g4lmo5k33m3bki6ng", True),
+        ("p0bq4u6cmnu3ptq6i5pdbgetcc", True),
+        (".DS_Store", False),
+        ("README.txt", False),
+        ("p0bq4u6cmnu3ptq6i5pdbgetcc/.DS_Store", False),
+        ("snapshots/20261201T000000Z.tar", False),
+    ],
+)
+def test_only_names_crypt_can_have_written_count_as_snapshot_objects(path: str, expected: bool):
+    assert looks_encrypted(path) is expected
