@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
 import tomllib
 
 from tests.conftest import run_cli, tree, wait_until, write_config
@@ -137,3 +138,25 @@ def test_first_backup_into_a_folder_holding_other_files(make_setup):
     listed = run_cli("backup", "list", config=setup.config)
     assert listed.exit_code == 1 and "cannot be decrypted" in listed.output, listed.output
     assert "2 snapshot objects" in listed.output  # the snapshot and its manifest only
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a destination folder that holds only excluded files is not seen by the type-change "
+    "clean-up (its listings are filtered): every push fails on 'partial file rename failed' "
+    "and holds back every delete, without naming the folder",
+)
+def test_folder_to_file_over_a_remote_folder_with_excluded_files(make_setup):
+    """Folder ``notes/`` became a file locally, and the remote folder also holds an excluded
+    ``.DS_Store`` (a desktop client's): the push either places the file or says which
+    excluded file is in the way; it must not fail every run on rclone's rename error."""
+    setup = make_setup("mailbox")
+    write(setup.sync_root, "notes/a.md", "a")
+    ok(sync(setup))
+    write(setup.cloud, "notes/.DS_Store", "finder")
+    (setup.sync_root / "notes/a.md").unlink()
+    (setup.sync_root / "notes").rmdir()
+    write(setup.sync_root, "notes", "now a file")
+    for _ in range(2):
+        result = sync(setup)
+        assert result.exit_code == 0 or "notes/.DS_Store" in result.output, result.output
