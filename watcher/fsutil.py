@@ -101,11 +101,12 @@ def atomic_write(path: Path, text: str | bytes, *, mode: int = 0o600) -> None:
         raise WriteFailed(path, exc) from exc
 
 
-def special_kind(path: Path) -> str | None:
+def special_kind(path: Path, *, follow: bool = False) -> str | None:
     """``"FIFO"``, ``"socket"`` or ``"device"`` when ``path`` is one (never opened: opening a
-    FIFO blocks until a writer comes), else ``None`` (a file, folder, symlink, or missing)."""
+    FIFO blocks until a writer comes), else ``None`` (a file, folder, symlink, or missing);
+    with ``follow``, a symlink counts as what it points to."""
     try:
-        mode = path.lstat().st_mode
+        mode = (path.stat() if follow else path.lstat()).st_mode
     except OSError:
         return None
     if stat.S_ISFIFO(mode):

@@ -22,7 +22,7 @@ PINGS_PER_PERIOD = 3
 def _address(value: str) -> str | bytes | None:
     """The socket address of ``$NOTIFY_SOCKET``: a path, or bytes for the abstract namespace."""
     if value.startswith("@"):
-        return b"\0" + value[1:].encode()
+        return b"\0" + os.fsencode(value[1:])  # names that are not UTF-8 come surrogate-escaped
     if value.startswith("/"):
         return value
     return None  # vsock and other kinds are not supported
@@ -38,18 +38,20 @@ class Notifier:
         self.interval: float | None = None
         usec, pid = env.get("WATCHDOG_USEC", ""), env.get("WATCHDOG_PID", "")
         ours = not pid or pid == str(os.getpid())  # WATCHDOG_PID names the watched process
-        if self.address is not None and usec.isdigit() and int(usec) > 0 and ours:
+        digits = usec.isascii() and usec.isdigit()  # "²".isdigit() is True, int() fails on it
+        if self.address is not None and digits and int(usec) > 0 and ours:
             self.interval = int(usec) / 1e6 / PINGS_PER_PERIOD
 
     def send(self, message: str) -> bool:
         """Send one datagram (e.g. ``"READY=1"``); False when not under systemd or it failed
-        (logged at DEBUG: syncing goes on)."""
+        (logged at DEBUG: syncing goes on). Never blocks: a receiver whose queue is full (it
+        does not read) gets the datagram dropped instead of wedging the event loop."""
         if self.address is None:
             return False
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-                sock.sendto(message.encode(), self.address)
-        except OSError as exc:
+                sock.sendto(message.encode(), socket.MSG_DONTWAIT, self.address)
+        except (OSError, ValueError) as exc:
             logger.debug("systemd notify {!r} failed: {}", message, exc)
             return False
         return True

@@ -3,8 +3,9 @@
 A crypt remote with a wrong password does not fail: it skips every name it cannot decrypt, so
 the snapshot folder looks empty ("0 snapshots") and a new snapshot would start a second series
 under the wrong password beside the first. Before listing or writing snapshots, the objects
-under ``backup.remote_path`` are counted on the provider remote itself: objects there of which
-none decrypts mean the password is wrong.
+under ``backup.remote_path`` are counted on the provider remote itself: encrypted objects there
+of which none decrypts mean the password is wrong (files with names crypt cannot have written,
+such as a desktop client's ``.DS_Store``, do not count).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 from watcher.engine.session import Session
 from watcher.errors import SyncFailed
 from watcher.plan import remote_root
-from watcher.plan.snapshots import backup_remote_name
+from watcher.plan.snapshots import backup_remote_name, looks_encrypted
 from watcher.rclone import list_files
 
 
@@ -21,14 +22,15 @@ class WrongBackupPassword(SyncFailed):
 
 
 async def check_backup_password(session: Session) -> None:
-    """Raise :class:`WrongBackupPassword` when the backup folder holds objects and not one of
-    them decrypts with the configured password; return when any decrypts or none exist."""
+    """Raise :class:`WrongBackupPassword` when the backup folder holds encrypted objects and
+    not one of them decrypts with the configured password; return when any decrypts or none
+    exist (other files there, e.g. a ``.DS_Store``, do not count)."""
     cfg = session.cfg
     decrypted = await list_files(session.rc, f"{backup_remote_name(cfg)}:")
     if decrypted:
         return
     folder = remote_root(cfg, cfg.backup.remote_path)
-    raw = await list_files(session.rc, folder)
+    raw = [e for e in await list_files(session.rc, folder) or [] if looks_encrypted(e.path)]
     if not raw:
         return
     where = f"{cfg.config_path}" + (" or its secrets_file" if cfg.secrets_file else "")

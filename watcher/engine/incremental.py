@@ -91,10 +91,15 @@ async def run_incremental_push(
 
 
 def _regular(root: Path, paths: Collection[str]) -> list[str]:
-    """``paths`` without FIFOs, sockets and devices (each reported once at INFO)."""
+    """``paths`` without FIFOs, sockets and devices, and symlinks to them (with
+    ``copy_symlinks`` rclone would open a FIFO through the link and hang), each reported once
+    at INFO."""
     kept: list[str] = []
     for rel in paths:
         kind = special_kind(root / rel)
+        if kind is None and (root / rel).is_symlink():
+            target = special_kind(root / rel, follow=True)
+            kind = None if target is None else f"a symlink to a {target}"
         if kind is None:
             kept.append(rel)
         else:

@@ -126,7 +126,6 @@ async def run_one_way(
                 time.time() - started,
                 dry_run=dry_run,
             )
-    changed = 0 if dry_run else await clear_type_changes(session, step, src, dst)
     args = ["sync", step.src, step.dst, *filters, *step.flags]
     backup_dir = None
     if dry_run:
@@ -134,6 +133,7 @@ async def run_one_way(
     elif step.kind == "pull":
         backup_dir = session.paths.mirror_backups / datetime.now(timezone.utc).strftime(_STAMP)
         args += ["--backup-dir", str(backup_dir)]
+    changed = 0 if dry_run else await clear_type_changes(session, step, src, dst, backup_dir)
     result = await rc.run(args)
     extra = ""
     if step.kind == "pull" and not dry_run:

@@ -4,6 +4,8 @@ change is pushed (or pulled) as delete + create instead of failing every run (se
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from loguru import logger
 
 from watcher.engine.session import Session
@@ -15,12 +17,17 @@ from watcher.rclone.encoding import listable
 
 
 async def clear_type_changes(
-    session: Session, step: Step, src: list[Entry] | None, dst: list[Entry] | None
+    session: Session,
+    step: Step,
+    src: list[Entry] | None,
+    dst: list[Entry] | None,
+    backup_dir: Path | None = None,
 ) -> int:
     """Delete at ``step.dst`` the files and folders whose type differs from ``step.src`` (by
-    the guard's listings ``src`` and ``dst``, none without them); returns how many paths
-    changed type. Raises
-    :class:`SyncFailed` when the old side cannot be removed."""
+    the guard's listings ``src`` and ``dst``, none without them); with ``backup_dir`` (a
+    pull's), the files are moved there instead, as the pull keeps every local file it
+    replaces. Returns how many paths changed type. Raises :class:`SyncFailed` when the old
+    side cannot be removed."""
     if src is None or dst is None:
         return 0
     changes = type_changes((e.path for e in src), (e.path for e in dst))
@@ -36,7 +43,8 @@ async def clear_type_changes(
         step.dst,
     )
     if changes.files:
-        result = await session.rc.run(["delete", step.dst], files_from=changes.files)
+        args = ["delete", step.dst] if backup_dir is None else ["move", step.dst, str(backup_dir)]
+        result = await session.rc.run(args, files_from=changes.files)
         if not result.ok:
             raise SyncFailed(f"{step.kind} failed: removing what changed type: {result.message}")
     for folder in changes.folders:

@@ -101,3 +101,15 @@ def crypt_path(cfg: Config, folder: str, name: str = "") -> str:
     """``<remote_name>-backup:folder[/name]``."""
     rel = f"{folder}/{name}" if name else folder
     return f"{backup_remote_name(cfg)}:{rel}"
+
+
+#: One name crypt wrote with ``filename_encryption = standard``: base32hex (lowercase, no
+#: padding) of a whole number of 16-byte blocks, so at least 26 characters.
+_ENCRYPTED_NAME = re.compile(r"^[0-9a-v]{26,}$")
+
+
+def looks_encrypted(path: str) -> bool:
+    """Whether every part of ``path`` (relative, ``/``-separated, as listed on the provider
+    remote) could be a name crypt encrypted: a ``.DS_Store`` or a README someone put in the
+    backup folder is not, and says nothing about the password."""
+    return all(_ENCRYPTED_NAME.match(part) for part in path.split("/"))

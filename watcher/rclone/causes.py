@@ -12,11 +12,13 @@ from typing import Literal
 CauseKind = Literal["refused", "timeout", "dns", "tls", "auth"]
 
 #: Case-insensitive markers of each cause, most specific first (a refused connection inside a
-#: retry loop can also say "deadline exceeded").
+#: retry loop can also say "deadline exceeded"). Each is the wording of Go's or a server's
+#: error, not a bare word, so that a file or folder name ("connection refused.txt",
+#: "certificates/") does not pass for a cause.
 _MARKERS: tuple[tuple[CauseKind, tuple[str, ...]], ...] = (
-    ("refused", ("connection refused",)),
+    ("refused", ("connect: connection refused", "actively refused")),
     ("dns", ("no such host", "server misbehaving", "name resolution", "name or service not")),
-    ("tls", ("x509:", "tls:", "certificate", "handshake failure")),
+    ("tls", ("x509: ", "tls: ", "tls handshake")),
     (
         "auth",
         (
@@ -41,8 +43,10 @@ _MARKERS: tuple[tuple[CauseKind, tuple[str, ...]], ...] = (
             "i/o timeout",
             "timeout awaiting",
             "deadline exceeded",
-            "timed out",
-            "deadline reached",
+            "connection timed out",
+            "operation timed out",
+            " timed out after ",
+            "cycle deadline reached",
         ),
     ),
 )
@@ -75,8 +79,12 @@ class Cause:
         return _LABELS[self.kind]
 
 
-def classify(text: str) -> CauseKind | None:
-    """The cause ``text`` (an rclone error line or a run's message) names, or ``None``."""
+def classify(text: str, ignore: Iterable[str] = ()) -> CauseKind | None:
+    """The cause ``text`` (an rclone error line or a run's message) names, or ``None``; the
+    ``ignore`` strings (the file and folder names in it) are taken out first."""
+    for name in ignore:
+        if name:
+            text = text.replace(name, " ")
     lowered = text.lower()
     for kind, markers in _MARKERS:
         if any(marker in lowered for marker in markers):
@@ -84,11 +92,12 @@ def classify(text: str) -> CauseKind | None:
     return None
 
 
-def find_cause(lines: Iterable[str]) -> Cause | None:
+def find_cause(lines: Iterable[str], ignore: Iterable[str] = ()) -> Cause | None:
     """The first line of ``lines`` that names a cause (rclone logs the real one first and a
-    consequence last), or ``None``."""
+    consequence last), not counting the ``ignore`` strings (names) in it, or ``None``."""
+    names = tuple(ignore)
     for line in lines:
-        kind = classify(line)
+        kind = classify(line, names)
         if kind is not None:
             return Cause(kind, line)
     return None

@@ -51,6 +51,8 @@ class RcloneResult:
     #: Destination files moved into ``--backup-dir`` (overwritten or deleted ones).
     backed_up: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: The objects (file, folder or remote names) the error lines are about: not a cause.
+    error_objects: list[str] = field(default_factory=list)
     stats: dict[str, Any] | None = None
     stdout: bytes = b""
     #: The run was cut short (or, with ``duration`` 0, never started) by the cycle deadline.
@@ -67,7 +69,8 @@ class RcloneResult:
         """One line saying why the run failed (empty when it did not), naming the cause when
         an error line shows one (refused, timed out, DNS, TLS, 401/403)."""
         name = self.args[0] if self.args else "rclone"
-        cause = find_cause(self.errors)
+        names = [*self.error_objects, *(a for a in self.args if not a.startswith("-"))]
+        cause = find_cause(self.errors, ignore=sorted(set(names), key=len, reverse=True))
         detail = ""
         if cause is not None:
             detail = f": {cause.label}: {_RECONNECT.sub('', cause.line)}"
@@ -105,6 +108,8 @@ def record(
         logger.info("would {} {}", skipped, obj)
     elif level in ("error", "critical", "fatal"):
         result.errors.append(text)
+        if obj:
+            result.error_objects.append(obj)
         logger.log("DEBUG" if quiet else "WARNING", "rclone: {}", text)
     elif "--backup-dir" in result.args and _backup_event(msg, obj, result):
         logger.debug("rclone: {}", text)
