@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 import tomllib
 
 from tests.conftest import run_cli, tree, wait_until, write_config
@@ -140,12 +139,6 @@ def test_first_backup_into_a_folder_holding_other_files(make_setup):
     assert "2 snapshot objects" in listed.output  # the snapshot and its manifest only
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a destination folder that holds only excluded files is not seen by the type-change "
-    "clean-up (its listings are filtered): every push fails on 'partial file rename failed' "
-    "and holds back every delete, without naming the folder",
-)
 def test_folder_to_file_over_a_remote_folder_with_excluded_files(make_setup):
     """Folder ``notes/`` became a file locally, and the remote folder also holds an excluded
     ``.DS_Store`` (a desktop client's): the push either places the file or says which

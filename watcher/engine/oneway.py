@@ -14,7 +14,7 @@ from watcher.engine.guard import check_one_way
 from watcher.engine.pulled import PullRecord, build_record, drop_pristine, read_record, write_record
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
-from watcher.engine.typechange import clear_type_changes
+from watcher.engine.typechange import clear_type_changes, hidden_in_the_way
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import Step
 from watcher.rclone import Entry, Rclone, RcloneResult, list_files
@@ -139,6 +139,7 @@ async def run_one_way(
     if step.kind == "pull" and not dry_run:
         extra = await settle_pull(session, step, backup_dir, result, (src, precision))
     extra += _held_back_note(result) + (f"; {changed} file ↔ folder changes" if changed else "")
+    extra += await hidden_in_the_way(session, step, result, src)
     record = record_from(step.kind, result, started, dry_run=dry_run, extra=extra)
     record.dest_files = dest_files
     if not record.ok:

@@ -4,6 +4,7 @@ change is pushed (or pulled) as delete + create instead of failing every run (se
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from loguru import logger
@@ -12,7 +13,7 @@ from watcher.engine.session import Session
 from watcher.errors import SyncFailed
 from watcher.plan import Step, remote_join
 from watcher.plan.typechange import type_changes
-from watcher.rclone import Entry
+from watcher.rclone import Entry, RcloneResult, list_files
 from watcher.rclone.encoding import listable
 
 
@@ -52,3 +53,33 @@ async def clear_type_changes(
         if not result.ok:
             raise SyncFailed(f"{step.kind} failed: {folder} is still a folder: {result.message}")
     return len(changed)
+
+
+#: rclone's temporary name for a file being written: ``NAME.<8 hex>.partial``.
+_PARTIAL = re.compile(r"\.[0-9a-f]{8}\.partial$")
+
+
+async def hidden_in_the_way(
+    session: Session, step: Step, result: RcloneResult, src: list[Entry] | None
+) -> str:
+    """After a failed sync: a note naming the destination files that keep a source *file* from
+    taking its place, because the destination has a folder of that name holding only files
+    the filters hide (an excluded ``.DS_Store`` a desktop client left), which neither the
+    type-change clean-up nor ``sync`` ever deletes; ``""`` when there are none."""
+    if result.ok or not src:
+        return ""
+    files = {entry.path for entry in src}
+    named = {_PARTIAL.sub("", error.split(": ", 1)[0]) for error in result.errors}
+    notes = []
+    for path in sorted(named & files)[:3]:
+        try:
+            inside = await list_files(session.rc, remote_join(step.dst, path))
+        except SyncFailed:
+            continue
+        if inside:
+            shown = ", ".join(f"{path}/{entry.path}" for entry in inside[:3])
+            notes.append(
+                f"{path} is a file here but a folder at {step.dst} holding {len(inside)} "
+                f"file(s) the filters exclude ({shown}): remove them there, or rename {path}"
+            )
+    return "".join(f"; {note}" for note in notes)
