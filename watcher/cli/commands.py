@@ -14,7 +14,7 @@ from watcher.cli.progress import SyncProgress, wants_progress
 from watcher.config import Config
 from watcher.engine import CycleReport, run_cycle
 from watcher.engine.state import record_confirmation
-from watcher.engine.status import gather_status
+from watcher.engine.status import gather_status, with_config
 from watcher.errors import UsageError
 from watcher.plan import remote_join, remote_root
 from watcher.rclone import list_files
@@ -98,7 +98,7 @@ def _age(seconds: float) -> str:
     return f"{seconds:.0f}s ago"
 
 
-def _daemon_line(daemon: dict[str, Any]) -> str:
+def _daemon_line(daemon: dict[str, Any], config: str) -> str:
     other = daemon.get("other")
     if other:
         return (
@@ -106,7 +106,10 @@ def _daemon_line(daemon: dict[str, Any]) -> str:
             f"remote (pid {other['pid']}, config {other['config']})"
         )
     if not daemon["running"]:
-        return "not running (start it: `workspace-sync watch` or `workspace-sync service install`)"
+        return (
+            f"not running (start it: `{with_config('workspace-sync watch', config)}` or "
+            f"`{with_config('workspace-sync service install', config)}`)"
+        )
     line = f"running (pid {daemon['pid']}"
     if daemon["uptime"] is not None:
         line += f", up {_age(daemon['uptime']).removesuffix(' ago')}"
@@ -120,9 +123,9 @@ def _daemon_line(daemon: dict[str, Any]) -> str:
     if daemon["failures"]:
         line += f"; {daemon['failures']} failed attempts, retrying"
     if daemon["blocked"]:
-        line += f"; BLOCKED until `{daemon['blocked']}`"
+        line += f"; BLOCKED until `{with_config(daemon['blocked'], config)}`"
     if daemon.get("new_pairing"):
-        line += f"; NEW PAIRING waits for `{daemon['new_pairing']['command']}`"
+        line += f"; NEW PAIRING waits for `{with_config(daemon['new_pairing']['command'], config)}`"
     return line
 
 
@@ -178,16 +181,18 @@ def _print_status(data: dict[str, Any]) -> None:
                 else f"MISSING: run `{data['command']}` (see action)",
             )
         )
-    rows.append(("daemon", _daemon_line(data["daemon"])))
+    rows.append(("daemon", _daemon_line(data["daemon"], data["config"])))
     rows += [("config file", line) for line in [_config_file_line(data)] if line]
     for kind, run in sorted(data["last_runs"].items()):
         state = "ok" if run["ok"] else "FAILED"
         line = f"{state}, {_age(run['age'])}: {run['message']}"
         if run.get("fix") and run["fix"] not in line:
-            line += f" -> run `{run['fix']}`"
+            line += f" -> run `{with_config(run['fix'], data['config'])}`"
         rows.append((f"last {kind}", line))
     if not data["last_runs"]:
-        rows.append(("last runs", "never ran: `workspace-sync sync`"))
+        rows.append(
+            ("last runs", f"never ran: `{with_config('workspace-sync sync', data['config'])}`")
+        )
     if data["action"]:
         rows.append(("action", data["action"]))
     width = max(len(k) for k, _ in rows)

@@ -20,6 +20,7 @@ from loguru import logger
 
 from watcher.config import Config
 from watcher.daemon.backups import BackupTimer
+from watcher.daemon.blocks import Blocks, block_for, block_loop
 from watcher.daemon.debounce import Pending, apply_change, backoff_delay, wait_time
 from watcher.daemon.events import Change
 from watcher.daemon.observe import Observers
@@ -67,7 +68,7 @@ class Daemon:
         self.stats = DaemonStats()
         self.known_dest_files: int | None = None
         self.failures = 0
-        self.blocked: str | None = None
+        self.blocks = Blocks()
         self.last_full = time.monotonic()
         self.running = False
         self.started = time.time()
@@ -126,6 +127,13 @@ class Daemon:
                 tg.start_soon(self._signals, tg.cancel_scope)
                 tg.start_soon(self._publish_state)
                 tg.start_soon(self._config_loop)
+                tg.start_soon(
+                    block_loop,
+                    self.blocks,
+                    lambda: self.session,
+                    lambda: self.running,
+                    lambda: self.request(full=True),
+                )
                 while True:
                     await self._generation()
         finally:
@@ -158,7 +166,7 @@ class Daemon:
         """Run ``session`` from now on (called between runs): fresh observers and work."""
         self.session, self.cfg, self.adopt = session, session.cfg, None
         self.pending, self.remote_paths, self.rechecks = Pending(), set(), {}
-        self.known_dest_files, self.blocked, self.failures = None, None, 0
+        self.known_dest_files, self.blocks.current, self.failures = None, None, 0
         self.observers = Observers(watch_roots(self.cfg), self._from_thread)
 
     async def _config_loop(self) -> None:
@@ -225,7 +233,7 @@ class Daemon:
                     )
                 elif signum == signal.SIGUSR1:
                     logger.info("trigger received: running a full cycle")
-                    self.blocked = None
+                    self.blocks.clear()
                     self.kick.set()
                     self.request(full=True)
                 else:
@@ -241,7 +249,7 @@ class Daemon:
             "pid": os.getpid(),
             "started": self.started,
             "running": self.running,
-            "blocked": self.blocked,
+            "blocked": self.blocks.fix,
             "failures": self.failures,
             "cycles": self.stats.cycles,
             "daemon_lock": str(self.session.paths.daemon_lock),
@@ -319,6 +327,10 @@ class Daemon:
             if self._own_writes_only(work, remote_paths):
                 self.stats.suppressed += 1
                 continue
+            if self.blocks.current is not None:  # re-check first; still refused: wait
+                if not await self.blocks.recheck(self.session):
+                    continue
+                work.full |= self.blocks.current is None  # lifted: a normal full cycle
             await self._execute(work)
             self.observers.refresh()
 
@@ -336,13 +348,13 @@ class Daemon:
 
     async def _execute(self, work: Pending) -> None:
         self.running = True
-        started = time.monotonic()
+        started, since = time.monotonic(), time.time()
         refusal: str | None = None
         try:
             async with self.run_guard:
                 report = await self._run(work)
         except SafetyRefusal as exc:
-            logger.error("{}", exc)
+            logger.log("DEBUG" if exc.fix == self.blocks.fix else "ERROR", "{}", exc)
             report, refusal = None, exc.fix
         except Exception as exc:  # the daemon never dies of a sync failure
             logger.error("run failed: {}", exc)
@@ -353,16 +365,12 @@ class Daemon:
         if work.full:
             self.last_full = time.monotonic()
         if report is not None and report.ok:
-            if self.blocked:
-                logger.info("no longer blocked")
-            self.failures, self.blocked = 0, None
+            self.blocks.clear("a guarded run succeeded")
+            self.failures = 0
             return
-        fixes = report.fixes if report is not None else [refusal] if refusal else []
-        if fixes:
-            self.blocked = fixes[0]
-            logger.error(
-                "blocked: not retrying until the cause is gone; to resolve run `{}`", fixes[0]
-            )
+        block = block_for(self.session, report, refusal, since)
+        if block is not None:
+            self.blocks.enter(block)
             return
         self.failures += 1
         self.stats.failures += 1

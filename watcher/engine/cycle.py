@@ -73,7 +73,7 @@ async def run_step(
     return await run_bisync(session, step, dry_run=dry_run, force=force, resync=resync)
 
 
-def _looks_unmounted(session: Session, steps: tuple[Step, ...]) -> bool:
+def looks_unmounted(session: Session, steps: tuple[Step, ...]) -> bool:
     """True when a step reads or writes the workspace, the workspace folder is empty and this
     config has run before: a mount point without its file system, which a push would take for
     "delete everything" and a drain or pull would fill with files hidden by the next mount."""
@@ -94,12 +94,13 @@ def _check_workspace(session: Session, steps: tuple[Step, ...], *, force: bool =
             f"workspace {cfg.workspace} does not exist (unmounted?); mount or create it, or fix "
             "'workspace' in the config; nothing was changed"
         )
-    if not force and _looks_unmounted(session, steps):
+    if not force and looks_unmounted(session, steps):
+        fix = cfg.command(FORCE_FIX)
         raise SafetyRefusal(
             f"workspace {cfg.workspace} is an empty folder although this config has synced "
             "before (unmounted?); nothing was changed. Mount it, or if it is really meant to "
-            f"be empty run `{FORCE_FIX}`",
-            FORCE_FIX,
+            f"be empty run `{fix}`",
+            fix,
         )
     if cfg.copy_symlinks:
         roots = {cfg.sync_root} | ({cfg.ingest_root} if cfg.ingest else set())

@@ -159,12 +159,16 @@ def config_file_status(cfg: Config, daemon: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _with_config(command: str, config: str) -> str:
+def with_config(command: str, config: str) -> str:
+    """``command`` with ``--config <config>`` (status always names the file: its commands
+    are meant to be pasted anywhere), unless it names one already."""
+    if "--config" in command.split():
+        return command
     return f"{command} --config {shlex.quote(config)}"
 
 
 def _new_pairing(pairing: dict[str, Any], config: str) -> tuple[Health, str, str]:
-    command = _with_config(str(pairing["command"]), config)
+    command = with_config(str(pairing["command"]), config)
     held = f" ({pairing['held']})" if pairing.get("held") else ""
     return (
         "new-pairing",
@@ -186,11 +190,11 @@ def assess(data: dict[str, Any]) -> tuple[Health, str | None, str | None]:
     if pairing:
         return _new_pairing(pairing, config)
     if data.get("bisync_baseline") is False:
-        command = _with_config("workspace-sync sync --resync", config)
+        command = with_config("workspace-sync sync --resync", config)
         return (
             "baseline-missing",
             "bisync has no baseline: make sure both sides hold the intended files (`"
-            + _with_config("workspace-sync sync --resync --dry-run", config)
+            + with_config("workspace-sync sync --resync --dry-run", config)
             + f"` shows the plan), then run `{command}` once: "
             + resync_effect(str(data.get("conflict_resolve", "newer"))),
             command,
@@ -200,7 +204,7 @@ def assess(data: dict[str, Any]) -> tuple[Health, str | None, str | None]:
         (run["fix"] for _, run in failed if run.get("fix")), None
     )
     if fix:
-        command = _with_config(str(fix), config)
+        command = with_config(str(fix), config)
         return (
             "blocked",
             f"a run was refused for safety; check the reason, then run `{command}`",
@@ -208,7 +212,7 @@ def assess(data: dict[str, Any]) -> tuple[Health, str | None, str | None]:
         )
     remote = data.get("remote")
     if remote is not None and not remote["reachable"]:
-        command = _with_config("workspace-sync status", config)
+        command = with_config("workspace-sync status", config)
         return (
             "unreachable",
             f"the remote is unreachable ({remote['message']}): check the network and the "
@@ -218,7 +222,7 @@ def assess(data: dict[str, Any]) -> tuple[Health, str | None, str | None]:
     if failed:
         kind, run = failed[0]
         retry = "workspace-sync backup -v" if kind == "backup" else "workspace-sync sync -v"
-        command = _with_config(retry, config)
+        command = with_config(retry, config)
         return (
             "failing",
             f"the last {kind} failed ({run.get('message', '')}): fix the cause, then run "
@@ -226,6 +230,6 @@ def assess(data: dict[str, Any]) -> tuple[Health, str | None, str | None]:
             command,
         )
     if not runs:
-        command = _with_config("workspace-sync sync", config)
+        command = with_config("workspace-sync sync", config)
         return "never-ran", f"no run yet: run `{command}`", command
     return "ok", None, None
