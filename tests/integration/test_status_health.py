@@ -64,7 +64,8 @@ def test_last_run_failed(make_setup: Callable[..., Setup]) -> None:
     setup.cloud.write_text("not a folder")
     assert run_cli("sync", "--direction", "push", config=setup.config).exit_code == 1
     data = status(setup, "--offline")
-    assert data["health"] == "failing"
+    assert data["health"] == "retrying"  # a failed run; "no daemon retries it" (issue 14)
+    assert "no daemon retries it" in data["action"]
     assert data["last_runs"]["push"]["message"] in data["action"]
     assert data["command"] == f"workspace-sync sync -v --config {setup.config}"
     assert data["last_runs"]["push"]["ok"] is False

@@ -14,7 +14,7 @@ from watcher.cli.progress import SyncProgress, wants_progress
 from watcher.config import Config
 from watcher.engine import CycleReport, run_cycle
 from watcher.engine.state import record_confirmation
-from watcher.engine.status import gather_status, with_config
+from watcher.engine.status import gather_status, progress_text, with_config
 from watcher.errors import UsageError
 from watcher.plan import remote_join, remote_root
 from watcher.rclone import list_files
@@ -113,7 +113,8 @@ def _daemon_line(daemon: dict[str, Any], config: str) -> str:
     line = f"running (pid {daemon['pid']}"
     if daemon["uptime"] is not None:
         line += f", up {_age(daemon['uptime']).removesuffix(' ago')}"
-    line += ", syncing now)" if daemon["busy"] else ")"
+    done = progress_text(daemon.get("progress"))
+    line += (f", syncing now: {done})" if done else ", syncing now)") if daemon["busy"] else ")"
     pending = daemon["pending"]
     if pending and (pending["paths"] or pending["full"] or pending["steps"]):
         work = [f"{pending['paths']} changed paths"] if pending["paths"] else []
@@ -122,6 +123,8 @@ def _daemon_line(daemon: dict[str, Any], config: str) -> str:
         line += "; pending: " + ", ".join(work)
     if daemon["failures"]:
         line += f"; {daemon['failures']} failed attempts, retrying"
+    if daemon.get("deaf"):
+        line += "; NOT WATCHING " + ", ".join(daemon["deaf"])
     if daemon["blocked"]:
         line += f"; BLOCKED until `{with_config(daemon['blocked'], config)}`"
     if daemon.get("new_pairing"):
@@ -189,6 +192,8 @@ def _print_status(data: dict[str, Any]) -> None:
         if run.get("fix") and run["fix"] not in line:
             line += f" -> run `{with_config(run['fix'], data['config'])}`"
         rows.append((f"last {kind}", line))
+    for path, count in (data.get("stalled") or {}).items():
+        rows.append(("stalled", f"{path}: failed {count} runs in a row"))
     if not data["last_runs"]:
         rows.append(
             ("last runs", f"never ran: `{with_config('workspace-sync sync', data['config'])}`")

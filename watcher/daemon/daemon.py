@@ -23,9 +23,10 @@ from watcher.daemon.backups import BackupTimer
 from watcher.daemon.blocks import Blocks, block_for, block_loop
 from watcher.daemon.debounce import Pending, apply_change, backoff_delay, wait_time
 from watcher.daemon.events import Change
+from watcher.daemon.health import RunProgress
 from watcher.daemon.observe import Observers
 from watcher.daemon.reload import ConfigReloader, confirm_command, open_pairing
-from watcher.daemon.roots import bisync_own_writes, watch_roots
+from watcher.daemon.roots import bisync_own_writes, warn_unwatched, watch_roots
 from watcher.daemon.work import due_rechecks, note_rechecks, run_work
 from watcher.engine import CycleReport, Session
 from watcher.engine.lock import hold_lock
@@ -69,6 +70,7 @@ class Daemon:
         self.known_dest_files: int | None = None
         self.failures = 0
         self.blocks = Blocks()
+        self.progress = RunProgress()
         self.last_full = time.monotonic()
         self.running = False
         self.started = time.time()
@@ -145,7 +147,7 @@ class Daemon:
     async def _generation(self) -> None:
         """Run the current config (observers, timers, scheduler) until a new one is adopted."""
         self._prepare_roots()
-        self._warn_unwatched()
+        warn_unwatched(self.cfg)
         observers = self.observers  # _switch() puts the next config's in its place
         observers.start()
         try:
@@ -211,15 +213,6 @@ class Daemon:
     def _outbox_is_remote(self) -> bool:
         return local_remote_dir(self.cfg) is None
 
-    def _warn_unwatched(self) -> None:
-        cfg = self.cfg
-        if cfg.mode in ("mirror", "bisync") and local_remote_dir(cfg) is None and not cfg.interval:
-            logger.warning(
-                "{} on a cloud remote with interval = 0: remote changes are pulled only at start "
-                "and on `workspace-sync trigger`; set interval (e.g. 300) for periodic pulls",
-                cfg.mode,
-            )
-
     async def _signals(self, scope: anyio.CancelScope) -> None:
         wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP)
         with anyio.open_signal_receiver(*wanted) as signals:
@@ -253,6 +246,7 @@ class Daemon:
             "failures": self.failures,
             "cycles": self.stats.cycles,
             "daemon_lock": str(self.session.paths.daemon_lock),
+            **self.progress.state(self.session.paths),
             **self.reloader.state(),
             "pending": {
                 "paths": len(pending.paths),
@@ -360,7 +354,7 @@ class Daemon:
             logger.error("run failed: {}", exc)
             report = None
         finally:
-            self.running = False
+            self.running, self.progress.current = False, None
         self.stats.cycles += 1
         if work.full:
             self.last_full = time.monotonic()
@@ -387,7 +381,7 @@ class Daemon:
         self.pending.merge(work.retry())
 
     async def _run(self, work: Pending) -> CycleReport:
-        report = await run_work(self.session, work, self.known_dest_files)
+        report = await run_work(self.session, work, self.known_dest_files, self.progress.on_event)
         for record in report.records:
             if record.kind == "push" and record.dest_files is not None:
                 self.known_dest_files = record.dest_files

@@ -11,6 +11,7 @@ from loguru import logger
 
 from watcher.engine.bisync import run_bisync
 from watcher.engine.drain import Drain
+from watcher.engine.failing import PathFailures, update_failing
 from watcher.engine.incremental import NeedsFullPush, run_incremental_push
 from watcher.engine.ingest import run_ingest
 from watcher.engine.links import dangerous_links
@@ -133,14 +134,15 @@ async def run_cycle(
     ``lock_wait`` seconds (default :data:`LOCK_WAIT`). ``only`` limits the cycle to some step
     kinds; ``push_paths`` makes the push incremental (``known_dest_files`` is the destination
     size seen by the last full push, for the delete guard). ``on_event`` sees every parsed
-    rclone log line of the cycle's runs (the CLI drives its progress display with the stats
-    lines). ``settle_wait`` lets a drain wait briefly for inbound files that are about to
-    settle (one-shot runs); the daemon passes False and comes back at the record's
-    ``recheck``.
+    rclone log line of the cycle's runs, tagged with the step kind under ``step`` (the CLI
+    drives its progress display with the stats lines, the daemon publishes them). Paths
+    rclone names in error lines are counted in ``failing-paths.json``. ``settle_wait`` lets a
+    drain wait briefly for inbound files that are about to settle (one-shot runs); the daemon
+    passes False and comes back at the record's ``recheck``.
     """
     cfg = session.cfg
-    if on_event is not None:
-        session = dataclasses.replace(session, rc=session.rc.with_event_hook(on_event))
+    failures = PathFailures(forward=on_event)
+    session = dataclasses.replace(session, rc=session.rc.with_event_hook(failures.hook))
     steps = tuple(
         s
         for s in plan_cycle(cfg, direction=direction, resync=resync)
@@ -154,6 +156,7 @@ async def run_cycle(
             (cfg.sync_root / INBOX).mkdir(parents=True, exist_ok=True)
         for step in steps:
             started = time.time()
+            failures.start(step.kind)
             try:
                 record = await run_step(
                     session,
@@ -187,5 +190,6 @@ async def run_cycle(
                 )
             if not dry_run:
                 record_run(session.paths, record)
+                update_failing(session.paths, step.kind, record.ok, failures.failed)
             report.records.append(record)
     return report

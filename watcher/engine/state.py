@@ -58,6 +58,11 @@ class StatePaths:
         return self.root / "last-runs.json"
 
     @property
+    def failing_paths(self) -> Path:
+        """Paths that failed in consecutive runs (see :mod:`watcher.engine.failing`)."""
+        return self.root / "failing-paths.json"
+
+    @property
     def ingest_ledger(self) -> Path:
         return self.root / "ingest-ledger.json"
 
