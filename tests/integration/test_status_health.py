@@ -81,7 +81,8 @@ def test_blocked_by_a_safety_refusal(make_setup: Callable[..., Setup]) -> None:
     assert data["health"] == "blocked"
     fix = data["last_runs"]["push"]["fix"]
     assert fix.startswith("workspace-sync sync --force")
-    assert data["command"] == f"{fix} --config {setup.config}"
+    assert fix.endswith(f" --config {setup.config}")  # named: the fix works pasted anywhere
+    assert data["command"] == fix
     assert data["command"] in data["action"]
 
 

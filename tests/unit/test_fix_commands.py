@@ -10,7 +10,8 @@ import pytest
 import tomli_w
 
 from watcher.config import CONFIG_ENV, load_config
-from watcher.daemon.blocks import Block, lifted_by
+from watcher.daemon.blocks import Block, lifted_by, unblocked
+from watcher.daemon.debounce import Pending
 from watcher.engine.state import RunRecord, StatePaths, record_run
 
 
@@ -56,3 +57,13 @@ def test_lifted_only_by_a_later_real_success_of_the_refused_kind(tmp_path: Path)
     assert lifted_by(paths, block) is None
     record_run(paths, RunRecord("push", True, "copied 1", since + 3, 0.1, pid=4242))
     assert lifted_by(paths, block) == ("push", 4242)
+
+
+def test_a_push_block_holds_back_only_the_push(tmp_path: Path) -> None:
+    cfg = load_config(str(_config(tmp_path)))  # mailbox: push + drain
+    block = Block("workspace-sync sync --force --direction push", frozenset({"push"}), 0.0)
+    rest = unblocked(Pending(full=True), block, cfg)
+    assert rest.drain and not rest.full and not rest.paths  # inbound files still land
+    assert not unblocked(Pending(paths={"a.txt"}), block, cfg)  # nothing left to run
+    whole = Block("workspace-sync sync --force", frozenset({"push", "drain"}), 0.0, cycle=True)
+    assert not unblocked(Pending(full=True, drain=True), whole, cfg)

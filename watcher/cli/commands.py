@@ -150,6 +150,24 @@ def _config_file_line(data: dict[str, Any]) -> str | None:
     )
 
 
+def _run_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The last run of each kind, the stalled paths, or "never ran"."""
+    rows = []
+    for kind, run in sorted(data["last_runs"].items()):
+        state = "ok" if run["ok"] else "FAILED"
+        line = f"{state}, {_age(run['age'])}: {run['message']}"
+        if run.get("fix") and run["fix"] not in line:
+            line += f" -> run `{with_config(run['fix'], data['config'])}`"
+        rows.append((f"last {kind}", line))
+    for path, count in (data.get("stalled") or {}).items():
+        rows.append(("stalled", f"{path}: failed {count} runs in a row"))
+    if not data["last_runs"]:
+        rows.append(
+            ("last runs", f"never ran: `{with_config('workspace-sync sync', data['config'])}`")
+        )
+    return rows
+
+
 def _print_status(data: dict[str, Any]) -> None:
     health = data["health"]
     rows = [
@@ -186,18 +204,7 @@ def _print_status(data: dict[str, Any]) -> None:
         )
     rows.append(("daemon", _daemon_line(data["daemon"], data["config"])))
     rows += [("config file", line) for line in [_config_file_line(data)] if line]
-    for kind, run in sorted(data["last_runs"].items()):
-        state = "ok" if run["ok"] else "FAILED"
-        line = f"{state}, {_age(run['age'])}: {run['message']}"
-        if run.get("fix") and run["fix"] not in line:
-            line += f" -> run `{with_config(run['fix'], data['config'])}`"
-        rows.append((f"last {kind}", line))
-    for path, count in (data.get("stalled") or {}).items():
-        rows.append(("stalled", f"{path}: failed {count} runs in a row"))
-    if not data["last_runs"]:
-        rows.append(
-            ("last runs", f"never ran: `{with_config('workspace-sync sync', data['config'])}`")
-        )
+    rows += _run_rows(data)
     if data["action"]:
         rows.append(("action", data["action"]))
     width = max(len(k) for k, _ in rows)

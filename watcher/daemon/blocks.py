@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import anyio
 from loguru import logger
 
+from watcher.config import Config
+from watcher.daemon.debounce import Pending
 from watcher.engine import CycleReport, Session
 from watcher.engine.bisync import baseline_present
 from watcher.engine.cycle import looks_unmounted
@@ -116,6 +118,14 @@ class Blocks:
             block = Block(block.fix, block.kinds, self.current.since, block.cycle)
         self.current, self.rechecked = block, time.monotonic()
 
+    def succeeded(self, report: CycleReport) -> None:
+        """A run succeeded: lift the block if it ran a step the block held back."""
+        block = self.current
+        if block is not None and (
+            block.cycle or any(r.kind in block.kinds for r in report.records)
+        ):
+            self.clear("a guarded run succeeded")
+
     def clear(self, reason: str | None = None) -> None:
         """Lift the block (``reason`` is logged when one was in place)."""
         if self.current is not None and reason:
@@ -163,6 +173,19 @@ class Blocks:
         return True
 
 
+def unblocked(work: Pending, block: Block, cfg: Config) -> Pending:
+    """The part of ``work`` a block does not hold back (e.g. the mailbox drain while the push
+    is refused: inbound files still land); empty when everything waits for the lift."""
+    planned = {step.kind for step in plan_cycle(cfg)} if work.full else set()
+    out = Pending(urgent=work.urgent, first_event=work.first_event, last_event=work.last_event)
+    for kind in ("drain", "ingest", "pull", "bisync"):
+        wanted = getattr(work, kind) or kind in planned
+        setattr(out, kind, wanted and kind not in block.kinds)
+    if "push" not in block.kinds:
+        out.paths = set(work.paths)
+    return out
+
+
 async def block_loop(
     blocks: Blocks,
     session: Callable[[], Session],
@@ -186,4 +209,13 @@ async def block_loop(
                 resume()
 
 
-__all__ = ["BLOCK_POLL", "BLOCK_RECHECK", "Block", "Blocks", "block_for", "block_loop", "lifted_by"]
+__all__ = [
+    "BLOCK_POLL",
+    "BLOCK_RECHECK",
+    "Block",
+    "Blocks",
+    "block_for",
+    "block_loop",
+    "lifted_by",
+    "unblocked",
+]

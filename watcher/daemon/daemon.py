@@ -20,7 +20,7 @@ from loguru import logger
 
 from watcher.config import Config
 from watcher.daemon.backups import BackupTimer
-from watcher.daemon.blocks import Blocks, block_for, block_loop
+from watcher.daemon.blocks import Blocks, block_for, block_loop, unblocked
 from watcher.daemon.debounce import Pending, apply_change, backoff_delay, wait_time
 from watcher.daemon.events import Change
 from watcher.daemon.health import RunProgress
@@ -321,9 +321,11 @@ class Daemon:
             if self._own_writes_only(work, remote_paths):
                 self.stats.suppressed += 1
                 continue
-            if self.blocks.current is not None:  # re-check first; still refused: wait
+            if self.blocks.current is not None:  # re-check first; still refused: the rest runs
                 if not await self.blocks.recheck(self.session):
-                    continue
+                    work = unblocked(work, self.blocks.current, self.cfg)
+                    if not work:
+                        continue
                 work.full |= self.blocks.current is None  # lifted: a normal full cycle
             await self._execute(work)
             self.observers.refresh()
@@ -359,7 +361,7 @@ class Daemon:
         if work.full:
             self.last_full = time.monotonic()
         if report is not None and report.ok:
-            self.blocks.clear("a guarded run succeeded")
+            self.blocks.succeeded(report)
             self.failures = 0
             return
         block = block_for(self.session, report, refusal, since)
