@@ -101,6 +101,15 @@ class Blocks:
         self.current: Block | None = None
         self.rechecked = 0.0
         self._stamp: tuple[int, int] | None = None
+        self._lifted = anyio.Event()
+
+    async def wait_lift(self, timeout: float) -> None:
+        """Sleep ``timeout`` seconds, less when a block lifts meanwhile (``daemon.json`` is
+        then rewritten at once, so ``status`` sees the lift within the promised 2 s)."""
+        with anyio.move_on_after(timeout):
+            await self._lifted.wait()
+        if self._lifted.is_set():
+            self._lifted = anyio.Event()
 
     @property
     def fix(self) -> str | None:
@@ -128,8 +137,10 @@ class Blocks:
 
     def clear(self, reason: str | None = None) -> None:
         """Lift the block (``reason`` is logged when one was in place)."""
-        if self.current is not None and reason:
-            logger.info("no longer blocked: {}", reason)
+        if self.current is not None:
+            if reason:
+                logger.info("no longer blocked: {}", reason)
+            self._lifted.set()
         self.current, self._stamp = None, None
 
     def poll(self, paths: StatePaths) -> bool:

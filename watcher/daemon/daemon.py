@@ -266,7 +266,7 @@ class Daemon:
                     last = state
                 except OSError as exc:  # status loses detail; syncing goes on
                     logger.debug("could not write daemon state: {}", exc)
-            await anyio.sleep(STATE_INTERVAL)
+            await self.blocks.wait_lift(STATE_INTERVAL)
 
     async def _fallback_timer(self) -> None:
         while True:
