@@ -64,7 +64,8 @@ def test_last_run_failed(make_setup: Callable[..., Setup]) -> None:
     setup.cloud.write_text("not a folder")
     assert run_cli("sync", "--direction", "push", config=setup.config).exit_code == 1
     data = status(setup, "--offline")
-    assert data["health"] == "failing"
+    assert data["health"] == "retrying"  # a failed run; "no daemon retries it" (issue 14)
+    assert "no daemon retries it" in data["action"]
     assert data["last_runs"]["push"]["message"] in data["action"]
     assert data["command"] == f"workspace-sync sync -v --config {setup.config}"
     assert data["last_runs"]["push"]["ok"] is False
@@ -80,7 +81,8 @@ def test_blocked_by_a_safety_refusal(make_setup: Callable[..., Setup]) -> None:
     assert data["health"] == "blocked"
     fix = data["last_runs"]["push"]["fix"]
     assert fix.startswith("workspace-sync sync --force")
-    assert data["command"] == f"{fix} --config {setup.config}"
+    assert fix.endswith(f" --config {setup.config}")  # named: the fix works pasted anywhere
+    assert data["command"] == fix
     assert data["command"] in data["action"]
 
 

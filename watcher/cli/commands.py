@@ -14,7 +14,7 @@ from watcher.cli.progress import SyncProgress, wants_progress
 from watcher.config import Config
 from watcher.engine import CycleReport, run_cycle
 from watcher.engine.state import record_confirmation
-from watcher.engine.status import gather_status
+from watcher.engine.status import gather_status, progress_text, with_config
 from watcher.errors import UsageError
 from watcher.plan import remote_join, remote_root
 from watcher.rclone import list_files
@@ -98,7 +98,7 @@ def _age(seconds: float) -> str:
     return f"{seconds:.0f}s ago"
 
 
-def _daemon_line(daemon: dict[str, Any]) -> str:
+def _daemon_line(daemon: dict[str, Any], config: str) -> str:
     other = daemon.get("other")
     if other:
         return (
@@ -106,11 +106,15 @@ def _daemon_line(daemon: dict[str, Any]) -> str:
             f"remote (pid {other['pid']}, config {other['config']})"
         )
     if not daemon["running"]:
-        return "not running (start it: `workspace-sync watch` or `workspace-sync service install`)"
+        return (
+            f"not running (start it: `{with_config('workspace-sync watch', config)}` or "
+            f"`{with_config('workspace-sync service install', config)}`)"
+        )
     line = f"running (pid {daemon['pid']}"
     if daemon["uptime"] is not None:
         line += f", up {_age(daemon['uptime']).removesuffix(' ago')}"
-    line += ", syncing now)" if daemon["busy"] else ")"
+    done = progress_text(daemon.get("progress"))
+    line += (f", syncing now: {done})" if done else ", syncing now)") if daemon["busy"] else ")"
     pending = daemon["pending"]
     if pending and (pending["paths"] or pending["full"] or pending["steps"]):
         work = [f"{pending['paths']} changed paths"] if pending["paths"] else []
@@ -119,10 +123,12 @@ def _daemon_line(daemon: dict[str, Any]) -> str:
         line += "; pending: " + ", ".join(work)
     if daemon["failures"]:
         line += f"; {daemon['failures']} failed attempts, retrying"
+    if daemon.get("deaf"):
+        line += "; NOT WATCHING " + ", ".join(daemon["deaf"])
     if daemon["blocked"]:
-        line += f"; BLOCKED until `{daemon['blocked']}`"
+        line += f"; BLOCKED until `{with_config(daemon['blocked'], config)}`"
     if daemon.get("new_pairing"):
-        line += f"; NEW PAIRING waits for `{daemon['new_pairing']['command']}`"
+        line += f"; NEW PAIRING waits for `{with_config(daemon['new_pairing']['command'], config)}`"
     return line
 
 
@@ -142,6 +148,24 @@ def _config_file_line(data: dict[str, Any]) -> str | None:
         "config file changed since the daemon loaded it; the daemon runs the earlier "
         f"version ({why})"
     )
+
+
+def _run_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
+    """The last run of each kind, the stalled paths, or "never ran"."""
+    rows = []
+    for kind, run in sorted(data["last_runs"].items()):
+        state = "ok" if run["ok"] else "FAILED"
+        line = f"{state}, {_age(run['age'])}: {run['message']}"
+        if run.get("fix") and run["fix"] not in line:
+            line += f" -> run `{with_config(run['fix'], data['config'])}`"
+        rows.append((f"last {kind}", line))
+    for path, count in (data.get("stalled") or {}).items():
+        rows.append(("stalled", f"{path}: failed {count} runs in a row"))
+    if not data["last_runs"]:
+        rows.append(
+            ("last runs", f"never ran: `{with_config('workspace-sync sync', data['config'])}`")
+        )
+    return rows
 
 
 def _print_status(data: dict[str, Any]) -> None:
@@ -178,16 +202,9 @@ def _print_status(data: dict[str, Any]) -> None:
                 else f"MISSING: run `{data['command']}` (see action)",
             )
         )
-    rows.append(("daemon", _daemon_line(data["daemon"])))
+    rows.append(("daemon", _daemon_line(data["daemon"], data["config"])))
     rows += [("config file", line) for line in [_config_file_line(data)] if line]
-    for kind, run in sorted(data["last_runs"].items()):
-        state = "ok" if run["ok"] else "FAILED"
-        line = f"{state}, {_age(run['age'])}: {run['message']}"
-        if run.get("fix") and run["fix"] not in line:
-            line += f" -> run `{run['fix']}`"
-        rows.append((f"last {kind}", line))
-    if not data["last_runs"]:
-        rows.append(("last runs", "never ran: `workspace-sync sync`"))
+    rows += _run_rows(data)
     if data["action"]:
         rows.append(("action", data["action"]))
     width = max(len(k) for k, _ in rows)

@@ -6,6 +6,7 @@ value and what is allowed. Nothing here touches the filesystem beyond reading th
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import os
@@ -99,8 +100,12 @@ def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 
 def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
-    """Find and validate the config; see :func:`find_config` for the lookup order."""
-    return parse_config_file(find_config(explicit))
+    """Find and validate the config; see :func:`find_config` for the lookup order. A config
+    named by ``explicit`` or ``$WORKSPACE_SYNC_CONFIG`` is marked ``config_named``."""
+    cfg = parse_config_file(find_config(explicit))
+    if explicit or os.environ.get(CONFIG_ENV):
+        cfg = dataclasses.replace(cfg, config_named=True)
+    return cfg
 
 
 def read_toml(path: Path, what: str = "config") -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +97,17 @@ class Config:
     provider_options: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({}), repr=False
     )
+    #: True when the file was named (``--config`` or ``$WORKSPACE_SYNC_CONFIG``), not found by
+    #: the default lookup: every printed fix then names it (:meth:`command`).
+    config_named: bool = field(default=False, compare=False)
+
+    def command(self, text: str) -> str:
+        """``text`` (a ``workspace-sync`` command line to print as a fix) plus ``--config
+        <absolute path>`` when the config was not found by the default lookup, so that it
+        works pasted into a shell in any folder."""
+        if not self.config_named or "--config" in text.split():
+            return text
+        return f"{text} --config {shlex.quote(str(self.config_path))}"
 
     @property
     def sync_root(self) -> Path:

@@ -16,13 +16,15 @@ from loguru import logger
 
 from watcher.config import Config
 from watcher.daemon.backups import BackupTimer
+from watcher.daemon.blocks import Blocks, block_for, block_loop, unblocked
 from watcher.daemon.debounce import Pending, apply_change, backoff_delay, wait_time
+from watcher.daemon.health import RunProgress
 from watcher.daemon.intake import Intake
 from watcher.daemon.liveness import Liveness
 from watcher.daemon.notify import Notifier
 from watcher.daemon.observe import Observers
 from watcher.daemon.reload import ConfigReloader, confirm_command, open_pairing
-from watcher.daemon.roots import bisync_own_writes, watch_roots
+from watcher.daemon.roots import bisync_own_writes, warn_unwatched, watch_roots
 from watcher.daemon.work import due_rechecks, note_rechecks, run_work
 from watcher.engine import CycleReport, Session
 from watcher.engine.lock import hold_lock
@@ -64,7 +66,8 @@ class Daemon:
         self.stats = DaemonStats()
         self.known_dest_files: int | None = None
         self.failures = 0
-        self.blocked: str | None = None
+        self.blocks = Blocks()
+        self.progress = RunProgress()
         self.last_full = time.monotonic()
         self.running = False
         self.started = time.time()
@@ -118,6 +121,13 @@ class Daemon:
                 tg.start_soon(self._publish_state)
                 tg.start_soon(self._config_loop)
                 tg.start_soon(self.notify.watchdog)
+                tg.start_soon(
+                    block_loop,
+                    self.blocks,
+                    lambda: self.session,
+                    lambda: self.running,
+                    lambda: self.request(full=True),
+                )
                 while True:
                     await self._generation()
         finally:
@@ -130,7 +140,7 @@ class Daemon:
     async def _generation(self) -> None:
         """Run the current config (observers, timers, scheduler) until a new one is adopted."""
         self._prepare_roots()
-        self._warn_unwatched()
+        warn_unwatched(self.cfg)
         observers = self.observers  # _switch() puts the next config's in its place
         self.liveness.attach(observers)
         observers.start()
@@ -157,7 +167,7 @@ class Daemon:
         self.observers.stop()
         self.session, self.cfg, self.adopt = session, session.cfg, None
         self.pending, self.remote_paths, self.rechecks = Pending(), set(), {}
-        self.known_dest_files, self.blocked, self.failures = None, None, 0
+        self.known_dest_files, self.blocks.current, self.failures = None, None, 0
         self.observers = Observers(watch_roots(self.cfg), self.intake.put)
 
     async def _config_loop(self) -> None:
@@ -202,15 +212,6 @@ class Daemon:
     def _outbox_is_remote(self) -> bool:
         return local_remote_dir(self.cfg) is None
 
-    def _warn_unwatched(self) -> None:
-        cfg = self.cfg
-        if cfg.mode in ("mirror", "bisync") and local_remote_dir(cfg) is None and not cfg.interval:
-            logger.warning(
-                "{} on a cloud remote with interval = 0: remote changes are pulled only at start "
-                "and on `workspace-sync trigger`; set interval (e.g. 300) for periodic pulls",
-                cfg.mode,
-            )
-
     async def _signals(self, scope: anyio.CancelScope) -> None:
         wanted = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP)
         with anyio.open_signal_receiver(*wanted) as signals:
@@ -224,7 +225,7 @@ class Daemon:
                     )
                 elif signum == signal.SIGUSR1:
                     logger.info("trigger received: running a full cycle")
-                    self.blocked = None
+                    self.blocks.clear()
                     self.kick.set()
                     self.request(full=True)
                 else:
@@ -240,10 +241,11 @@ class Daemon:
             "pid": os.getpid(),
             "started": self.started,
             "running": self.running,
-            "blocked": self.blocked,
+            "blocked": self.blocks.fix,
             "failures": self.failures,
             "cycles": self.stats.cycles,
             "daemon_lock": str(self.session.paths.daemon_lock),
+            **self.progress.state(self.session.paths),
             **self.reloader.state(),
             **self.observers.state(),
             "pending": {
@@ -264,7 +266,7 @@ class Daemon:
                     last = state
                 except OSError as exc:  # status loses detail; syncing goes on
                     logger.debug("could not write daemon state: {}", exc)
-            await anyio.sleep(STATE_INTERVAL)
+            await self.blocks.wait_lift(STATE_INTERVAL)
 
     async def _fallback_timer(self) -> None:
         while True:
@@ -319,6 +321,12 @@ class Daemon:
             if self._own_writes_only(work, remote_paths):
                 self.stats.suppressed += 1
                 continue
+            if self.blocks.current is not None:  # re-check first; still refused: the rest runs
+                if not await self.blocks.recheck(self.session):
+                    work = unblocked(work, self.blocks.current, self.cfg)
+                    if not work:
+                        continue
+                work.full |= self.blocks.current is None  # lifted: a normal full cycle
             await self._execute(work)
             self.liveness.check()
 
@@ -336,33 +344,29 @@ class Daemon:
 
     async def _execute(self, work: Pending) -> None:
         self.running = True
-        started = time.monotonic()
+        started, since = time.monotonic(), time.time()
         refusal: str | None = None
         try:
             async with self.run_guard:
                 report = await self._run(work)
         except SafetyRefusal as exc:
-            logger.error("{}", exc)
+            logger.log("DEBUG" if exc.fix == self.blocks.fix else "ERROR", "{}", exc)
             report, refusal = None, exc.fix
         except Exception as exc:  # the daemon never dies of a sync failure
             logger.error("run failed: {}", exc)
             report = None
         finally:
-            self.running = False
+            self.running, self.progress.current = False, None
         self.stats.cycles += 1
         if work.full:
             self.last_full = time.monotonic()
         if report is not None and report.ok:
-            if self.blocked:
-                logger.info("no longer blocked")
-            self.failures, self.blocked = 0, None
+            self.blocks.succeeded(report)
+            self.failures = 0
             return
-        fixes = report.fixes if report is not None else [refusal] if refusal else []
-        if fixes:
-            self.blocked = fixes[0]
-            logger.error(
-                "blocked: not retrying until the cause is gone; to resolve run `{}`", fixes[0]
-            )
+        block = block_for(self.session, report, refusal, since)
+        if block is not None:
+            self.blocks.enter(block)
             return
         self.failures += 1
         self.stats.failures += 1
@@ -379,7 +383,7 @@ class Daemon:
         self.pending.merge(work.retry())
 
     async def _run(self, work: Pending) -> CycleReport:
-        report = await run_work(self.session, work, self.known_dest_files)
+        report = await run_work(self.session, work, self.known_dest_files, self.progress.on_event)
         for record in report.records:
             if record.kind == "push" and record.dest_files is not None:
                 self.known_dest_files = record.dest_files

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import threading
 import time
 from dataclasses import dataclass, replace
@@ -61,7 +60,7 @@ def _text(path: bytes | str) -> str:
 
 def confirm_command(cfg: Config) -> str:
     """The command that confirms ``cfg``'s pairing."""
-    return f"workspace-sync sync --config {shlex.quote(str(cfg.config_path))}"
+    return cfg.command("workspace-sync sync")
 
 
 class _Handler(FileSystemEventHandler):
@@ -217,7 +216,7 @@ class ConfigReloader:
             self.trouble(f"{path}: config file is gone; keeping the running config")
             return None
         try:
-            new = parse_config_file(path)
+            new = replace(parse_config_file(path), config_named=current.config_named)
         except WorkspaceSyncError as exc:
             self.trouble(f"{exc}; keeping the running config")
             return None

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from pathlib import Path
 
+from loguru import logger
+
 from watcher.config import Config
 from watcher.daemon.events import WatchRoot
 from watcher.engine import Session
@@ -75,3 +77,15 @@ def _matches_listing(path: Path, entry: tuple[int, float] | None) -> bool:
     if entry is None:
         return False
     return st.st_size == entry[0] and abs(st.st_mtime_ns / 1e9 - entry[1]) < 1e-3
+
+
+def warn_unwatched(cfg: Config) -> None:
+    """Warn (once, at start) when remote changes of a mirror or bisync on a cloud remote
+    would only be pulled at start and on ``trigger`` (``interval = 0``)."""
+    if cfg.mode in ("mirror", "bisync") and local_remote_dir(cfg) is None and not cfg.interval:
+        logger.warning(
+            "{} on a cloud remote with interval = 0: remote changes are pulled only at start "
+            "and on `{}`; set interval (e.g. 300) for periodic pulls",
+            cfg.mode,
+            cfg.command("workspace-sync trigger"),
+        )

@@ -8,13 +8,20 @@ from loguru import logger
 from watcher.daemon.debounce import Pending
 from watcher.engine import CycleReport, Session, run_cycle
 from watcher.plan import StepKind
+from watcher.rclone.runner import EventHook
 
 
-async def run_work(session: Session, work: Pending, known_dest_files: int | None) -> CycleReport:
+async def run_work(
+    session: Session,
+    work: Pending,
+    known_dest_files: int | None,
+    on_event: EventHook | None = None,
+) -> CycleReport:
     """Run ``work``: a full cycle, or the steps it names (an incremental push of its paths);
-    ``known_dest_files`` is the push destination's file count from the last listing."""
+    ``known_dest_files`` is the push destination's file count from the last listing;
+    ``on_event`` sees the cycle's rclone log lines (progress)."""
     if work.full:
-        return await run_cycle(session, settle_wait=False)
+        return await run_cycle(session, settle_wait=False, on_event=on_event)
     only: set[StepKind] = set()
     if work.paths:
         only.add("push")
@@ -27,6 +34,7 @@ async def run_work(session: Session, work: Pending, known_dest_files: int | None
         push_paths=work.paths if work.paths else None,
         known_dest_files=known_dest_files,
         settle_wait=False,
+        on_event=on_event,
     )
 
 

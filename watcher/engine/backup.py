@@ -356,7 +356,8 @@ async def restore_snapshot(session: Session, snapshot: str, dest: Path) -> int:
         raise UsageError(f"SNAPSHOT {snapshot!r} is not a snapshot name (see `backup list`)")
     check_restore_target(dest)
     if name not in {s.name for s in await list_snapshots(session)}:
-        raise UsageError(f"no snapshot {name}; `workspace-sync backup list` shows the snapshots")
+        listing = session.cfg.command("workspace-sync backup list")
+        raise UsageError(f"no snapshot {name}; `{listing}` shows the snapshots")
     dest.mkdir(parents=True, exist_ok=True)
     count, error, result = await _piped(
         session,

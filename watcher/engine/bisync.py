@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shlex
 import tempfile
 import time
 from pathlib import Path
@@ -119,7 +118,7 @@ def baseline_present(workdir: Path, step: Step, cfg: Config) -> bool:
 
 def resync_advice(cfg: Config) -> str:
     """The resync command (with ``--config``) and what it will do to which side."""
-    command = f"{RESYNC_FIX} --config {shlex.quote(str(cfg.config_path))}"
+    command = cfg.command(RESYNC_FIX)
     return (
         f"review both sides (`{command} --dry-run` shows the plan), then run `{command}` "
         f"once: {resync_effect(cfg.conflict_resolve)}"
@@ -179,7 +178,7 @@ async def run_bisync(
         raise SafetyRefusal(
             "bisync has no baseline yet (first run, or its listings were lost): "
             + resync_advice(session.cfg),
-            RESYNC_FIX,
+            session.cfg.command(RESYNC_FIX),
         )
     note = ""
     if resync:
@@ -208,8 +207,8 @@ def _failure(cfg: Config, result: RcloneResult, record: RunRecord) -> SyncFailed
     if "all files were changed" in text or "too many deletes" in text:
         return SafetyRefusal(
             f"bisync aborted for safety: {result.errors[-1]}; check both sides, then run "
-            f"`{FORCE_FIX}`",
-            FORCE_FIX,
+            f"`{cfg.command(FORCE_FIX)}`",
+            cfg.command(FORCE_FIX),
         )
     if "prior lock file found" in text:
         return SyncFailed(
@@ -219,7 +218,7 @@ def _failure(cfg: Config, result: RcloneResult, record: RunRecord) -> SyncFailed
     if "resync" in text and result.exit_code in (2, 7):
         return SafetyRefusal(
             f"bisync needs a new baseline: {result.errors[-1]}; {resync_advice(cfg)}",
-            RESYNC_FIX,
+            cfg.command(RESYNC_FIX),
         )
     return SyncFailed(f"bisync failed: {record.message}")
 

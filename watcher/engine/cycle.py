@@ -12,6 +12,7 @@ from loguru import logger
 
 from watcher.engine.bisync import run_bisync
 from watcher.engine.drain import Drain
+from watcher.engine.failing import PathFailures, update_failing
 from watcher.engine.incremental import NeedsFullPush, run_incremental_push
 from watcher.engine.ingest import run_ingest
 from watcher.engine.links import dangerous_links
@@ -90,7 +91,7 @@ async def run_step(
     return await run_bisync(session, step, dry_run=dry_run, force=force, resync=resync)
 
 
-def _looks_unmounted(session: Session, steps: tuple[Step, ...]) -> bool:
+def looks_unmounted(session: Session, steps: tuple[Step, ...]) -> bool:
     """True when a step reads or writes the workspace, the workspace folder is empty and this
     config has run before: a mount point without its file system, which a push would take for
     "delete everything" and a drain or pull would fill with files hidden by the next mount."""
@@ -111,12 +112,13 @@ def _check_workspace(session: Session, steps: tuple[Step, ...], *, force: bool =
             f"workspace {cfg.workspace} does not exist (unmounted?); mount or create it, or fix "
             "'workspace' in the config; nothing was changed"
         )
-    if not force and _looks_unmounted(session, steps):
+    if not force and looks_unmounted(session, steps):
+        fix = cfg.command(FORCE_FIX)
         raise SafetyRefusal(
             f"workspace {cfg.workspace} is an empty folder although this config has synced "
             "before (unmounted?); nothing was changed. Mount it, or if it is really meant to "
-            f"be empty run `{FORCE_FIX}`",
-            FORCE_FIX,
+            f"be empty run `{fix}`",
+            fix,
         )
     if cfg.copy_symlinks:
         roots = {cfg.sync_root} | ({cfg.ingest_root} if cfg.ingest else set())
@@ -200,16 +202,20 @@ async def _run_steps(
     session: Session,
     steps: tuple[Step, ...],
     opts: StepOptions,
-    deadline: float,
-    inbox_problem: str | None,
+    limits: tuple[float, str | None],
+    failures: PathFailures,
     report: CycleReport,
 ) -> None:
     """Run ``steps`` in order into ``report`` (see :func:`run_cycle`): after a transport
     failure or past ``deadline`` the remaining steps, and a drain without its ``_inbox``, are
-    recorded as failed without running."""
+    recorded as failed without running. ``limits`` is the deadline and why the drain cannot
+    run (or ``None``); the paths rclone names in error lines are counted per step in
+    ``failures``."""
+    deadline, inbox_problem = limits
     stop: str | None = None  # why the remaining steps do not run
     for step in steps:
         started = time.time()
+        failures.start(step.kind)
         if stop is None and time.monotonic() >= deadline:
             stop = f"cycle deadline reached ({session.cfg.timeout} s + {CYCLE_GRACE:.0f} s)"
         if stop is not None or (step.kind == "drain" and inbox_problem):
@@ -222,6 +228,7 @@ async def _run_steps(
         record.dry_run = opts.dry_run
         if not opts.dry_run:
             record_run(session.paths, record)
+            update_failing(session.paths, step.kind, record.ok, failures.failed)
         report.records.append(record)
 
 
@@ -249,14 +256,15 @@ async def run_cycle(
     ``lock_wait`` seconds (default :data:`LOCK_WAIT`). ``only`` limits the cycle to some step
     kinds; ``push_paths`` makes the push incremental (``known_dest_files`` is the destination
     size seen by the last full push, for the delete guard). ``on_event`` sees every parsed
-    rclone log line of the cycle's runs (the CLI drives its progress display with the stats
-    lines). ``settle_wait`` lets a drain wait briefly for inbound files that are about to
-    settle (one-shot runs); the daemon passes False and comes back at the record's
-    ``recheck``.
+    rclone log line of the cycle's runs, tagged with the step kind under ``step`` (the CLI
+    drives its progress display with the stats lines, the daemon publishes them). Paths
+    rclone names in error lines are counted in ``failing-paths.json``. ``settle_wait`` lets a
+    drain wait briefly for inbound files that are about to settle (one-shot runs); the daemon
+    passes False and comes back at the record's ``recheck``.
     """
     cfg = session.cfg
-    if on_event is not None:
-        session = dataclasses.replace(session, rc=session.rc.with_event_hook(on_event))
+    failures = PathFailures(forward=on_event)
+    session = dataclasses.replace(session, rc=session.rc.with_event_hook(failures.hook))
     steps = tuple(
         s
         for s in plan_cycle(cfg, direction=direction, resync=resync)
@@ -270,5 +278,5 @@ async def run_cycle(
         _check_workspace(session, steps, force=force)
         inbox_problem = _prepare_inbox(session, direction, dry_run=dry_run, only=only)
         opts = StepOptions(dry_run, force, resync, push_paths, known_dest_files, settle_wait)
-        await _run_steps(session, steps, opts, deadline, inbox_problem, report)
+        await _run_steps(session, steps, opts, (deadline, inbox_problem), failures, report)
     return report

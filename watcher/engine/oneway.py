@@ -10,6 +10,7 @@ from pathlib import Path
 import anyio
 from loguru import logger
 
+from watcher.config import Config
 from watcher.engine.guard import check_one_way
 from watcher.engine.pulled import PullRecord, build_record, drop_pristine, read_record, write_record
 from watcher.engine.session import Session
@@ -44,9 +45,10 @@ def record_from(
     )
 
 
-def force_hint(step: Step) -> str:
-    """The command that overrides the guard for this step once."""
-    return f"workspace-sync sync --force --direction {step.kind}"
+def force_hint(step: Step, cfg: Config) -> str:
+    """The command that overrides the guard for this step once (with ``--config`` when the
+    config was named)."""
+    return cfg.command(f"workspace-sync sync --force --direction {step.kind}")
 
 
 async def list_both(
@@ -111,7 +113,7 @@ async def run_one_way(
         verdict = check_one_way(step.src, step.dst, src, dst, cfg.max_delete)
         dest_files = len(dst or [])
         if verdict.refuse:
-            fix = force_hint(step)
+            fix = force_hint(step, cfg)
             raise SafetyRefusal(
                 f"{step.kind} refused: {verdict.refuse}; nothing was changed. "
                 f"If that is really intended, run `{fix}`",

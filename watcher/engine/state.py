@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,11 @@ class StatePaths:
     @property
     def last_runs(self) -> Path:
         return self.root / "last-runs.json"
+
+    @property
+    def failing_paths(self) -> Path:
+        """Paths that failed in consecutive runs (see :mod:`watcher.engine.failing`)."""
+        return self.root / "failing-paths.json"
 
     @property
     def ingest_ledger(self) -> Path:
@@ -172,6 +178,8 @@ class RunRecord:
     unsettled: int = 0
     #: Seconds after which those files may have settled: the daemon runs this step again then.
     recheck: float | None = None
+    #: The process that ran it (a blocked daemon sees the named fix succeed in another one).
+    pid: int = field(default_factory=os.getpid)
 
 
 def record_run(paths: StatePaths, record: RunRecord) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import shlex
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from watcher.config import Config, is_secret
 from watcher.config.change import file_stamp
 from watcher.engine.bisync import baseline_present
+from watcher.engine.failing import STALL_AFTER, stalled_paths
 from watcher.engine.lock import LockHolder, lock_owner
 from watcher.engine.session import Session
 from watcher.engine.state import StatePaths, last_runs, read_json
@@ -21,8 +23,26 @@ REACH_TIMEOUT = 15.0
 REDACTED = "***"
 
 Health = Literal[
-    "ok", "never-ran", "failing", "blocked", "baseline-missing", "unreachable", "new-pairing"
+    "ok",
+    "syncing",
+    "retrying",
+    "stalled",
+    "blocked",
+    "deaf",
+    "unreachable",
+    "never-ran",
+    "baseline-missing",
+    "new-pairing",
 ]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A health state, the one action (a sentence) and the command that does it."""
+
+    health: Health
+    action: str | None
+    command: str | None
 
 
 def redacted_options(cfg: Config) -> dict[str, Any]:
@@ -76,6 +96,7 @@ async def gather_status(session: Session, *, check_remote: bool = True) -> dict[
         },
         "daemon": daemon_status(paths, now, str(cfg.config_path)),
         "last_runs": runs,
+        "stalled": stalled_paths(paths),
     }
     data["config_file"] = config_file_status(cfg, data["daemon"])
     if cfg.mode == "bisync":
@@ -106,6 +127,9 @@ def daemon_status(paths: StatePaths, now: float, config: str | None = None) -> d
         "new_pairing": None,
         "config_problem": None,
         "config_file": None,
+        "deaf": [],
+        "polled": [],
+        "progress": None,
     }
     holder = find_daemon(paths, config)
     if holder is None:
@@ -128,6 +152,9 @@ def daemon_status(paths: StatePaths, now: float, config: str | None = None) -> d
             new_pairing=state.get("new_pairing"),
             config_problem=state.get("config_problem"),
             config_file=state.get("config_file"),
+            deaf=list(state.get("deaf") or []),
+            polled=list(state.get("polled") or []),
+            progress=state.get("progress") if state.get("running") else None,
         )
     return out
 
@@ -159,12 +186,16 @@ def config_file_status(cfg: Config, daemon: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _with_config(command: str, config: str) -> str:
+def with_config(command: str, config: str) -> str:
+    """``command`` with ``--config <config>`` (status always names the file: its commands
+    are meant to be pasted anywhere), unless it names one already."""
+    if "--config" in command.split():
+        return command
     return f"{command} --config {shlex.quote(config)}"
 
 
 def _new_pairing(pairing: dict[str, Any], config: str) -> tuple[Health, str, str]:
-    command = _with_config(str(pairing["command"]), config)
+    command = with_config(str(pairing["command"]), config)
     held = f" ({pairing['held']})" if pairing.get("held") else ""
     return (
         "new-pairing",
@@ -175,57 +206,154 @@ def _new_pairing(pairing: dict[str, Any], config: str) -> tuple[Health, str, str
     )
 
 
+def _baseline(data: dict[str, Any], config: str) -> Verdict | None:
+    if data.get("bisync_baseline") is not False:
+        return None
+    command = with_config("workspace-sync sync --resync", config)
+    return Verdict(
+        "baseline-missing",
+        "bisync has no baseline: make sure both sides hold the intended files (`"
+        + with_config("workspace-sync sync --resync --dry-run", config)
+        + f"` shows the plan), then run `{command}` once: "
+        + resync_effect(str(data.get("conflict_resolve", "newer"))),
+        command,
+    )
+
+
+def _failed(data: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(kind, run) for kind, run in sorted(data["last_runs"].items()) if not run.get("ok")]
+
+
+def _blocked(data: dict[str, Any], config: str) -> Verdict | None:
+    fix = data["daemon"].get("blocked") or next(
+        (run["fix"] for _, run in _failed(data) if run.get("fix")), None
+    )
+    if not fix:
+        return None
+    command = with_config(str(fix), config)
+    return Verdict(
+        "blocked", f"a run was refused for safety; check the reason, then run `{command}`", command
+    )
+
+
+def _deaf(data: dict[str, Any], config: str) -> Verdict | None:
+    deaf = data["daemon"].get("deaf") or []
+    if not deaf:
+        return None
+    command = with_config("workspace-sync trigger", config)
+    return Verdict(
+        "deaf",
+        f"not watched by the daemon: {', '.join(map(str, deaf))}; changes there are not synced "
+        f"until it watches them again: run `{command}` (re-attaches and runs a full cycle) or "
+        "restart the daemon",
+        command,
+    )
+
+
+def _unreachable(data: dict[str, Any], config: str) -> Verdict | None:
+    remote = data.get("remote")
+    if remote is None or remote["reachable"]:
+        return None
+    command = with_config("workspace-sync status", config)
+    return Verdict(
+        "unreachable",
+        f"the remote is unreachable ({remote['message']}): check the network and the "
+        f"{data['provider']} settings and credentials, then run `{command}`",
+        command,
+    )
+
+
+def _stalled(data: dict[str, Any], config: str) -> Verdict | None:
+    stalled: dict[str, int] = data.get("stalled") or {}
+    if not stalled:
+        return None
+    command = with_config("workspace-sync sync -v", config)
+    named = ", ".join(f"{path} ({count} runs)" for path, count in list(stalled.items())[:5])
+    more = f" and {len(stalled) - 5} more" if len(stalled) > 5 else ""
+    return Verdict(
+        "stalled",
+        f"{len(stalled)} path(s) failed {STALL_AFTER} or more runs in a row: {named}{more}; "
+        f"`{command}` shows rclone's reason: fix, rename or exclude them",
+        command,
+    )
+
+
+def _retrying(data: dict[str, Any], config: str) -> Verdict | None:
+    daemon, failed = data["daemon"], _failed(data)
+    last = f" ({failed[0][0]}: {failed[0][1].get('message', '')})" if failed else ""
+    if daemon.get("running") and daemon.get("failures"):
+        command = with_config("workspace-sync trigger", config)
+        return Verdict(
+            "retrying",
+            f"the daemon's last {daemon['failures']} attempt(s) failed{last}; it retries with "
+            f"backoff: fix the cause; `{command}` retries at once",
+            command,
+        )
+    if not failed:
+        return None
+    kind, run = failed[0]
+    retry = "workspace-sync backup -v" if kind == "backup" else "workspace-sync sync -v"
+    command = with_config(retry, config)
+    who = "the daemon retries it" if daemon.get("running") else "no daemon retries it"
+    return Verdict(
+        "retrying",
+        f"the last {kind} failed ({run.get('message', '')}); {who}: fix the cause, then run "
+        f"`{command}`",
+        command,
+    )
+
+
+def progress_text(progress: dict[str, Any] | None) -> str:
+    """``push: 3/10 files, 1.2 MB of 5.0 MB`` (``""`` before rclone's first stats line)."""
+    if not progress:
+        return ""
+    mb = 1_000_000
+    step = f"{progress['step']}: " if progress.get("step") else ""
+    return (
+        f"{step}{progress['files_done']}/{progress['files_total']} files, "
+        f"{progress['bytes_done'] / mb:.1f} MB of {progress['bytes_total'] / mb:.1f} MB"
+    )
+
+
+def _syncing(data: dict[str, Any], config: str) -> Verdict | None:
+    daemon = data["daemon"]
+    if not (daemon.get("running") and daemon.get("busy")):
+        return None
+    done = progress_text(daemon.get("progress"))
+    return Verdict("syncing", "a run is in progress" + (f" ({done})" if done else ""), None)
+
+
+def _never_ran(data: dict[str, Any], config: str) -> Verdict | None:
+    if data["last_runs"]:
+        return None
+    command = with_config("workspace-sync sync", config)
+    return Verdict("never-ran", f"no run yet: run `{command}`", command)
+
+
+#: The checks of :func:`assess`, most urgent first (documented in docs/status.md).
+CHECKS = (
+    _baseline,
+    _blocked,
+    _deaf,
+    _unreachable,
+    _stalled,
+    _retrying,
+    _syncing,
+    _never_ran,
+)
+
+
 def assess(data: dict[str, Any]) -> tuple[Health, str | None, str | None]:
     """The one health verdict of a status and the single action (a sentence) and command
-    (runnable, or ``None``) that fix it, most urgent cause first: a new pairing waiting for
-    confirmation, missing bisync baseline, a safety block, an unreachable remote, a failed last
-    run, no run yet."""
+    (runnable, or ``None``) that fix it; the first check of :data:`CHECKS` that applies wins,
+    after a new pairing waiting for confirmation. ``ok``: the last attempt of every step
+    succeeded and every root is watched."""
     config = data["config"]
-    runs: dict[str, dict[str, Any]] = data["last_runs"]
     pairing = data["daemon"].get("new_pairing")
     if pairing:
         return _new_pairing(pairing, config)
-    if data.get("bisync_baseline") is False:
-        command = _with_config("workspace-sync sync --resync", config)
-        return (
-            "baseline-missing",
-            "bisync has no baseline: make sure both sides hold the intended files (`"
-            + _with_config("workspace-sync sync --resync --dry-run", config)
-            + f"` shows the plan), then run `{command}` once: "
-            + resync_effect(str(data.get("conflict_resolve", "newer"))),
-            command,
-        )
-    failed = [(kind, run) for kind, run in sorted(runs.items()) if not run.get("ok")]
-    fix = data["daemon"].get("blocked") or next(
-        (run["fix"] for _, run in failed if run.get("fix")), None
-    )
-    if fix:
-        command = _with_config(str(fix), config)
-        return (
-            "blocked",
-            f"a run was refused for safety; check the reason, then run `{command}`",
-            command,
-        )
-    remote = data.get("remote")
-    if remote is not None and not remote["reachable"]:
-        command = _with_config("workspace-sync status", config)
-        return (
-            "unreachable",
-            f"the remote is unreachable ({remote['message']}): check the network and the "
-            f"{data['provider']} settings and credentials, then run `{command}`",
-            command,
-        )
-    if failed:
-        kind, run = failed[0]
-        retry = "workspace-sync backup -v" if kind == "backup" else "workspace-sync sync -v"
-        command = _with_config(retry, config)
-        return (
-            "failing",
-            f"the last {kind} failed ({run.get('message', '')}): fix the cause, then run "
-            f"`{command}`",
-            command,
-        )
-    if not runs:
-        command = _with_config("workspace-sync sync", config)
-        return "never-ran", f"no run yet: run `{command}`", command
+    for check in CHECKS:
+        verdict = check(data, config)
+        if verdict is not None:
+            return verdict.health, verdict.action, verdict.command
     return "ok", None, None
