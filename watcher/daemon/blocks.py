@@ -21,13 +21,20 @@ from watcher.engine.guard import check_one_way
 from watcher.engine.oneway import guard_listings
 from watcher.engine.state import StatePaths, last_runs
 from watcher.errors import SyncFailed
-from watcher.plan import plan_cycle
+from watcher.plan import local_remote_dir, plan_cycle
 
 #: How often a blocked daemon looks at ``last-runs.json`` for a successful run elsewhere.
 BLOCK_POLL = 0.5
 #: How often a blocked daemon re-checks (cheaply, without running rclone sync) whether the
-#: refusing condition is gone.
+#: refusing condition is gone: a local remote, and a cloud one (each re-check lists both
+#: sides, which costs API calls there).
 BLOCK_RECHECK = 10.0
+BLOCK_RECHECK_CLOUD = 60.0
+
+
+def recheck_every(cfg: Config) -> float:
+    """Seconds between periodic re-checks of a block's condition for ``cfg``'s remote."""
+    return BLOCK_RECHECK if local_remote_dir(cfg) is not None else BLOCK_RECHECK_CLOUD
 
 
 @dataclass(frozen=True)
@@ -164,9 +171,10 @@ class Blocks:
         self.clear(f"`{block.fix}` succeeded (pid {pid}, {kind})")
         return True
 
-    def recheck_due(self, now: float) -> bool:
-        """True when the periodic cheap re-check of the condition is due."""
-        return self.current is not None and now - self.rechecked >= BLOCK_RECHECK
+    def recheck_due(self, now: float, every: float = BLOCK_RECHECK) -> bool:
+        """True when the periodic cheap re-check of the condition is due (``every`` seconds
+        after the last one)."""
+        return self.current is not None and now - self.rechecked >= every
 
     async def recheck(self, session: Session) -> bool:
         """Re-check the condition now: True when the block was lifted (the cause is gone)
@@ -204,7 +212,7 @@ async def block_loop(
     resume: Callable[[], None],
 ) -> None:
     """While blocked: lift the block within :data:`BLOCK_POLL` s of a resolving run in any
-    process, and re-check the condition every :data:`BLOCK_RECHECK` s; ``resume`` (a full
+    process, and re-check the condition every :func:`recheck_every` s; ``resume`` (a full
     cycle) follows a lift."""
     while True:
         await anyio.sleep(BLOCK_POLL)
@@ -213,7 +221,7 @@ async def block_loop(
         current = session()
         if blocks.poll(current.paths):
             resume()
-        elif blocks.recheck_due(time.monotonic()):
+        elif blocks.recheck_due(time.monotonic(), recheck_every(current.cfg)):
             blocks.rechecked = time.monotonic()
             if await still_refused(current, blocks.current) is False:
                 blocks.clear(f"the cause is gone (re-checked `{blocks.fix}`)")
@@ -223,6 +231,7 @@ async def block_loop(
 __all__ = [
     "BLOCK_POLL",
     "BLOCK_RECHECK",
+    "BLOCK_RECHECK_CLOUD",
     "Block",
     "Blocks",
     "block_for",

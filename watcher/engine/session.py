@@ -88,7 +88,9 @@ async def open_session(cfg: Config) -> Session:
         paths.cache,
         timeout=cfg.timeout,
         secrets=list(secret_values(cfg)),
-        auth_hint=auth_hint(cfg.provider, str(cfg.config_path)),
+        auth_hint=auth_hint(
+            cfg.provider, str(cfg.config_path), cfg.command("workspace-sync authorize")
+        ),
     )
     if await ensure_config_file(rc, cfg, paths.fingerprint):
         logger.debug("wrote {}", rc.config_file)

@@ -103,11 +103,13 @@ def find_cause(lines: Iterable[str], ignore: Iterable[str] = ()) -> Cause | None
     return None
 
 
-def auth_hint(provider: str, config_path: str) -> str:
-    """What to do about a 401/403 on ``provider``: the S3 keys, a new OAuth token, or the
+def auth_hint(provider: str, config_path: str, authorize: str = "") -> str:
+    """What to do about a 401/403 on ``provider``: the S3 keys, a new OAuth token (the
+    ``authorize`` command line to print; by default one naming ``--config``), or the
     credentials in general."""
     if provider == "s3":
         return f"check access_key_id/secret_access_key in [s3] of {config_path}"
     if provider in ("dropbox", "gdrive", "onedrive"):
-        return f"check credentials or run `workspace-sync authorize --config {config_path}`"
+        command = authorize or f"workspace-sync authorize --config {config_path}"
+        return f"check credentials or run `{command}`"
     return f"check the credentials in {config_path}"
