@@ -6,6 +6,7 @@ The hung-endpoint test is the only long one (~60 s by design) and runs first."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -97,6 +98,12 @@ def test_s3_closed_port_and_wrong_secret_name_the_cause(make_setup, s3_server: S
     assert "403" in result.output and "access denied" in result.output
     assert f"check access_key_id/secret_access_key in [s3] of {setup.config}" in result.output
     assert "wrong-" + S3_SECRET not in result.output
+    status = run_cli("status", "--json", config=setup.config)  # health: unreachable, and why
+    assert status.exit_code == 0, status.output
+    data = json.loads(status.stdout)
+    assert data["health"] == "unreachable" and not data["remote"]["reachable"], data
+    assert "403" in data["remote"]["message"] and "wrong-" + S3_SECRET not in status.stdout
+    assert data["command"] == f"workspace-sync status --config {setup.config}"
 
 
 def test_dropbox_without_token_points_at_authorize(make_setup):

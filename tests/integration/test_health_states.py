@@ -23,13 +23,14 @@ def _status(setup: Setup) -> dict[str, Any]:
 
 
 def _blocked_by_a_folder(make_setup: Callable[..., Setup]) -> Setup:
-    """A mailbox whose push of ``x`` fails on every run: the remote holds a folder ``x``."""
-    setup = make_setup("mailbox")
+    """A mailbox whose push of ``x`` fails on every run: the remote holds a folder ``x`` with
+    only an excluded file in it, which no push deletes (works as root, unlike permissions)."""
+    setup = make_setup("mailbox", exclude=["*.tmp"])
     setup.sync_root.mkdir(parents=True)
     (setup.sync_root / "x").write_text("a file")
     (setup.sync_root / "ok.txt").write_text("fine")
     (setup.cloud / "x").mkdir(parents=True)
-    (setup.cloud / "x" / "inner").write_text("a folder's file")
+    (setup.cloud / "x" / "inner.tmp").write_text("a folder's excluded file")
     return setup
 
 
@@ -49,7 +50,7 @@ def test_one_shot_failures_become_stalled_then_ok(make_setup: Callable[..., Setu
     assert "x (3 runs)" in data["action"]
     text = run_cli("status", "--offline", config=setup.config).stdout
     assert "STALLED" in text and "x: failed 3 runs in a row" in text
-    (setup.cloud / "x" / "inner").unlink()
+    (setup.cloud / "x" / "inner.tmp").unlink()
     (setup.cloud / "x").rmdir()
     assert run_cli("sync", config=setup.config).exit_code == 0
     data = _status(setup)
@@ -107,3 +108,28 @@ def test_syncing_shows_progress(
     assert "SYNCING" in text and "syncing now: push: " in text
     wait_until(lambda: _status(setup)["health"] == "ok", timeout=30, interval=0.2)
     assert (setup.cloud / "big.bin").stat().st_size == size
+
+
+def test_deaf_while_a_watched_root_is_gone(
+    make_setup: Callable[..., Setup], start_watch: WatchStarter
+) -> None:
+    """A local remote's ``_outbox`` (a watched root) removed under a running daemon: ``status``
+    says ``deaf``, names the folder and the command; once the folder is back it is watched
+    again and ``status`` is ``ok``; a file dropped there then lands in ``_inbox``."""
+    setup = make_setup("mailbox")
+    setup.sync_root.mkdir(parents=True)
+    (setup.sync_root / "a.txt").write_text("a")
+    watcher = start_watch(setup.config, ready="")
+    outbox = setup.cloud / "_outbox"
+    wait_until(lambda: (setup.cloud / "a.txt").exists() and outbox.is_dir(), timeout=15)
+    wait_until(lambda: _status(setup)["health"] == "ok", timeout=10, interval=0.2)
+    outbox.rmdir()
+    data = wait_until(lambda: (d := _status(setup))["health"] == "deaf" and d, timeout=10)
+    assert data["daemon"]["deaf"] == [str(outbox)], data["daemon"]
+    assert str(outbox) in data["action"]
+    assert data["command"] == f"workspace-sync trigger --config {setup.config}"
+    outbox.mkdir()
+    wait_until(lambda: _status(setup)["health"] == "ok", timeout=10, interval=0.2)
+    (outbox / "in.txt").write_text("inbound")
+    wait_until(lambda: (setup.sync_root / "_inbox" / "in.txt").exists(), timeout=15)
+    assert "Traceback" not in watcher.text()
