@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import Setup, Watcher, tree, wait_until
@@ -29,7 +32,7 @@ def _new(watcher: Watcher, since: int) -> str:
 
 
 def _daemon_json(setup: Setup) -> dict[str, Any]:
-    path = state_paths(load_config(setup.config)).state_dir / "daemon.json"
+    path = state_paths(load_config(setup.config)).daemon_state
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
@@ -123,3 +126,42 @@ def test_root_churn_never_kills_the_daemon(make_setup: Any, start_watch: Any):
     wait_until(lambda: (setup.cloud / "after.txt").exists() or not watcher.alive(), ARRIVAL)
     assert watcher.alive(), watcher.text()
     assert "Traceback" not in watcher.text(), watcher.text()
+
+
+def test_polled_root_sees_edits_renames_deletes_and_reload(make_setup: Any, tmp_path: Path):
+    """Every root polled (no inotify watch left): a same-size edit within the same second, a
+    rename and a delete all reach the remote; a SIGHUP with a new exclude keeps the root polled
+    and the exclude applies; ``daemon.json`` lists the root under ``polled``, never ``deaf``."""
+    from tests.integration.test_inotify_limits import _namespace_or_skip, _watch_in_namespace
+
+    _namespace_or_skip()
+    setup = _mailbox(make_setup)
+    setup.sync_root.mkdir()
+    for name in ("edit.txt", "old-name.txt", "gone.txt"):
+        (setup.sync_root / name).write_text("aaaa")
+    watcher = _watch_in_namespace(setup, tmp_path, 0)
+    try:
+        _started(watcher)
+        state = wait_until(lambda: _daemon_json(setup).get("polled"))
+        assert str(setup.sync_root) in state and _daemon_json(setup)["deaf"] == []
+        (setup.sync_root / "edit.txt").write_text("bbbb")  # same size, same second
+        (setup.sync_root / "old-name.txt").rename(setup.sync_root / "new-name.txt")
+        (setup.sync_root / "gone.txt").unlink()
+        odd = os.fsdecode(b"bad-\xff.txt"), "new\nline.txt", "n" * 251 + ".txt"
+        for name in odd:
+            (setup.sync_root / name).write_text("o")
+        want = {"edit.txt": b"bbbb", "new-name.txt": b"aaaa"} | {name: b"o" for name in odd}
+        wait_until(lambda: {k: v for k, v in tree(setup.cloud).items() if "/" not in k} == want)
+        setup.config.write_text('exclude = ["*.tmp"]\n' + setup.config.read_text())
+        os.kill(watcher.proc.pid, signal.SIGHUP)
+        wait_until(lambda: "config reloaded" in watcher.text(), timeout=ARRIVAL)
+        (setup.sync_root / "x.tmp").write_text("excluded")
+        (setup.sync_root / "after-reload.txt").write_text("r")
+        wait_until(lambda: "after-reload.txt" in tree(setup.cloud), timeout=ARRIVAL)
+        assert "x.tmp" not in tree(setup.cloud)
+        assert str(setup.sync_root) in _daemon_json(setup)["polled"]
+        assert _daemon_json(setup)["deaf"] == []
+        assert "Traceback" not in watcher.text(), watcher.text()
+    finally:
+        if watcher.alive():
+            watcher.stop()
