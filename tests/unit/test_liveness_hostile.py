@@ -3,10 +3,12 @@ a root that vanishes between the existence check and the watch."""
 
 from __future__ import annotations
 
+import errno
 import shutil
 from pathlib import Path
 
 import pytest
+from loguru import logger
 
 from tests.conftest import wait_until
 from watcher.daemon import observe
@@ -48,4 +50,27 @@ def test_root_removed_between_check_and_watch(
         wait_until(lambda: any(c and "back.txt" in c.paths for c in got), timeout=5)
         assert observers.state()["deaf"] == []
     finally:
+        observers.stop()
+
+
+def test_root_the_kernel_refuses_is_deaf_with_one_warning(tmp_path: Path) -> None:
+    """inotify refuses a root with an error that is no limit (EACCES for a user who cannot
+    read it): no exception, the root is deaf, one warning however often it is retried."""
+    root = tmp_path / "shared"
+    root.mkdir()
+    observers = Observers([WatchRoot("sync", str(root), PathFilter(()))], lambda change: None)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    observers.observer.schedule = refuse  # type: ignore[method-assign,assignment]
+    warnings: list[str] = []
+    sink = logger.add(warnings.append, level="WARNING", format="{message}")
+    try:
+        observers.start()
+        assert observers.refresh() == [] and observers.refresh() == []
+        assert observers.state()["deaf"] == [str(root)]
+        assert len(warnings) == 1 and "cannot watch" in warnings[0], warnings
+    finally:
+        logger.remove(sink)
         observers.stop()
