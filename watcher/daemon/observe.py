@@ -18,15 +18,16 @@ from loguru import logger
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
-from watchdog.observers.polling import PollingObserver
 
 from watcher.daemon.events import Change, WatchRoot, classify
 from watcher.daemon.inotify_limits import Inode
+from watcher.daemon.polling import AdaptivePollingObserver
 
 ChangeSink = Callable[[Change | None], None]
 """Receives each change (``None`` = events were lost: run a full cycle)."""
 
-#: How often a polled root is scanned (seconds).
+#: How often a polled root is scanned (seconds; longer for a tree whose scan is costly, see
+#: :mod:`watcher.daemon.polling`).
 POLL_INTERVAL = 1.0
 #: Folders created under inotify roots remembered for the limit check; more: check them all.
 NEW_DIRS_MAX = 4096
@@ -205,7 +206,7 @@ class Observers:
 
     def _poller(self) -> BaseObserver:
         if self.poller is None:
-            self.poller = PollingObserver(timeout=POLL_INTERVAL)
+            self.poller = AdaptivePollingObserver(timeout=POLL_INTERVAL)
             self.poller.start()
         return self.poller
 
