@@ -123,8 +123,8 @@ def limit_message(
         fix += f" (and `sudo sysctl {QUEUE_SYSCTL}={max(queued, 8192) * 4}`)"
     return (
         f"{what} ({named}; the {folder_count} folders watched need about {needed}): polling "
-        f"{root} every {poll:g} s from now on, so no change is missed; to get events again "
-        f"run {fix} and restart the daemon"
+        f"{root} every {poll:g} s (longer for a large tree) from now on, so no change is "
+        f"missed; to get events again run {fix} and restart the daemon"
     )
 
 

@@ -18,15 +18,16 @@ from loguru import logger
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
-from watchdog.observers.polling import PollingObserver
 
 from watcher.daemon.events import Change, WatchRoot, classify
 from watcher.daemon.inotify_limits import Inode
+from watcher.daemon.polling import AdaptivePollingObserver
 
 ChangeSink = Callable[[Change | None], None]
 """Receives each change (``None`` = events were lost: run a full cycle)."""
 
-#: How often a polled root is scanned (seconds).
+#: How often a polled root is scanned (seconds; longer for a tree whose scan is costly, see
+#: :mod:`watcher.daemon.polling`).
 POLL_INTERVAL = 1.0
 #: Folders created under inotify roots remembered for the limit check; more: check them all.
 NEW_DIRS_MAX = 4096
@@ -131,6 +132,8 @@ class Observers:
         self.on_limit: Callable[[WatchRoot, OSError], None] = lambda root, exc: None
         #: Roots that went away: the liveness check logs their return.
         self.gone: set[str] = set()
+        #: (root, errno) already warned about as not watchable.
+        self.refused: set[tuple[str, int | None]] = set()
         self.lock = threading.RLock()
         #: True between start() and stop(): only then can a thread be dead.
         self.running = False
@@ -155,30 +158,55 @@ class Observers:
         with self.lock:
             for root in self.roots:
                 inode = identity(root.path)
-                if root.path not in self.scheduled and inode is not None:
-                    self._schedule(root, inode)
+                if root.path in self.scheduled or inode is None:
+                    continue
+                if self._schedule(root, inode):
                     added.append(root)
         return added
 
-    def _schedule(self, root: WatchRoot, inode: Inode) -> None:
+    def _schedule(self, root: WatchRoot, inode: Inode) -> bool:
+        """Watch ``root``; False when it cannot be watched now (it vanished since it was
+        checked, or the kernel refused): it stays deaf and the next check tries again."""
         handler = _Handler(root, inode, self)
-        if root.path not in self.polled:
-            try:
-                watch = self.observer.schedule(handler, root.path, recursive=True)
-                self.scheduled[root.path] = Scheduled(watch, inode, polled=False)
-                self.recheck = True
-                return
-            except OSError as exc:
-                if exc.errno not in LIMIT_ERRORS:
-                    raise
-                self.polled.add(root.path)
-                self.on_limit(root, exc)
-        watch = self._poller().schedule(handler, root.path, recursive=True)
+        try:
+            if root.path not in self.polled:
+                try:
+                    watch = self.observer.schedule(handler, root.path, recursive=True)
+                    self.scheduled[root.path] = Scheduled(watch, inode, polled=False)
+                    self.recheck = True
+                    return True
+                except OSError as exc:
+                    if exc.errno not in LIMIT_ERRORS:
+                        raise
+                    self.polled.add(root.path)
+                    self.on_limit(root, exc)
+            watch = self._poller().schedule(handler, root.path, recursive=True)
+        except OSError as exc:
+            self._unwatchable(root, exc)
+            return False
         self.scheduled[root.path] = Scheduled(watch, inode, polled=True)
+        return True
+
+    def _unwatchable(self, root: WatchRoot, exc: OSError) -> None:
+        """A root that could not be watched: gone again (a race with its removal) or refused
+        (one warning per root and error): the liveness check retries it."""
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            self.gone.add(root.path)
+            logger.debug("watched folder {} vanished before it was watched", root.path)
+            return
+        key = (root.path, exc.errno)
+        if key not in self.refused:
+            self.refused.add(key)
+            logger.warning(
+                "cannot watch {} ({}): its changes are not seen (status: deaf); retrying every "
+                "few seconds",
+                root.path,
+                exc.strerror or exc,
+            )
 
     def _poller(self) -> BaseObserver:
         if self.poller is None:
-            self.poller = PollingObserver(timeout=POLL_INTERVAL)
+            self.poller = AdaptivePollingObserver(timeout=POLL_INTERVAL)
             self.poller.start()
         return self.poller
 
