@@ -3,8 +3,10 @@ health tells the truth (real rclone, local remote)."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
+from typing import Any
 
 from tests.conftest import Setup, WatchStarter, run_cli, wait_until
 
@@ -30,3 +32,38 @@ def test_daemon_started_on_an_unmounted_workspace_drains_nothing_into_it(
     assert (setup.cloud / "keep.txt").read_text() == "k"
     assert "is an empty folder although this config has synced before" in watcher.text()
 
+
+def _status(setup: Setup) -> dict[str, Any]:
+    result = run_cli("status", "--json", "--offline", config=setup.config)
+    assert result.exit_code == 0, result.output
+    data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def test_a_fixed_path_is_no_longer_stalled_while_another_still_fails(
+    make_setup: Callable[..., Setup],
+) -> None:
+    """Two files fail every push (the remote holds folders of their names; one name has a
+    newline): after 3 runs both are stalled. The user fixes one; the next run still fails,
+    on the other only: the fixed one must no longer be named (it was pushed), and the name
+    with a newline is named on one line by ``status``."""
+    setup = make_setup("mailbox")
+    setup.sync_root.mkdir(parents=True)
+    odd = "new\nline"
+    for name in ("x", odd):
+        (setup.sync_root / name).write_text("a file")
+        (setup.cloud / name).mkdir(parents=True)
+        (setup.cloud / name / "inner").write_text("a folder's file")
+    for _ in range(3):
+        assert run_cli("sync", "--direction", "push", config=setup.config).exit_code == 1
+    shown = "new\u240aline"  # rclone's log names it in its encoding (U+240A for LF)
+    assert _status(setup)["stalled"] == {"x": 3, shown: 3}
+    shutil.rmtree(setup.cloud / "x")  # fixed: x can be pushed now
+    assert run_cli("sync", "--direction", "push", config=setup.config).exit_code == 1
+    assert (setup.cloud / "x").read_text() == "a file"
+    data = _status(setup)
+    assert data["health"] == "stalled"
+    assert data["stalled"] == {shown: 4}, "a path pushed by the last run is still named"
+    text = run_cli("status", "--offline", config=setup.config).stdout
+    rows = [line for line in text.splitlines() if line.startswith("stalled")]
+    assert len(rows) == 1 and rows[0].endswith(f"{shown}: failed 4 runs in a row"), text

@@ -228,7 +228,8 @@ async def _run_steps(
         record.dry_run = opts.dry_run
         if not opts.dry_run:
             record_run(session.paths, record)
-            update_failing(session.paths, step.kind, record.ok, failures.failed)
+            covered = opts.push_paths if step.kind == "push" and not opts.force else None
+            update_failing(session.paths, step.kind, record.ok, failures.failed, covered)
         report.records.append(record)
 
 
