@@ -8,7 +8,8 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from tests.conftest import Setup, WatchStarter, run_cli, wait_until
+from tests.conftest import Setup, WatchStarter, run_cli, wait_until, write_config
+from watcher.config.load import read_toml
 
 
 def test_daemon_started_on_an_unmounted_workspace_drains_nothing_into_it(
@@ -67,3 +68,35 @@ def test_a_fixed_path_is_no_longer_stalled_while_another_still_fails(
     text = run_cli("status", "--offline", config=setup.config).stdout
     rows = [line for line in text.splitlines() if line.startswith("stalled")]
     assert len(rows) == 1 and rows[0].endswith(f"{shown}: failed 4 runs in a row"), text
+
+
+def test_a_refused_one_shot_run_is_not_health_ok(make_setup: Callable[..., Setup]) -> None:
+    """`sync` refused before any step (an empty or missing workspace) was the last attempt:
+    ``status`` must not say ``ok`` (it said ``ok``: nothing was recorded) but ``blocked`` with
+    the fix, or ``retrying``; once a run gets through, ``ok`` again. A config that never
+    synced is not taken for "has synced before" by such a failed attempt."""
+    setup = make_setup("mailbox")
+    setup.sync_root.mkdir(parents=True)
+    (setup.sync_root / "keep.txt").write_text("k")
+    assert run_cli("sync", config=setup.config).exit_code == 0
+    shutil.rmtree(setup.sync_root)  # unmounted
+    assert run_cli("sync", config=setup.config).exit_code == 1
+    data = _status(setup)
+    assert (data["health"], data["command"]) == (
+        "blocked",
+        f"workspace-sync sync --force --config {setup.config}",
+    ), data["action"]
+    setup.workspace.rmdir()  # now missing altogether
+    assert run_cli("sync", config=setup.config).exit_code == 1
+    data = _status(setup)
+    assert data["health"] == "retrying" and "does not exist" in data["action"], data["action"]
+    setup.sync_root.mkdir(parents=True)  # mounted again
+    (setup.sync_root / "keep.txt").write_text("k")
+    assert run_cli("sync", config=setup.config).exit_code == 0
+    assert _status(setup)["health"] == "ok"
+    raw = {**read_toml(setup.config), "workspace": str(setup.root / "fresh"), "remote_path": "f"}
+    fresh = write_config(setup.root / "fresh.toml", raw)
+    assert run_cli("sync", config=fresh).exit_code == 1  # its workspace is missing
+    (setup.root / "fresh").mkdir()
+    result = run_cli("sync", config=fresh)
+    assert result.exit_code == 0, result.output

@@ -18,7 +18,7 @@ from watcher.engine.ingest import run_ingest
 from watcher.engine.links import dangerous_links
 from watcher.engine.oneway import run_one_way
 from watcher.engine.session import Session
-from watcher.engine.state import RunRecord, last_runs, record_run
+from watcher.engine.state import CYCLE_RECORD, RunRecord, forget_run, last_runs, record_run
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import INBOX, Direction, Step, StepKind, plan_cycle
 from watcher.rclone.causes import find_cause
@@ -100,8 +100,24 @@ def looks_unmounted(session: Session, steps: tuple[Step, ...]) -> bool:
         bool(steps)
         and workspace.is_dir()
         and not any(workspace.iterdir())
-        and bool(last_runs(session.paths))
+        and any(kind != CYCLE_RECORD for kind in last_runs(session.paths))
     )
+
+
+def _gate(session: Session, steps: tuple[Step, ...], *, force: bool, dry_run: bool) -> None:
+    """:func:`_check_workspace`, remembered: a cycle it stops (no step runs) is recorded as a
+    failed run under :data:`CYCLE_RECORD` with its fix (``status`` must not say ``ok`` after
+    it), forgotten once a cycle gets past the checks; dry runs record nothing."""
+    try:
+        _check_workspace(session, steps, force=force)
+    except SyncFailed as exc:
+        if not dry_run:
+            fix = exc.fix if isinstance(exc, SafetyRefusal) else None
+            record = RunRecord(CYCLE_RECORD, False, str(exc), time.time(), 0.0, fix=fix)
+            record_run(session.paths, record)
+        raise
+    if not dry_run:
+        forget_run(session.paths, CYCLE_RECORD)
 
 
 def _check_workspace(session: Session, steps: tuple[Step, ...], *, force: bool = False) -> None:
@@ -276,7 +292,7 @@ async def run_cycle(
     async with session.run_lock(wait):
         deadline = time.monotonic() + cfg.timeout + CYCLE_GRACE
         session = dataclasses.replace(session, rc=session.rc.with_deadline(deadline))
-        _check_workspace(session, steps, force=force)
+        _gate(session, steps, force=force, dry_run=dry_run)
         inbox_problem = _prepare_inbox(session, direction, dry_run=dry_run, only=only)
         opts = StepOptions(dry_run, force, resync, push_paths, known_dest_files, settle_wait)
         await _run_steps(session, steps, opts, (deadline, inbox_problem), failures, report)
