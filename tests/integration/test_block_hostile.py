@@ -4,8 +4,12 @@ health tells the truth (real rclone, local remote)."""
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import Setup, WatchStarter, run_cli, wait_until, write_config
@@ -100,3 +104,46 @@ def test_a_refused_one_shot_run_is_not_health_ok(make_setup: Callable[..., Setup
     (setup.root / "fresh").mkdir()
     result = run_cli("sync", config=fresh)
     assert result.exit_code == 0, result.output
+
+
+def _shell(line: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a printed ``workspace-sync …`` line through a shell in ``cwd`` (``workspace-sync``
+    is this interpreter's ``python -m watcher``)."""
+    assert line.startswith("workspace-sync "), line
+    argv = f"{shlex.quote(sys.executable)} -m watcher {line.removeprefix('workspace-sync ')}"
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        ["/bin/sh", "-c", argv], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_fix_of_a_config_found_as_dot_sync_toml_works_pasted_elsewhere(
+    make_setup: Callable[..., Setup],
+) -> None:
+    """The config is ``./sync.toml`` of a folder with a space in its name, found by the
+    lookup in that folder: the printed fix must still name it (``./sync.toml`` is found only
+    there), quoted, so that pasted in another folder it runs this config, not fails with "no
+    config found" (or runs another folder's ``sync.toml``)."""
+    setup = make_setup("mailbox")
+    setup.sync_root.mkdir(parents=True)
+    (setup.sync_root / "keep.txt").write_text("k")
+    setup.cloud.mkdir(parents=True)
+    for i in range(12):
+        (setup.cloud / f"old{i}.txt").write_text("old")
+    project = setup.root / "my proj"
+    project.mkdir()
+    config = project / "sync.toml"
+    shutil.copy2(setup.config, config)
+    refused = _shell("workspace-sync sync", project)
+    assert refused.returncode == 1, refused.stderr
+    fix = next(
+        line.removeprefix("to resolve: ")
+        for line in refused.stderr.splitlines()
+        if line.startswith("to resolve: ")
+    )
+    assert (
+        fix == f"workspace-sync sync --force --direction push --config {shlex.quote(str(config))}"
+    )
+    forced = _shell(fix, setup.root / "elsewhere")
+    assert forced.returncode == 0, forced.stderr
+    assert sorted(p.name for p in setup.cloud.iterdir()) == ["_outbox", "keep.txt"]
