@@ -58,7 +58,7 @@ def test_a_fixed_path_is_no_longer_stalled_while_another_still_fails(
     for name in ("x", odd):
         (setup.sync_root / name).write_text("a file")
         (setup.cloud / name).mkdir(parents=True)
-        (setup.cloud / name / "inner").write_text("a folder's file")
+        (setup.cloud / name / ".DS_Store").write_text("excluded")
     for _ in range(3):
         assert run_cli("sync", "--direction", "push", config=setup.config).exit_code == 1
     shown = "new\u240aline"  # rclone's log names it in its encoding (U+240A for LF)

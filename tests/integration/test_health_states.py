@@ -23,13 +23,14 @@ def _status(setup: Setup) -> dict[str, Any]:
 
 
 def _blocked_by_a_folder(make_setup: Callable[..., Setup]) -> Setup:
-    """A mailbox whose push of ``x`` fails on every run: the remote holds a folder ``x``."""
+    """A mailbox whose push of ``x`` fails on every run: the remote holds a folder ``x`` with
+    only an excluded file (the type-change clean-up does not see it)."""
     setup = make_setup("mailbox")
     setup.sync_root.mkdir(parents=True)
     (setup.sync_root / "x").write_text("a file")
     (setup.sync_root / "ok.txt").write_text("fine")
     (setup.cloud / "x").mkdir(parents=True)
-    (setup.cloud / "x" / "inner").write_text("a folder's file")
+    (setup.cloud / "x" / ".DS_Store").write_text("a folder's file")
     return setup
 
 
@@ -49,7 +50,7 @@ def test_one_shot_failures_become_stalled_then_ok(make_setup: Callable[..., Setu
     assert "x (3 runs)" in data["action"]
     text = run_cli("status", "--offline", config=setup.config).stdout
     assert "STALLED" in text and "x: failed 3 runs in a row" in text
-    (setup.cloud / "x" / "inner").unlink()
+    (setup.cloud / "x" / ".DS_Store").unlink()
     (setup.cloud / "x").rmdir()
     assert run_cli("sync", config=setup.config).exit_code == 0
     data = _status(setup)
