@@ -4,6 +4,7 @@ health tells the truth (real rclone, local remote)."""
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -147,3 +148,25 @@ def test_fix_of_a_config_found_as_dot_sync_toml_works_pasted_elsewhere(
     forced = _shell(fix, setup.root / "elsewhere")
     assert forced.returncode == 0, forced.stderr
     assert sorted(p.name for p in setup.cloud.iterdir()) == ["_outbox", "keep.txt"]
+
+
+def test_a_refusal_whose_fix_is_no_command_gives_a_runnable_command(
+    make_setup: Callable[..., Setup],
+) -> None:
+    """copy_symlinks = true and a link looping back into the tree: the refusal's fix is a
+    sentence ("remove or exclude those links …"), not a command. ``status`` is ``blocked`` and
+    its ``command`` is one that runs (the sync that checks again), not the sentence with
+    ``--config PATH`` glued on."""
+    setup = make_setup("mailbox", copy_symlinks=True)
+    setup.sync_root.mkdir(parents=True)
+    (setup.sync_root / "keep.txt").write_text("k")
+    os.symlink("..", setup.sync_root / "up")
+    assert run_cli("sync", config=setup.config).exit_code == 1
+    data = _status(setup)
+    assert data["health"] == "blocked", data["action"]
+    assert data["command"] == f"workspace-sync sync --config {setup.config}", data["command"]
+    assert "remove or exclude those links, or set copy_symlinks = false" in data["action"]
+    assert "false --config" not in data["action"]
+    (setup.sync_root / "up").unlink()
+    assert run_cli("sync", config=setup.config).exit_code == 0
+    assert _status(setup)["health"] == "ok"
