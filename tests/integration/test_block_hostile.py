@@ -13,7 +13,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import Setup, WatchStarter, run_cli, wait_until, write_config
+from tests.integration.test_backup import backup_setup, snapshots
 from watcher.config.load import read_toml
 
 
@@ -170,3 +173,25 @@ def test_a_refusal_whose_fix_is_no_command_gives_a_runnable_command(
     (setup.sync_root / "up").unlink()
     assert run_cli("sync", config=setup.config).exit_code == 0
     assert _status(setup)["health"] == "ok"
+
+
+def test_no_snapshot_of_an_unmounted_workspace_nor_prune(
+    make_setup: Callable[..., Setup], start_watch: WatchStarter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Backups on, keep_last = 1, one real snapshot. The workspace is then an empty mount
+    point: the blocked daemon's snapshot timer must not store an empty snapshot and prune the
+    real one away (it did: "0 files", then "deleted 1 snapshots"); the last backup run is
+    recorded as failed, naming the cause."""
+    monkeypatch.setenv("WORKSPACE_SYNC_TEST_LIMITS", "1")
+    setup = backup_setup(make_setup, None, interval=1, keep_last=1)
+    (setup.sync_root / "a.txt").write_text("a")
+    assert run_cli("sync", config=setup.config).exit_code == 0
+    assert run_cli("backup", config=setup.config).exit_code == 0
+    (real,) = snapshots(setup)
+    shutil.rmtree(setup.sync_root)  # unmounted
+    watcher = start_watch(setup.config, ready="")
+    wait_until(lambda: "backup failed" in watcher.text() or "prune" in watcher.text(), timeout=15)
+    assert "is an empty folder although it synced before (unmounted?)" in watcher.text()
+    assert snapshots(setup) == [real]
+    run = _status(setup)["last_runs"]["backup"]
+    assert not run["ok"] and "no snapshot was taken, none pruned" in run["message"]
