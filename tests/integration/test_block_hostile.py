@@ -195,3 +195,27 @@ def test_no_snapshot_of_an_unmounted_workspace_nor_prune(
     assert snapshots(setup) == [real]
     run = _status(setup)["last_runs"]["backup"]
     assert not run["ok"] and "no snapshot was taken, none pruned" in run["message"]
+
+
+def test_no_drain_into_a_workspace_that_went_away(
+    make_setup: Callable[..., Setup], start_watch: WatchStarter
+) -> None:
+    """A daemon whose push is blocked (delete guard) still drains. Then the workspace folder
+    itself disappears (a removable drive unplugged: its mount point goes too). An inbound
+    file must stay in the outbox: the drain the push block lets through recreated the
+    workspace folder on the root file system and moved the file there."""
+    setup = make_setup("mailbox")
+    setup.sync_root.mkdir(parents=True)
+    (setup.sync_root / "keep.txt").write_text("k")
+    setup.cloud.mkdir(parents=True)
+    for i in range(12):
+        (setup.cloud / f"old{i}.txt").write_text("old")
+    watcher = start_watch(setup.config, ready="")
+    wait_until(lambda: "blocked:" in watcher.text(), timeout=30)  # push refused, drain ran
+    shutil.rmtree(setup.workspace)
+    inbound = setup.cloud / "_outbox" / "hello.txt"
+    inbound.write_text("hi")
+    wait_until(lambda: "does not exist" in watcher.text() or "drained 1" in watcher.text(), 15)
+    assert inbound.read_text() == "hi", "drained into a recreated workspace"
+    assert not setup.workspace.exists()
+    assert len(list(setup.cloud.glob("old*.txt"))) == 12

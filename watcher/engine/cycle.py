@@ -100,8 +100,13 @@ def looks_unmounted(session: Session, steps: tuple[Step, ...]) -> bool:
         bool(steps)
         and workspace.is_dir()
         and not any(workspace.iterdir())
-        and any(kind != CYCLE_RECORD for kind in last_runs(session.paths))
+        and synced_before(session)
     )
+
+
+def synced_before(session: Session) -> bool:
+    """True when this config has run before (a record other than a stopped cycle's)."""
+    return any(kind != CYCLE_RECORD for kind in last_runs(session.paths))
 
 
 def _gate(session: Session, steps: tuple[Step, ...], *, force: bool, dry_run: bool) -> None:
@@ -123,7 +128,8 @@ def _gate(session: Session, steps: tuple[Step, ...], *, force: bool, dry_run: bo
 def _check_workspace(session: Session, steps: tuple[Step, ...], *, force: bool = False) -> None:
     cfg = session.cfg
     reads_workspace = any(s.kind in ("push", "bisync", "ingest") for s in steps)
-    if reads_workspace and not cfg.workspace.is_dir():
+    # a drain or pull would create it: on the root file system, under a removed mount point
+    if not cfg.workspace.is_dir() and (reads_workspace or (steps and synced_before(session))):
         raise SyncFailed(
             f"workspace {cfg.workspace} does not exist (unmounted?); mount or create it, or fix "
             "'workspace' in the config; nothing was changed"
