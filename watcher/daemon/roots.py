@@ -12,7 +12,7 @@ from watcher.config import Config
 from watcher.daemon.events import WatchRoot
 from watcher.engine import Session
 from watcher.engine.bisync import read_listing
-from watcher.engine.cycle import looks_unmounted
+from watcher.engine.mounted import looks_unmounted
 from watcher.plan import CLAIMS, OUTBOX, local_remote_dir, plan_cycle, sync_filter
 from watcher.plan.filters import PathFilter
 

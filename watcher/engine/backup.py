@@ -27,12 +27,12 @@ from loguru import logger
 
 from watcher.config import Config
 from watcher.engine.backup_key import check_backup_password
-from watcher.engine.cycle import looks_unmounted
+from watcher.engine.mounted import workspace_gone
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord, last_runs, record_run
 from watcher.engine.tarstream import OwnedFd, TarStats, extract_tar, widen_pipe, write_tar
 from watcher.errors import ConfigError, SyncFailed, UsageError
-from watcher.plan.cycle import PARTIAL_EXCLUDES, plan_cycle
+from watcher.plan.cycle import PARTIAL_EXCLUDES
 from watcher.plan.filters import PathFilter
 from watcher.plan.retention import keep
 from watcher.plan.snapshots import (
@@ -168,12 +168,9 @@ async def _fresh_name(session: Session) -> str:
 
 async def _snapshot(session: Session) -> SnapshotReport:
     cfg = session.cfg
-    if not cfg.workspace.is_dir() or looks_unmounted(session, plan_cycle(cfg)):
-        state = "is an empty folder although it synced before" if cfg.workspace.is_dir() else ""
-        raise SyncFailed(  # an empty snapshot, then the prune, would drop the real ones
-            f"workspace {cfg.workspace} {state or 'does not exist'} (unmounted?); no snapshot "
-            "was taken, none pruned"
-        )
+    why = workspace_gone(session)  # an empty snapshot, then the prune, would drop the real ones
+    if why:
+        raise SyncFailed(f"workspace {why} (unmounted?); no snapshot was taken, none pruned")
     name = await _fresh_name(session)
     started = time.monotonic()
     target = crypt_path(cfg, SNAPSHOTS, name)

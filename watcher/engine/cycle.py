@@ -16,9 +16,10 @@ from watcher.engine.failing import PathFailures, update_failing
 from watcher.engine.incremental import NeedsFullPush, run_incremental_push
 from watcher.engine.ingest import run_ingest
 from watcher.engine.links import dangerous_links
+from watcher.engine.mounted import looks_unmounted, synced_before
 from watcher.engine.oneway import run_one_way
 from watcher.engine.session import Session
-from watcher.engine.state import CYCLE_RECORD, RunRecord, forget_run, last_runs, record_run
+from watcher.engine.state import CYCLE_RECORD, RunRecord, forget_run, record_run
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import INBOX, Direction, Step, StepKind, plan_cycle
 from watcher.rclone.causes import find_cause
@@ -89,24 +90,6 @@ async def run_step(
     if step.kind == "ingest":
         return await run_ingest(session, step, dry_run=dry_run)
     return await run_bisync(session, step, dry_run=dry_run, force=force, resync=resync)
-
-
-def looks_unmounted(session: Session, steps: tuple[Step, ...]) -> bool:
-    """True when a step reads or writes the workspace, the workspace folder is empty and this
-    config has run before: a mount point without its file system, which a push would take for
-    "delete everything" and a drain or pull would fill with files hidden by the next mount."""
-    workspace = session.cfg.workspace
-    return (
-        bool(steps)
-        and workspace.is_dir()
-        and not any(workspace.iterdir())
-        and synced_before(session)
-    )
-
-
-def synced_before(session: Session) -> bool:
-    """True when this config has run before (a record other than a stopped cycle's)."""
-    return any(kind != CYCLE_RECORD for kind in last_runs(session.paths))
 
 
 def _gate(session: Session, steps: tuple[Step, ...], *, force: bool, dry_run: bool) -> None:
