@@ -1,18 +1,20 @@
 """Issue 14 case 3 (pure parts): printed fixes name ``--config`` unless the config was found
-by the default lookup, and which recorded run lifts a daemon's block."""
+in the user config dir (``./sync.toml`` is found only in its folder), and which recorded run
+lifts a daemon's block."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
+import platformdirs
 import pytest
 import tomli_w
 
 from watcher.config import CONFIG_ENV, load_config
 from watcher.daemon.blocks import Block, lifted_by, unblocked
 from watcher.daemon.debounce import Pending
-from watcher.engine.state import RunRecord, StatePaths, record_run
+from watcher.engine.state import APP_NAME, RunRecord, StatePaths, record_run
 
 
 def _config(folder: Path) -> Path:
@@ -26,10 +28,16 @@ def _config(folder: Path) -> Path:
 
 
 def test_default_lookup_prints_bare_commands(tmp_path: Path) -> None:
-    _config(tmp_path)  # ./sync.toml (the autouse fixture's cwd is tmp_path)
+    _config(Path(platformdirs.user_config_dir(APP_NAME)))  # found from any folder
     cfg = load_config()
     assert not cfg.config_named
     assert cfg.command("workspace-sync sync --force") == "workspace-sync sync --force"
+    here = _config(tmp_path)  # ./sync.toml (the autouse fixture's cwd is tmp_path)
+    cfg = load_config()
+    assert cfg.config_path == here and cfg.config_named  # found only in this folder
+    assert (
+        cfg.command("workspace-sync sync --force") == f"workspace-sync sync --force --config {here}"
+    )
 
 
 def test_named_config_is_in_every_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -39,7 +39,14 @@ def _data(**over: Any) -> dict[str, Any]:
 
 
 FAILED_PUSH = {"push": {"kind": "push", "ok": False, "message": "rclone sync exited 1"}}
-REFUSED_PUSH = {"push": {"kind": "push", "ok": False, "message": "refused", "fix": "fix-it"}}
+REFUSED_PUSH = {
+    "push": {
+        "kind": "push",
+        "ok": False,
+        "message": "refused",
+        "fix": "workspace-sync sync --force",
+    }
+}
 
 #: One input per state, each also holding every cause of the states after it.
 LAYERS: list[tuple[str, dict[str, Any]]] = [
@@ -110,7 +117,7 @@ def test_failed_last_run_without_a_daemon_is_retrying_and_says_nobody_retries() 
 
 def test_a_refusal_recorded_by_a_one_shot_run_is_blocked() -> None:
     health, _, command = assess(_data(daemon={"running": False}, last_runs=REFUSED_PUSH))
-    assert health == "blocked" and command == f"fix-it --config '{CONFIG}'"
+    assert health == "blocked" and command == f"workspace-sync sync --force --config '{CONFIG}'"
 
 
 def test_stalled_names_paths_and_counts() -> None:

@@ -101,9 +101,13 @@ def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
 
 def load_config(explicit: str | os.PathLike[str] | None = None) -> Config:
     """Find and validate the config; see :func:`find_config` for the lookup order. A config
-    named by ``explicit`` or ``$WORKSPACE_SYNC_CONFIG`` is marked ``config_named``."""
-    cfg = parse_config_file(find_config(explicit))
-    if explicit or os.environ.get(CONFIG_ENV):
+    not found in the user config dir is marked ``config_named`` (printed fixes name it): one
+    named by ``explicit`` or ``$WORKSPACE_SYNC_CONFIG``, and ``./sync.toml`` too, which the
+    lookup finds only in that folder (pasted elsewhere a fix would miss it or take another)."""
+    path = find_config(explicit)
+    cfg = parse_config_file(path)
+    default = Path(platformdirs.user_config_dir(APP_NAME)) / "sync.toml"
+    if explicit or os.environ.get(CONFIG_ENV) or path != default.expanduser().resolve():
         cfg = dataclasses.replace(cfg, config_named=True)
     return cfg
 

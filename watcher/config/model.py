@@ -97,13 +97,13 @@ class Config:
     provider_options: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({}), repr=False
     )
-    #: True when the file was named (``--config`` or ``$WORKSPACE_SYNC_CONFIG``), not found by
-    #: the default lookup: every printed fix then names it (:meth:`command`).
+    #: True unless the file was found in the user config dir (named by ``--config`` or
+    #: ``$WORKSPACE_SYNC_CONFIG``, or ``./sync.toml``): every printed fix then names it.
     config_named: bool = field(default=False, compare=False)
 
     def command(self, text: str) -> str:
         """``text`` (a ``workspace-sync`` command line to print as a fix) plus ``--config
-        <absolute path>`` when the config was not found by the default lookup, so that it
+        <absolute path>`` unless the config was found in the user config dir, so that it
         works pasted into a shell in any folder."""
         if not self.config_named or "--config" in text.split():
             return text

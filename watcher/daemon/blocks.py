@@ -16,8 +16,8 @@ from watcher.config import Config
 from watcher.daemon.debounce import Pending
 from watcher.engine import CycleReport, Session
 from watcher.engine.bisync import baseline_present
-from watcher.engine.cycle import looks_unmounted
 from watcher.engine.guard import check_one_way
+from watcher.engine.mounted import looks_unmounted
 from watcher.engine.oneway import guard_listings
 from watcher.engine.state import StatePaths, last_runs
 from watcher.errors import SyncFailed

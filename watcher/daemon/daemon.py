@@ -9,7 +9,6 @@ import random
 import signal
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import anyio
 from loguru import logger
@@ -24,7 +23,12 @@ from watcher.daemon.liveness import Liveness
 from watcher.daemon.notify import Notifier
 from watcher.daemon.observe import Observers
 from watcher.daemon.reload import ConfigReloader, confirm_command, open_pairing
-from watcher.daemon.roots import bisync_own_writes, warn_unwatched, watch_roots
+from watcher.daemon.roots import (
+    bisync_own_writes,
+    prepare_local_roots,
+    warn_unwatched,
+    watch_roots,
+)
 from watcher.daemon.work import due_rechecks, note_rechecks, run_work
 from watcher.engine import CycleReport, Session
 from watcher.engine.lock import hold_lock
@@ -199,12 +203,9 @@ class Daemon:
         self.wakeup.set()
 
     def _prepare_roots(self) -> None:
-        """Create the folders to watch where that is safe (never a missing workspace)."""
+        """Create the folders to watch where that is safe (see :func:`prepare_local_roots`)."""
         cfg = self.cfg
-        if cfg.workspace.is_dir():
-            for root in self.observers.roots:
-                if root.kind in ("sync", "ingest"):
-                    Path(root.path).mkdir(parents=True, exist_ok=True)
+        prepare_local_roots(self.session, self.observers.roots)
         remote_dir = local_remote_dir(cfg)
         if remote_dir is not None and cfg.mode == "mailbox":
             (remote_dir / OUTBOX).mkdir(parents=True, exist_ok=True)

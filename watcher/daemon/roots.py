@@ -3,7 +3,7 @@ reads of the file system and of bisync's listings; no runs)."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from loguru import logger
@@ -12,6 +12,7 @@ from watcher.config import Config
 from watcher.daemon.events import WatchRoot
 from watcher.engine import Session
 from watcher.engine.bisync import read_listing
+from watcher.engine.mounted import looks_unmounted
 from watcher.plan import CLAIMS, OUTBOX, local_remote_dir, plan_cycle, sync_filter
 from watcher.plan.filters import PathFilter
 
@@ -45,6 +46,19 @@ def watch_roots(cfg: Config) -> list[WatchRoot]:
         else:
             roots.append(WatchRoot("remote", str(remote_dir), sync_filter(cfg, for_bisync=True)))
     return roots
+
+
+def prepare_local_roots(session: Session, roots: Iterable[WatchRoot]) -> None:
+    """Create the local folders to watch (sync root, ingest folder) where that is safe: never
+    in a missing workspace, nor in an empty one that has synced before (a mount point without
+    its file system: a folder made there would hide that emptiness from the cycle's check,
+    and the drain would fill the mount point with files hidden once it is mounted)."""
+    cfg = session.cfg
+    if not cfg.workspace.is_dir() or looks_unmounted(session, plan_cycle(cfg)):
+        return
+    for root in roots:
+        if root.kind in ("sync", "ingest"):
+            Path(root.path).mkdir(parents=True, exist_ok=True)
 
 
 def bisync_own_writes(session: Session, local: Collection[str], remote: Collection[str]) -> bool:

@@ -27,6 +27,7 @@ from loguru import logger
 
 from watcher.config import Config
 from watcher.engine.backup_key import check_backup_password
+from watcher.engine.mounted import workspace_gone
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord, last_runs, record_run
 from watcher.engine.tarstream import OwnedFd, TarStats, extract_tar, widen_pipe, write_tar
@@ -167,10 +168,9 @@ async def _fresh_name(session: Session) -> str:
 
 async def _snapshot(session: Session) -> SnapshotReport:
     cfg = session.cfg
-    if not cfg.workspace.is_dir():
-        raise SyncFailed(
-            f"workspace {cfg.workspace} does not exist (unmounted?); no snapshot was taken"
-        )
+    why = workspace_gone(session)  # an empty snapshot, then the prune, would drop the real ones
+    if why:
+        raise SyncFailed(f"workspace {why} (unmounted?); no snapshot was taken, none pruned")
     name = await _fresh_name(session)
     started = time.monotonic()
     target = crypt_path(cfg, SNAPSHOTS, name)

@@ -16,9 +16,10 @@ from watcher.engine.failing import PathFailures, update_failing
 from watcher.engine.incremental import NeedsFullPush, run_incremental_push
 from watcher.engine.ingest import run_ingest
 from watcher.engine.links import dangerous_links
+from watcher.engine.mounted import looks_unmounted, synced_before
 from watcher.engine.oneway import run_one_way
 from watcher.engine.session import Session
-from watcher.engine.state import RunRecord, last_runs, record_run
+from watcher.engine.state import CYCLE_RECORD, RunRecord, forget_run, record_run
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import INBOX, Direction, Step, StepKind, plan_cycle
 from watcher.rclone.causes import find_cause
@@ -91,23 +92,27 @@ async def run_step(
     return await run_bisync(session, step, dry_run=dry_run, force=force, resync=resync)
 
 
-def looks_unmounted(session: Session, steps: tuple[Step, ...]) -> bool:
-    """True when a step reads or writes the workspace, the workspace folder is empty and this
-    config has run before: a mount point without its file system, which a push would take for
-    "delete everything" and a drain or pull would fill with files hidden by the next mount."""
-    workspace = session.cfg.workspace
-    return (
-        bool(steps)
-        and workspace.is_dir()
-        and not any(workspace.iterdir())
-        and bool(last_runs(session.paths))
-    )
+def _gate(session: Session, steps: tuple[Step, ...], *, force: bool, dry_run: bool) -> None:
+    """:func:`_check_workspace`, remembered: a cycle it stops (no step runs) is recorded as a
+    failed run under :data:`CYCLE_RECORD` with its fix (``status`` must not say ``ok`` after
+    it), forgotten once a cycle gets past the checks; dry runs record nothing."""
+    try:
+        _check_workspace(session, steps, force=force)
+    except SyncFailed as exc:
+        if not dry_run:
+            fix = exc.fix if isinstance(exc, SafetyRefusal) else None
+            record = RunRecord(CYCLE_RECORD, False, str(exc), time.time(), 0.0, fix=fix)
+            record_run(session.paths, record)
+        raise
+    if not dry_run:
+        forget_run(session.paths, CYCLE_RECORD)
 
 
 def _check_workspace(session: Session, steps: tuple[Step, ...], *, force: bool = False) -> None:
     cfg = session.cfg
     reads_workspace = any(s.kind in ("push", "bisync", "ingest") for s in steps)
-    if reads_workspace and not cfg.workspace.is_dir():
+    # a drain or pull would create it: on the root file system, under a removed mount point
+    if not cfg.workspace.is_dir() and (reads_workspace or (steps and synced_before(session))):
         raise SyncFailed(
             f"workspace {cfg.workspace} does not exist (unmounted?); mount or create it, or fix "
             "'workspace' in the config; nothing was changed"
@@ -228,7 +233,8 @@ async def _run_steps(
         record.dry_run = opts.dry_run
         if not opts.dry_run:
             record_run(session.paths, record)
-            update_failing(session.paths, step.kind, record.ok, failures.failed)
+            covered = opts.push_paths if step.kind == "push" and not opts.force else None
+            update_failing(session.paths, step.kind, record.ok, failures.failed, covered)
         report.records.append(record)
 
 
@@ -275,7 +281,7 @@ async def run_cycle(
     async with session.run_lock(wait):
         deadline = time.monotonic() + cfg.timeout + CYCLE_GRACE
         session = dataclasses.replace(session, rc=session.rc.with_deadline(deadline))
-        _check_workspace(session, steps, force=force)
+        _gate(session, steps, force=force, dry_run=dry_run)
         inbox_problem = _prepare_inbox(session, direction, dry_run=dry_run, only=only)
         opts = StepOptions(dry_run, force, resync, push_paths, known_dest_files, settle_wait)
         await _run_steps(session, steps, opts, (deadline, inbox_problem), failures, report)

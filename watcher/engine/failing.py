@@ -6,7 +6,7 @@ error line); every run counts them per step kind in the state dir's ``failing-pa
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from watcher.engine.state import StatePaths, read_json, write_json
@@ -55,17 +55,26 @@ class PathFailures:
             self.forward(event)
 
 
-def update_failing(paths: StatePaths, kind: str, ok: bool, failed: Iterable[str]) -> None:
+def update_failing(
+    paths: StatePaths,
+    kind: str,
+    ok: bool,
+    failed: Iterable[str],
+    covered: Collection[str] | None = None,
+) -> None:
     """Count this run of ``kind``: its failed paths one more time, all cleared when it
-    succeeded; a failed run that names no path changes nothing (it says nothing of them)."""
+    succeeded; a failed run that names no path changes nothing (it says nothing of them).
+    A path the failed run covered but did not name made it (no longer failing): ``covered``
+    is the paths an incremental run was limited to, ``None`` for a full run (all of them)."""
     data = read_failing(paths)
     before = {k: dict(v) for k, v in data.items()}
     failed = [] if ok else sorted(failed)  # a retry within the run made it: not failing
     if not ok and not failed:
         return
-    counts = {} if ok else data.get(kind, {})
+    old = data.get(kind, {})
+    counts = {} if covered is None else {p: n for p, n in old.items() if p not in covered}
     for path in failed[:MAX_PATHS]:
-        counts[path] = counts.get(path, 0) + 1
+        counts[path] = old.get(path, 0) + 1
     if counts:
         data[kind] = counts
     else:

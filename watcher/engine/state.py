@@ -191,6 +191,18 @@ def record_run(paths: StatePaths, record: RunRecord) -> None:
     write_json(paths.last_runs, runs)
 
 
+#: The ``last-runs.json`` key of a cycle stopped before any step (the workspace checks).
+CYCLE_RECORD = "cycle"
+
+
+def forget_run(paths: StatePaths, kind: str) -> None:
+    """Drop the last run of ``kind`` (no-op when there is none)."""
+    runs = read_json(paths.last_runs, {})
+    if isinstance(runs, dict) and kind in runs:
+        del runs[kind]
+        write_json(paths.last_runs, runs)
+
+
 def last_runs(paths: StatePaths) -> dict[str, dict[str, Any]]:
     """The last run of each kind, as stored by :func:`record_run`."""
     runs = read_json(paths.last_runs, {})

@@ -188,8 +188,9 @@ def config_file_status(cfg: Config, daemon: dict[str, Any]) -> dict[str, Any]:
 
 def with_config(command: str, config: str) -> str:
     """``command`` with ``--config <config>`` (status always names the file: its commands
-    are meant to be pasted anywhere), unless it names one already."""
-    if "--config" in command.split():
+    are meant to be pasted anywhere), unless it names one already or is no ``workspace-sync``
+    command (a fix in words: "remove or exclude those links …")."""
+    if not command.startswith("workspace-sync ") or "--config" in command.split():
         return command
     return f"{command} --config {shlex.quote(config)}"
 
@@ -231,6 +232,11 @@ def _blocked(data: dict[str, Any], config: str) -> Verdict | None:
     if not fix:
         return None
     command = with_config(str(fix), config)
+    if not command.startswith("workspace-sync "):  # a fix in words
+        command = with_config("workspace-sync sync", config)
+        return Verdict(
+            "blocked", f"a run was refused for safety: {fix}; then run `{command}`", command
+        )
     return Verdict(
         "blocked", f"a run was refused for safety; check the reason, then run `{command}`", command
     )
