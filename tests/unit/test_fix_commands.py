@@ -6,14 +6,25 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
+import anyio
 import platformdirs
 import pytest
 import tomli_w
 
 from watcher.config import CONFIG_ENV, load_config
-from watcher.daemon.blocks import Block, lifted_by, unblocked
+from watcher.daemon.blocks import (
+    BLOCK_RECHECK_CLOUD,
+    Block,
+    Blocks,
+    lifted_by,
+    recheck_every,
+    unblocked,
+)
 from watcher.daemon.debounce import Pending
+from watcher.engine import Session
 from watcher.engine.state import APP_NAME, RunRecord, StatePaths, record_run
 
 
@@ -75,3 +86,20 @@ def test_a_push_block_holds_back_only_the_push(tmp_path: Path) -> None:
     assert not unblocked(Pending(paths={"a.txt"}), block, cfg)  # nothing left to run
     whole = Block("workspace-sync sync --force", frozenset({"push", "drain"}), 0.0, cycle=True)
     assert not unblocked(Pending(full=True, drain=True), whole, cfg)
+
+
+def test_events_recheck_a_cloud_block_at_most_every_10_s(tmp_path: Path) -> None:
+    """On a cloud remote a re-check lists both sides (API calls): file events right after one
+    do not list again, they count as "still refused" (the periodic re-check comes later)."""
+    path = _config(tmp_path)
+    raw = {"workspace": str(tmp_path / "ws"), "mode": "mailbox", "provider": "s3"}
+    raw["s3"] = {"endpoint": "http://127.0.0.1:9", "bucket": "b", "access_key_id": "k"}
+    path.write_text(tomli_w.dumps(raw))
+    cfg = load_config(str(path))
+    assert recheck_every(cfg) == BLOCK_RECHECK_CLOUD
+    blocks = Blocks()
+    blocks.current = Block("workspace-sync sync --force", frozenset({"push"}), 0.0)
+    blocks.rechecked = time.monotonic()
+    session = cast(Session, SimpleNamespace(cfg=cfg))  # no listing may start: no rclone
+    assert anyio.run(blocks.recheck, session) is False
+    assert blocks.current is not None

@@ -30,6 +30,9 @@ BLOCK_POLL = 0.5
 #: sides, which costs API calls there).
 BLOCK_RECHECK = 10.0
 BLOCK_RECHECK_CLOUD = 60.0
+#: On a cloud remote, file events re-check at most this often (a busy workspace would
+#: otherwise list both sides after every debounced batch).
+EVENT_RECHECK_CLOUD = 10.0
 
 
 def recheck_every(cfg: Config) -> float:
@@ -178,11 +181,15 @@ class Blocks:
 
     async def recheck(self, session: Session) -> bool:
         """Re-check the condition now: True when the block was lifted (the cause is gone)
-        or cannot be checked cheaply (then the caller runs and the run decides)."""
+        or cannot be checked cheaply (then the caller runs and the run decides); on a cloud
+        remote at most every :data:`EVENT_RECHECK_CLOUD` s (False meanwhile)."""
         block = self.current
         if block is None:
             return True
-        self.rechecked = time.monotonic()
+        now = time.monotonic()
+        if local_remote_dir(session.cfg) is None and now - self.rechecked < EVENT_RECHECK_CLOUD:
+            return False  # checked moments ago: still refused until the next re-check
+        self.rechecked = now
         refused = await still_refused(session, block)
         if refused is None:
             return True
@@ -232,6 +239,7 @@ __all__ = [
     "BLOCK_POLL",
     "BLOCK_RECHECK",
     "BLOCK_RECHECK_CLOUD",
+    "EVENT_RECHECK_CLOUD",
     "Block",
     "Blocks",
     "block_for",

@@ -99,10 +99,8 @@ async def guard_listings(
 async def run_one_way(
     session: Session, step: Step, *, dry_run: bool = False, force: bool = False
 ) -> RunRecord:
-    """Run ``rclone sync step.src step.dst`` after the empty-source and delete guards.
-
-    Raises :class:`SafetyRefusal` (exit 1) when the guard refuses and ``force`` is not set.
-    """
+    """Run ``rclone sync step.src step.dst`` after the empty-source and delete guards; raises
+    :class:`SafetyRefusal` (exit 1) when the guard refuses and ``force`` is not set."""
     started = time.time()
     rc, cfg = session.rc, session.cfg
     filters = step.filter.rclone_args() + session.link_args()
