@@ -7,7 +7,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import shlex
 import subprocess
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -226,3 +228,25 @@ def outbox_tree(outbox: Path) -> dict[str, bytes]:
             rel = rel.split("/", 2)[2]
         found[rel] = data
     return found
+
+
+def guard_blocked(make_setup: Callable[..., Setup]) -> Setup:
+    """A mailbox whose push the delete guard refuses: 12 remote files, 1 local."""
+    setup: Setup = make_setup("mailbox")
+    setup.sync_root.mkdir(parents=True)
+    (setup.sync_root / "keep.txt").write_text("k")
+    setup.cloud.mkdir(parents=True)
+    for i in range(12):
+        (setup.cloud / f"old{i}.txt").write_text("old")
+    return setup
+
+
+def paste(command: str, cwd: Path, *, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run a printed ``workspace-sync …`` line through a shell in ``cwd``, as a user pasting
+    it would (``workspace-sync`` is this interpreter's ``python -m watcher``)."""
+    assert command.startswith("workspace-sync "), command
+    line = f"{shlex.quote(sys.executable)} -m watcher {command.removeprefix('workspace-sync ')}"
+    cwd.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(
+        ["/bin/sh", "-c", line], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )

@@ -7,15 +7,13 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import Setup, WatchStarter, run_cli, wait_until, write_config
+from tests.integration.helpers import guard_blocked, paste
 from tests.integration.test_backup import backup_setup, snapshots
 from watcher.config.load import read_toml
 
@@ -110,17 +108,6 @@ def test_a_refused_one_shot_run_is_not_health_ok(make_setup: Callable[..., Setup
     assert result.exit_code == 0, result.output
 
 
-def _shell(line: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a printed ``workspace-sync …`` line through a shell in ``cwd`` (``workspace-sync``
-    is this interpreter's ``python -m watcher``)."""
-    assert line.startswith("workspace-sync "), line
-    argv = f"{shlex.quote(sys.executable)} -m watcher {line.removeprefix('workspace-sync ')}"
-    cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(
-        ["/bin/sh", "-c", argv], cwd=cwd, capture_output=True, text=True, timeout=60
-    )
-
-
 def test_fix_of_a_config_found_as_dot_sync_toml_works_pasted_elsewhere(
     make_setup: Callable[..., Setup],
 ) -> None:
@@ -128,17 +115,12 @@ def test_fix_of_a_config_found_as_dot_sync_toml_works_pasted_elsewhere(
     lookup in that folder: the printed fix must still name it (``./sync.toml`` is found only
     there), quoted, so that pasted in another folder it runs this config, not fails with "no
     config found" (or runs another folder's ``sync.toml``)."""
-    setup = make_setup("mailbox")
-    setup.sync_root.mkdir(parents=True)
-    (setup.sync_root / "keep.txt").write_text("k")
-    setup.cloud.mkdir(parents=True)
-    for i in range(12):
-        (setup.cloud / f"old{i}.txt").write_text("old")
+    setup = guard_blocked(make_setup)
     project = setup.root / "my proj"
     project.mkdir()
     config = project / "sync.toml"
     shutil.copy2(setup.config, config)
-    refused = _shell("workspace-sync sync", project)
+    refused = paste("workspace-sync sync", project, timeout=60)
     assert refused.returncode == 1, refused.stderr
     fix = next(
         line.removeprefix("to resolve: ")
@@ -148,7 +130,7 @@ def test_fix_of_a_config_found_as_dot_sync_toml_works_pasted_elsewhere(
     assert (
         fix == f"workspace-sync sync --force --direction push --config {shlex.quote(str(config))}"
     )
-    forced = _shell(fix, setup.root / "elsewhere")
+    forced = paste(fix, setup.root / "elsewhere", timeout=60)
     assert forced.returncode == 0, forced.stderr
     assert sorted(p.name for p in setup.cloud.iterdir()) == ["_outbox", "keep.txt"]
 
@@ -204,12 +186,7 @@ def test_no_drain_into_a_workspace_that_went_away(
     itself disappears (a removable drive unplugged: its mount point goes too). An inbound
     file must stay in the outbox: the drain the push block lets through recreated the
     workspace folder on the root file system and moved the file there."""
-    setup = make_setup("mailbox")
-    setup.sync_root.mkdir(parents=True)
-    (setup.sync_root / "keep.txt").write_text("k")
-    setup.cloud.mkdir(parents=True)
-    for i in range(12):
-        (setup.cloud / f"old{i}.txt").write_text("old")
+    setup = guard_blocked(make_setup)
     watcher = start_watch(setup.config, ready="")
     wait_until(lambda: "blocked:" in watcher.text(), timeout=30)  # push refused, drain ran
     shutil.rmtree(setup.workspace)

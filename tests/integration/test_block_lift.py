@@ -6,14 +6,13 @@ from __future__ import annotations
 import json
 import re
 import shlex
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import Setup, WatchStarter, run_cli, wait_until
+from tests.integration.helpers import guard_blocked, paste
 
 #: The daemon must notice a resolving run in another process within this many seconds.
 LIFT_WITHIN = 2.0
@@ -24,17 +23,6 @@ def _status(setup: Setup) -> dict[str, Any]:
     assert result.exit_code == 0, result.output
     data: dict[str, Any] = json.loads(result.stdout)
     return data
-
-
-def _paste(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run a printed fix through a shell in ``cwd`` (``workspace-sync`` is this interpreter's
-    ``python -m watcher``)."""
-    assert command.startswith("workspace-sync "), command
-    line = f"{shlex.quote(sys.executable)} -m watcher {command.removeprefix('workspace-sync ')}"
-    cwd.mkdir(parents=True, exist_ok=True)
-    return subprocess.run(
-        ["/bin/sh", "-c", line], cwd=cwd, capture_output=True, text=True, timeout=120
-    )
 
 
 def _daemon_fix(text: str) -> str:
@@ -56,13 +44,8 @@ def test_force_push_in_another_process_lifts_the_block(
     """mailbox push refused by the delete guard (12 remote files, 1 local): the one-shot
     refusal and the daemon's log name ``--config``; the daemon's fix pasted in another folder
     succeeds, the daemon lifts the block within 2 s and pushes a new file."""
-    setup = make_setup("mailbox")
-    setup.sync_root.mkdir(parents=True)
-    (setup.sync_root / "keep.txt").write_text("k")
-    setup.cloud.mkdir(parents=True)
-    for i in range(12):
-        (setup.cloud / f"old{i}.txt").write_text("old")
-    one_shot = _paste(
+    setup = guard_blocked(make_setup)
+    one_shot = paste(
         f"workspace-sync sync --config {shlex.quote(str(setup.config))}", tmp_path / "a"
     )
     assert one_shot.returncode == 1, one_shot.stderr
@@ -74,7 +57,7 @@ def test_force_push_in_another_process_lifts_the_block(
     wait_until(lambda: "blocked:" in watcher.text(), timeout=30)
     assert _daemon_fix(watcher.text()) == fix
     assert _status(setup)["health"] == "blocked"
-    forced = _paste(_daemon_fix(watcher.text()), tmp_path / "b")
+    forced = paste(_daemon_fix(watcher.text()), tmp_path / "b")
     assert forced.returncode == 0, forced.stderr
     done = time.monotonic()
     wait_until(lambda: _lifted(setup), timeout=LIFT_WITHIN + 3, interval=0.1)
@@ -99,7 +82,7 @@ def test_resync_in_another_process_resumes_bisync(
     wait_until(lambda: "blocked:" in watcher.text(), timeout=30)
     fix = _daemon_fix(watcher.text())
     assert fix == f"workspace-sync sync --resync --config {shlex.quote(str(setup.config))}"
-    resync = _paste(fix, tmp_path / "elsewhere")
+    resync = paste(fix, tmp_path / "elsewhere")
     assert resync.returncode == 0, resync.stderr
     done = time.monotonic()
     data = wait_until(lambda: _lifted(setup), timeout=LIFT_WITHIN + 3, interval=0.1)
