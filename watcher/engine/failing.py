@@ -5,11 +5,11 @@ error line); every run counts them per step kind in the state dir's ``failing-pa
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 
 from watcher.engine.state import StatePaths, read_json, write_json
+from watcher.rclone.encoding import without_partial
 from watcher.rclone.result import LogEvent
 from watcher.rclone.runner import EventHook
 
@@ -17,8 +17,6 @@ from watcher.rclone.runner import EventHook
 STALL_AFTER = 3
 #: At most this many paths are counted per step kind (a run failing everywhere is not a list).
 MAX_PATHS = 100
-#: rclone's temporary upload name beside the real one: ``x.c47d5869.partial``.
-_PARTIAL = re.compile(r"\.[0-9a-f]{8}\.partial$")
 
 
 def failed_object(event: LogEvent) -> str | None:
@@ -29,7 +27,7 @@ def failed_object(event: LogEvent) -> str | None:
     obj = event.get("object")
     if not isinstance(obj, str) or not obj or str(event.get("objectType", "")).endswith("Fs"):
         return None
-    return _PARTIAL.sub("", obj)
+    return without_partial(obj)
 
 
 @dataclass

@@ -4,7 +4,6 @@ change is pushed (or pulled) as delete + create instead of failing every run (se
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from loguru import logger
@@ -14,7 +13,7 @@ from watcher.errors import SyncFailed
 from watcher.plan import Step, remote_join
 from watcher.plan.typechange import type_changes
 from watcher.rclone import Entry, RcloneResult, list_files
-from watcher.rclone.encoding import listable
+from watcher.rclone.encoding import listable, without_partial
 
 
 async def clear_type_changes(
@@ -55,10 +54,6 @@ async def clear_type_changes(
     return len(changed)
 
 
-#: rclone's temporary name for a file being written: ``NAME.<8 hex>.partial``.
-_PARTIAL = re.compile(r"\.[0-9a-f]{8}\.partial$")
-
-
 async def hidden_in_the_way(
     session: Session, step: Step, result: RcloneResult, src: list[Entry] | None
 ) -> str:
@@ -69,7 +64,7 @@ async def hidden_in_the_way(
     if result.ok or not src:
         return ""
     files = {entry.path for entry in src}
-    named = {_PARTIAL.sub("", error.split(": ", 1)[0]) for error in result.errors}
+    named = {without_partial(error.split(": ", 1)[0]) for error in result.errors}
     notes = []
     for path in sorted(named & files)[:3]:
         try:

@@ -18,6 +18,7 @@ characters rclone's own encoding would decode (``‛``, control pictures).
 from __future__ import annotations
 
 import os
+import re
 
 QUOTE = "\u201b"
 _CTL_FIRST, _CTL_LAST, _DEL_PICTURE = 0x2401, 0x241F, 0x2421
@@ -86,3 +87,13 @@ def reachable(name: str) -> bool:
     """False when rclone shows ``name`` with replacement characters: it stands for bytes that
     are not valid UTF-8, and rclone cannot open it by name."""
     return REPLACEMENT not in name
+
+
+#: rclone's temporary name for a file it is writing: ``NAME.<8 hex>.partial``.
+_PARTIAL = re.compile(r"\.[0-9a-f]{8}\.partial$")
+
+
+def without_partial(name: str) -> str:
+    """``name`` without rclone's temporary ``.<8 hex>.partial`` suffix (an error about the
+    upload of ``x`` names ``x.c47d5869.partial``)."""
+    return _PARTIAL.sub("", name)
