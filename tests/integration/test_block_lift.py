@@ -56,7 +56,9 @@ def test_force_push_in_another_process_lifts_the_block(
     watcher = start_watch(setup.config, ready="")
     wait_until(lambda: "blocked:" in watcher.text(), timeout=30)
     assert _daemon_fix(watcher.text()) == fix
-    assert _status(setup)["health"] == "blocked"
+    # daemon.json says blocked (rewritten within a second): only then can a lift be seen as one
+    data = wait_until(lambda: (d := _status(setup))["daemon"]["blocked"] and d, timeout=5)
+    assert data["daemon"]["blocked"] == fix and data["health"] == "blocked"
     forced = paste(_daemon_fix(watcher.text()), tmp_path / "b")
     assert forced.returncode == 0, forced.stderr
     done = time.monotonic()
