@@ -1,5 +1,6 @@
 """Real third-party servers on 127.0.0.1 for the tests: a private OpenSSH ``sshd`` (SFTP through
-``internal-sftp``), a ``wsgidav`` WebDAV server on ``cheroot`` and a ``pyftpdlib`` FTP server.
+``internal-sftp``), a ``wsgidav`` WebDAV server on ``cheroot``, a ``pyftpdlib`` FTP server and
+moto's S3 server (``moto[server]``).
 
 Unlike ``rclone serve``, these write an upload in place under its final name while it is still
 arriving (measured, see rclone-notes.md), which is what the inbound settle tests need. Each
@@ -9,12 +10,14 @@ is not installed or cannot start here; the fixtures turn that into a skip.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -28,6 +31,8 @@ SBIN_PATH = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin", "
 APT_SSH = "apt-get install openssh-server openssh-client"
 DAV_USER, DAV_PASS = "davuser", "dav-Pa55-word-5120"
 FTP_USER, FTP_PASS = "ftpuser", "ftp-Pa55-word-6631"
+MOTO_KEY, MOTO_SECRET = "AKIDMOTOTESTKEY", "moto-s3cr3t-Test-Value-27"
+PIP_TEST = "pip install -e '.[test]'"
 
 
 class ServerUnavailable(Exception):
@@ -47,6 +52,23 @@ def _wait_port(port: int, alive: Any, timeout: float = 10.0) -> bool:
         except OSError:
             time.sleep(0.02)
     return False
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM ``process``, SIGKILL it after 5 s; no-op once it has exited."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _last_line(log: Path) -> str:
+    """The last line a server wrote to ``log`` (why it could not start)."""
+    lines = log.read_text(errors="replace").strip().splitlines()
+    return lines[-1] if lines else "no output"
 
 
 # --------------------------------------------------------------------------- OpenSSH
@@ -91,13 +113,7 @@ class SshServer:
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        _terminate(self.process)
 
 
 def _keygen(path: Path, comment: str) -> None:
@@ -181,8 +197,7 @@ def start_sshd(base: Path, root: Path) -> SshServer:
     server = SshServer(port, root, user, base / "client_ed25519", known, proc, log)
     if not _wait_port(port, lambda: proc.poll() is None):
         server.stop()
-        reason = log.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        raise ServerUnavailable(f"sshd cannot start here: {reason[0]}")
+        raise ServerUnavailable(f"sshd cannot start here: {_last_line(log)}")
     return server
 
 
@@ -219,8 +234,7 @@ def start_wsgidav(root: Path) -> DavServer:
         from cheroot import wsgi
         from wsgidav.wsgidav_app import WsgiDAVApp
     except ImportError:
-        reason = "wsgidav/cheroot not installed: pip install -e '.[test]'"
-        raise ServerUnavailable(reason) from None
+        raise ServerUnavailable(f"wsgidav/cheroot not installed: {PIP_TEST}") from None
     root.mkdir(parents=True, exist_ok=True)
     app = WsgiDAVApp(
         {
@@ -287,7 +301,7 @@ def start_ftp(root: Path) -> FtpServer:
             from pyftpdlib.handlers import FTPHandler
             from pyftpdlib.servers import FTPServer
     except ImportError:
-        raise ServerUnavailable("pyftpdlib not installed: pip install -e '.[test]'") from None
+        raise ServerUnavailable(f"pyftpdlib not installed: {PIP_TEST}") from None
     root.mkdir(parents=True, exist_ok=True)
     quiet = logging.getLogger("pyftpdlib")  # with a handler of its own, it configures none
     if not quiet.handlers:
@@ -308,3 +322,78 @@ def start_ftp(root: Path) -> FtpServer:
         ftp.stop()
         raise ServerUnavailable("pyftpdlib did not start")
     return ftp
+
+
+# --------------------------------------------------------------------------- S3 (moto)
+
+
+#: ``python -c`` program that runs moto's server after asking Linux to SIGTERM it when the test
+#: process dies (``PR_SET_PDEATHSIG``), so a killed worker leaves no server behind.
+_MOTO_MAIN = (
+    "import ctypes, runpy, signal, sys; ctypes.CDLL(None).prctl(1, signal.SIGTERM); "
+    "sys.argv[0] = 'moto_server'; runpy.run_module('moto.server', run_name='__main__')"
+)
+
+
+@dataclass
+class MotoServer:
+    """moto's S3 server (``python -m moto.server``, a subprocess) on 127.0.0.1; every key pair
+    is accepted, these tests use :data:`MOTO_KEY`/:data:`MOTO_SECRET`."""
+
+    port: int
+    process: subprocess.Popen[bytes]
+    log: Path
+    key: str = MOTO_KEY
+    secret: str = MOTO_SECRET
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self) -> Any:
+        """A boto3 S3 client of this server (a second client, as another uploader would be)."""
+        import boto3  # moto[server] brings it; imported here so that test collection stays fast
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.key,
+            aws_secret_access_key=self.secret,
+            region_name="us-east-1",
+        )
+
+    def make_bucket(self, name: str) -> str:
+        """Create bucket ``name`` (3-63 characters: lower case, digits, ``-``); returns it."""
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def s3_options(self, bucket: str) -> dict[str, Any]:
+        """The ``[s3]`` table of a workspace-sync config for ``bucket`` on this server."""
+        keys = {"access_key_id": self.key, "secret_access_key": self.secret}
+        return {"endpoint": self.endpoint, "bucket": bucket, "provider": "Other", **keys}
+
+    def stop(self) -> None:
+        """Stop the server (SIGTERM, then SIGKILL)."""
+        _terminate(self.process)
+
+
+def start_moto(scratch: Path) -> MotoServer:
+    """Start moto's S3 server on a free 127.0.0.1 port (its log in ``scratch``); returns once it
+    accepts connections (~1-3 s: it imports every moto service)."""
+    if importlib.util.find_spec("moto") is None or importlib.util.find_spec("flask") is None:
+        raise ServerUnavailable(f"moto[server] not installed: {PIP_TEST}")
+    scratch.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    log = scratch / "moto.log"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _MOTO_MAIN, "-H", "127.0.0.1", "-p", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+    server = MotoServer(port, proc, log)
+    if not _wait_port(port, lambda: proc.poll() is None, timeout=30):
+        server.stop()
+        raise ServerUnavailable(f"moto's S3 server cannot start here: {_last_line(log)}")
+    return server
