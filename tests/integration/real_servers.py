@@ -2,7 +2,7 @@
 S3 server, OpenSSH ``sshd`` (SFTP), wsgidav (WebDAV) and pyftpdlib (FTP), each started once per
 test worker (a session fixture) and given a fresh remote root per test: a new bucket on moto, a
 new folder on the others. :class:`Remote` is a second client's view of that remote root (what
-another uploader or the gateway sees): ``tree``, ``put`` (with an mtime) and ``remove``."""
+another uploader or the gateway sees): ``tree`` and ``put`` (with an mtime)."""
 
 from __future__ import annotations
 
@@ -57,10 +57,6 @@ class Remote:
         """Write ``files`` (paths relative to the remote root) as another client would."""
         raise NotImplementedError
 
-    def remove(self, *rels: str) -> None:
-        """Delete files of the remote root as another client would."""
-        raise NotImplementedError
-
     def backup_files(self) -> dict[str, bytes]:
         """Every object of the backup folder (encrypted names and contents)."""
         raise NotImplementedError
@@ -106,10 +102,6 @@ class DiskRemote(Remote):
             path.write_bytes(_data(body))
             if mtime is not None:
                 os.utime(path, (mtime, mtime))
-
-    def remove(self, *rels: str) -> None:
-        for rel in rels:
-            (self.root / rel).unlink()
 
     def backup_files(self) -> dict[str, bytes]:
         return tree(self.served / self.backup_path)
@@ -157,10 +149,6 @@ class BucketRemote(Remote):
         for rel, body in files.items():
             key = f"share/{rel}"
             self.client.put_object(Bucket=self.bucket, Key=key, Body=_data(body), Metadata=meta)
-
-    def remove(self, *rels: str) -> None:
-        for rel in rels:
-            self.client.delete_object(Bucket=self.bucket, Key=f"share/{rel}")
 
     def backup_files(self) -> dict[str, bytes]:
         return self._objects("backup/")
