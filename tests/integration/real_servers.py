@@ -137,7 +137,10 @@ class BucketRemote(Remote):
             Bucket=self.bucket, Prefix=prefix
         ):
             for item in page.get("Contents", []):
-                body = self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"]
+                try:
+                    body = self.client.get_object(Bucket=self.bucket, Key=item["Key"])["Body"]
+                except self.client.exceptions.NoSuchKey:
+                    continue  # deleted since the listing (a running daemon moved it)
                 found[item["Key"][len(prefix) :]] = body.read()
         return found
 

@@ -61,11 +61,21 @@ def sync(case: Case, *args: str) -> Result:
     return result
 
 
-def healthy(case: Case) -> dict[str, Any]:
-    """``status --json`` says ``ok`` (the remote is reachable) and shows no secret."""
+def status(case: Case) -> dict[str, Any]:
+    """``status --json`` (exit 0, no secret shown)."""
     result = ok(run_cli("status", "--json", config=case.config))
     assert not [s for s in SECRETS if s in result.output], "a secret in status"
     data: dict[str, Any] = json.loads(result.stdout)
+    return data
+
+
+def healthy(case: Case, wait: float = 0) -> dict[str, Any]:
+    """``status --json`` says ``ok`` (the remote is reachable), at once or, with ``wait``,
+    within that many seconds (a daemon's follow-up run shows ``syncing`` meanwhile)."""
+    seen: list[dict[str, Any]] = []
+    with contextlib.suppress(AssertionError):
+        wait_until(lambda: seen.append(status(case)) or seen[-1]["health"] == "ok", wait, 0.2)
+    data = seen[-1]
     assert data["health"] == "ok", (data["health"], data["action"], data.get("remote"))
     return data
 
@@ -220,8 +230,7 @@ def test_watch_same_size_edit_and_folder_rename(
 
     assert not problems, "\n".join(problems) + "\n" + watcher.text()[-3000:]
     assert len(local) == len(files) and watcher.alive(), watcher.text()
-    data = run_cli("status", "--json", config=case.config)
-    assert json.loads(data.stdout)["health"] == "ok", data.output
+    healthy(case, wait=15)
 
 
 # ---------------------------------------------------------------------- f. backup + restore
