@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +17,6 @@ import pytest
 
 from tests.conftest import tree, write_config
 from tests.servers import (
-    APT_SSH,
     MotoServer,
     ServerUnavailable,
     start_ftp,
@@ -117,8 +115,8 @@ class BucketRemote(Remote):
     client: Any = field(init=False)
 
     def __post_init__(self) -> None:
+        self.server.make_bucket(self.bucket)
         self.client = self.server.client()
-        self.client.create_bucket(Bucket=self.bucket)
 
     def table(self) -> tuple[str, dict[str, Any]]:
         return "s3", self.server.s3_options(self.bucket)
@@ -181,9 +179,7 @@ class Pool:
         base = self.base / name
         if name == "moto":
             return start_moto(base)
-        if name == "sshd":
-            if shutil.which("ssh-keygen") is None:
-                raise ServerUnavailable(f"openssh-client (ssh-keygen) not installed: {APT_SSH}")
+        if name == "sshd":  # no sshd or ssh-keygen: ServerUnavailable naming the package
             return start_sshd(base / "conf", base / "root")
         if name == "wsgidav":
             return start_wsgidav(base / "root")
