@@ -44,6 +44,8 @@ FILES = {
 #: Files the excludes keep on their own side.
 JUNK = {".DS_Store": b"finder junk", "nested/scratch.tmp": b"temp"}
 SECRETS = (MOTO_SECRET, DAV_PASS, FTP_PASS)
+#: A name of 255 bytes (the limit): a second one in ``_inbox`` is shortened before its suffix.
+LONG = "L" * 251 + ".txt"
 OWN = ".workspace-sync"  # the drain's own hidden folders under _inbox
 PASSWORD = "correct horse battery staple 15"
 
@@ -95,29 +97,34 @@ def synced(files: dict[str, bytes]) -> dict[str, bytes]:
 
 def test_mailbox_push_then_drain_with_collisions(real_server: Remote, tmp_path: Any) -> None:
     """The first sync finds no remote root and creates it; the push carries the sync root
-    (not the excludes, not ``_inbox``/``_outbox``); then two inbound files whose names are
-    taken in ``_inbox`` (one nested) land beside them: nothing overwritten, the remote
-    ``_outbox`` emptied."""
+    (not the excludes, not ``_inbox``/``_outbox``); then three inbound files whose names are
+    taken in ``_inbox`` (one nested, one of 255 bytes) land beside them: nothing overwritten,
+    no name over 255 bytes, the remote ``_outbox`` emptied."""
     case = make_case(real_server, tmp_path, "mailbox")
     write_all(case.sync_root, {**FILES, **JUNK, "_outbox/local.txt": b"never pushed"})
     write_all(case.sync_root, {"_inbox/b.txt": b"already b", "_inbox/sub/c.txt": b"already c"})
 
     ok(sync(case))
     assert real_server.tree() == FILES
+    write_all(case.sync_root, {f"_inbox/{LONG}": b"already long"})
     inbound = {"_outbox/a.txt": "first a", "_outbox/b.txt": "second b"}
-    real_server.put({**inbound, "_outbox/sub/c.txt": "second c"})
+    real_server.put({**inbound, "_outbox/sub/c.txt": "second c", f"_outbox/{LONG}": "long"})
     ok(sync(case))
 
-    assert inbox(case) == {
+    got = inbox(case)
+    longs = {name: got.pop(name) for name in list(got) if name.startswith(LONG[:200])}
+    assert got == {
         "a.txt": b"first a",
         "b.txt": b"already b",
         "b (1).txt": b"second b",
         "sub/c.txt": b"already c",
         "sub/c (1).txt": b"second c",
     }
+    assert sorted(longs.values()) == [b"already long", b"long"], sorted(longs)
+    assert longs[LONG] == b"already long" and all(len(n.encode()) <= 255 for n in longs)
     assert real_server.tree() == FILES, "the remote _outbox was not emptied"
     runs = healthy(case)["last_runs"]
-    assert runs["push"]["ok"] and runs["drain"]["ok"] and runs["drain"]["transferred"] == 3
+    assert runs["push"]["ok"] and runs["drain"]["ok"] and runs["drain"]["transferred"] == 4
 
 
 # ------------------------------------------------------------------------- b. mirror + ingest
