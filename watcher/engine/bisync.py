@@ -22,6 +22,7 @@ from watcher.plan import Step, local_remote_dir
 from watcher.plan.bisync_names import ROOTS_DIR, BisyncNames, bisync_names, legacy_stem_matches
 from watcher.plan.resync import resync_effect
 from watcher.rclone import RcloneResult
+from watcher.rclone.features import bisync_compare_flags
 from watcher.rclone.ops import parse_time
 
 RESYNC_FIX = "workspace-sync sync --resync"
@@ -125,15 +126,17 @@ def resync_advice(cfg: Config) -> str:
     )
 
 
-def _bisync_args(
+async def _bisync_args(
     session: Session, step: Step, workdir: Path, *, dry_run: bool, force: bool
 ) -> list[str]:
     names = names_for(step, session.cfg)
+    resync = "--resync" in step.flags
     args = [
         "bisync",
         names.path1,
         names.path2,
         *step.flags,
+        *bisync_compare_flags(await session.features(), resync=resync),
         "--workdir",
         str(workdir),
         *step.filter.rclone_args(),
@@ -153,7 +156,7 @@ async def _dry_resync(session: Session, step: Step, prep: ResyncPrep, started: f
         )
         return RunRecord("bisync", True, message, started, time.time() - started, dry_run=True)
     with tempfile.TemporaryDirectory(prefix="resync-dry-", dir=session.paths.root) as tmp:
-        args = _bisync_args(session, step, Path(tmp), dry_run=True, force=False)
+        args = await _bisync_args(session, step, Path(tmp), dry_run=True, force=False)
         roots = prepare_roots(Path(tmp), names_for(step, session.cfg))
         result = await session.rc.run(args, cwd=roots)
     record = record_from("bisync", result, started, dry_run=True, extra=prep.note(dry_run=True))
@@ -193,7 +196,7 @@ async def run_bisync(
     carry_over(workdir, step, names)
     roots = prepare_roots(workdir, names)
     clear_stale_locks(workdir, step, session.cfg)
-    args = _bisync_args(session, step, workdir, dry_run=dry_run, force=force)
+    args = await _bisync_args(session, step, workdir, dry_run=dry_run, force=force)
     result = await session.rc.run(args, cwd=roots)
     record = record_from("bisync", result, started, dry_run=dry_run, extra=note)
     if result.ok:

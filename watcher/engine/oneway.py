@@ -19,6 +19,7 @@ from watcher.engine.typechange import clear_type_changes, hidden_in_the_way
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import Step
 from watcher.rclone import Entry, Rclone, RcloneResult, list_files
+from watcher.rclone.features import full_sync_flags
 
 #: Mirror backups older than this are pruned.
 BACKUP_RETENTION_DAYS = 30
@@ -126,7 +127,8 @@ async def run_one_way(
                 time.time() - started,
                 dry_run=dry_run,
             )
-    args = ["sync", step.src, step.dst, *filters, *step.flags]
+    compare = full_sync_flags(await session.features())
+    args = ["sync", step.src, step.dst, *filters, *step.flags, *compare]
     backup_dir = None
     if dry_run:
         args.append("--dry-run")

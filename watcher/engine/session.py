@@ -20,6 +20,7 @@ from watcher.rclone import (
 )
 from watcher.rclone.causes import auth_hint
 from watcher.rclone.conffile import backup_salt, render_section
+from watcher.rclone.features import Features, load_features
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,38 @@ class Session:
     #: Modification-time precision by remote root, once rclone has told it (it stays the
     #: backend's for the session's life: a daemon asks once, not on every pull).
     precisions: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    #: The remote backend's features once known (key ``"remote"``; see :meth:`features`).
+    known: dict[str, Features] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def remote(self) -> str:
+        """The root of the remote the features are asked for (``remote_name:``)."""
+        return f"{self.cfg.remote_name}:"
+
+    async def features(self) -> Features | None:
+        """What the remote's backend supports: stored when rclone.conf was written, asked
+        again (and stored) while unknown; ``None`` when rclone cannot say (compare as
+        before)."""
+        if "remote" not in self.known:
+            found = await load_features(
+                self.rc,
+                self.remote,
+                self.paths.features,
+                self.paths.fingerprint,
+                written=False,
+                backend=render_section(self.cfg)["type"],
+            )
+            if found is None:
+                return None
+            self.known["remote"] = found
+        return self.known["remote"]
 
     async def modtime_precision(self, root: str) -> float | None:
         """The precision of ``root``'s backend (:func:`watcher.rclone.modtime_precision`),
-        asked of rclone once per session; an unknown answer is asked again next time."""
+        asked of rclone once per session (the remote's comes from :meth:`features`); an
+        unknown answer is asked again next time."""
+        if root.startswith(self.remote) and "remote" in self.known:
+            return self.known["remote"].precision_ns / 1e9
         if root not in self.precisions:
             precision = await modtime_precision(self.rc, root)
             if precision is None:
@@ -80,7 +109,7 @@ async def open_session(cfg: Config) -> Session:
         logger.warning("WORKSPACE_SYNC_TEST_LIMITS=1: minimum intervals lowered for tests")
     paths = state_paths(cfg)
     binary = await find_rclone(cfg.rclone)
-    render_section(cfg)  # refuses provider "off" before anything is created
+    backend = render_section(cfg)["type"]  # refuses provider "off" before anything is created
     paths.create()
     rc = Rclone(
         binary,
@@ -92,6 +121,14 @@ async def open_session(cfg: Config) -> Session:
             cfg.provider, str(cfg.config_path), cfg.command("workspace-sync authorize")
         ),
     )
-    if await ensure_config_file(rc, cfg, paths.fingerprint):
+    written = await ensure_config_file(rc, cfg, paths.fingerprint)
+    if written:
         logger.debug("wrote {}", rc.config_file)
-    return Session(cfg, paths, binary, rc)
+    session = Session(cfg, paths, binary, rc)
+    root = session.remote
+    found = await load_features(
+        rc, root, paths.features, paths.fingerprint, written=written, backend=backend
+    )
+    if found is not None:
+        session.known["remote"] = found
+    return session

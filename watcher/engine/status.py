@@ -18,6 +18,7 @@ from watcher.engine.session import Session
 from watcher.engine.state import StatePaths, last_runs, read_json
 from watcher.plan import plan_cycle, remote_root
 from watcher.plan.resync import resync_effect
+from watcher.rclone.features import features_status
 
 REACH_TIMEOUT = 15.0
 REDACTED = "***"
@@ -99,6 +100,7 @@ async def gather_status(session: Session, *, check_remote: bool = True) -> dict[
         "stalled": stalled_paths(paths),
     }
     data["config_file"] = config_file_status(cfg, data["daemon"])
+    data["backend"] = features_status(await session.features(), bisync=cfg.mode == "bisync")
     if cfg.mode == "bisync":
         step = plan_cycle(cfg)[0]
         data["bisync_baseline"] = baseline_present(paths.bisync_workdir, step, cfg)
