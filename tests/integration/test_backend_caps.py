@@ -183,3 +183,27 @@ def test_webdav_bisync_same_size_edit_and_conflict_keep_everything(
     }
     assert tree(remote) == want, result.output
     assert tree(local) == want, result.output
+
+
+@pytest.mark.timeout(60)
+def test_setup_warns_after_writing_a_webdav_remote(
+    tmp_path: Path, dav: DavServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``setup`` on wsgidav writes the remote section, asks its features and warns before
+    the first dry run that same-size edits are carried only by ``watch``; the answer is
+    stored in the state folder keyed by the settings' fingerprint."""
+    out, options = tmp_path / "sync.toml", dav.rclone_options()
+    monkeypatch.setenv("WORKSPACE_SYNC_CUSTOM_PASS", options.pop("pass"))
+    args = ["setup", "--non-interactive", "-o", str(out), "--provider", "custom", "--mode"]
+    args += ["bisync", "--workspace", str(tmp_path / "ws"), "--custom-type", "webdav"]
+    for key, value in options.items():
+        args += ["--custom-option", f"{key}={value}"]
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    assert "keeps no modification times and no hashes" in warnings[0], result.output
+    assert "conflict_resolve = newer acts as local" in warnings[1], result.output
+    stored = list((tmp_path / "home").rglob("backend-features.json"))
+    assert len(stored) == 1, stored
+    data = json.loads(stored[0].read_text())
+    assert data["features"]["precision_ns"] == 3153600000000000000 and data["fingerprint"]

@@ -90,9 +90,10 @@ LOCAL = Features(
 )
 
 
-def parse_features(raw: bytes | str) -> Features:
-    """A :class:`Features` from ``rclone backend features`` JSON. Raises :class:`ValueError`
-    for output that is not that JSON."""
+def parse_features(raw: bytes | str, kind: str = "") -> Features:
+    """A :class:`Features` from ``rclone backend features`` JSON (``kind``: the remote's
+    rclone type, for messages). Raises :class:`ValueError` for output that is not that
+    JSON."""
     data = json.loads(raw)
     if not isinstance(data, dict) or not isinstance(data.get("Precision"), int):
         raise ValueError("not the output of rclone backend features")
@@ -103,7 +104,7 @@ def parse_features(raw: bytes | str) -> Features:
         move=bool(flags.get("Move")),
         dirmove=bool(flags.get("DirMove")),
         copy=bool(flags.get("Copy")),
-        kind=str(data.get("String", "")).split(" ", 1)[0],
+        kind=kind,
     )
 
 
@@ -206,7 +207,7 @@ def settings_fingerprint(fingerprint_file: Path) -> str:
     return value if isinstance(value, str) else ""
 
 
-async def ask_features(rc: Rclone, root: str) -> Features | None:
+async def ask_features(rc: Rclone, root: str, kind: str = "") -> Features | None:
     """``rclone backend features ROOT``, parsed; ``None`` when rclone cannot answer (logged
     once per process as a warning, at DEBUG after)."""
     result = await rc.run(
@@ -217,7 +218,7 @@ async def ask_features(rc: Rclone, root: str) -> Features | None:
     )
     try:
         if result.ok:
-            return parse_features(result.stdout)
+            return parse_features(result.stdout, kind)
     except ValueError:
         pass
     level = "DEBUG" if root in _UNANSWERED else "WARNING"
@@ -253,9 +254,14 @@ async def load_features(
         found = _read_cache(cache, fingerprint)
         if found is not None:
             return found
-    features = await ask_features(rc, root)
+    features = await ask_features(rc, root, backend)
     if features is not None and fingerprint:
-        stored = {**asdict(features), "hashes": sorted(features.hashes)}
-        data = {"version": CACHE_VERSION, "fingerprint": fingerprint, "features": stored}
-        write_private(cache, json.dumps(data, sort_keys=True))
+        store_features(cache, fingerprint, features)
     return features
+
+
+def store_features(cache: Path, fingerprint: str, features: Features) -> None:
+    """Keep ``features`` in ``cache`` (0600) for the settings ``fingerprint``."""
+    stored = {**asdict(features), "hashes": sorted(features.hashes)}
+    data = {"version": CACHE_VERSION, "fingerprint": fingerprint, "features": stored}
+    write_private(cache, json.dumps(data, sort_keys=True))
