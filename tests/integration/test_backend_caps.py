@@ -11,18 +11,18 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 import pytest
 
 from tests.conftest import WatchStarter, run_cli, tree, wait_until, write_config
+from tests.integration.test_inbound_partial import _serve
 from tests.servers import (
     APT_SSH,
     DavServer,
     FtpServer,
-    ServerUnavailable,
     SshServer,
     start_ftp,
     start_sshd,
@@ -34,25 +34,6 @@ from tests.servers import (
 def _test_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     """Short polls need the lowered test minimums (inherited by the daemon)."""
     monkeypatch.setenv("WORKSPACE_SYNC_TEST_LIMITS", "1")
-
-
-class _Stoppable(Protocol):
-    def stop(self) -> None: ...
-
-
-S = TypeVar("S", bound=_Stoppable)
-
-
-def _serve(start: Callable[[], S]) -> Iterator[S]:
-    """Start a server, skip the test with its reason when it cannot start, stop it after."""
-    try:
-        server = start()
-    except ServerUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -224,7 +224,7 @@ def status(ctx: click.Context, as_json: bool, offline: bool) -> None:
     cfg = load(ctx)
 
     async def go() -> dict[str, Any]:
-        session = await session_for(cfg)
+        session = await session_for(cfg, ask_features=not offline)
         return await gather_status(session, check_remote=not offline)
 
     data = run_async(go)

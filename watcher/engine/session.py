@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -22,6 +23,9 @@ from watcher.rclone.causes import auth_hint
 from watcher.rclone.conffile import backup_salt, render_section
 from watcher.rclone.features import Features, load_features
 
+#: Seconds before a session asks again for features rclone could not tell (server down).
+REASK_AFTER = 300.0
+
 
 @dataclass(frozen=True)
 class Session:
@@ -36,29 +40,38 @@ class Session:
     precisions: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
     #: The remote backend's features once known (key ``"remote"``; see :meth:`features`).
     known: dict[str, Features] = field(default_factory=dict, compare=False, repr=False)
+    #: When asking for them last failed (key ``"failed"``, monotonic seconds).
+    asked: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def remote(self) -> str:
         """The root of the remote the features are asked for (``remote_name:``)."""
         return f"{self.cfg.remote_name}:"
 
-    async def features(self) -> Features | None:
-        """What the remote's backend supports: stored when rclone.conf was written, asked
-        again (and stored) while unknown; ``None`` when rclone cannot say (compare as
-        before)."""
-        if "remote" not in self.known:
-            found = await load_features(
-                self.rc,
-                self.remote,
-                self.paths.features,
-                self.paths.fingerprint,
-                written=False,
-                backend=render_section(self.cfg)["type"],
-            )
-            if found is None:
-                return None
-            self.known["remote"] = found
-        return self.known["remote"]
+    async def features(self, *, ask: bool = True) -> Features | None:
+        """What the remote's backend supports: stored when rclone.conf was written; while
+        unknown, asked again (and stored) at most every :data:`REASK_AFTER` seconds (never
+        without ``ask``); ``None`` when rclone cannot say (files are compared as before)."""
+        if "remote" in self.known:
+            return self.known["remote"]
+        failed = self.asked.get("failed")
+        if failed is not None and time.monotonic() - failed < REASK_AFTER:
+            ask = False
+        found = await load_features(
+            self.rc,
+            self.remote,
+            self.paths.features,
+            self.paths.fingerprint,
+            written=False,
+            backend=render_section(self.cfg)["type"],
+            ask=ask,
+        )
+        if found is None:
+            if ask:
+                self.asked["failed"] = time.monotonic()
+            return None
+        self.known["remote"] = found
+        return found
 
     async def modtime_precision(self, root: str) -> float | None:
         """The precision of ``root``'s backend (:func:`watcher.rclone.modtime_precision`),
@@ -99,8 +112,10 @@ def secret_values(cfg: Config) -> Iterator[str]:
         yield backup_salt(cfg.backup.password)
 
 
-async def open_session(cfg: Config) -> Session:
-    """Find rclone, create the state folder and bring rclone.conf up to date.
+async def open_session(cfg: Config, *, ask_features: bool = True) -> Session:
+    """Find rclone, create the state folder and bring rclone.conf up to date; when it was
+    written (or nothing is stored), ask what the remote's backend supports (not without
+    ``ask_features``, e.g. ``status --offline``).
 
     Raises :class:`~watcher.errors.ConfigError` (exit 2) for a missing or old rclone or a
     provider that cannot be configured; nothing outside the state folder is touched.
@@ -125,10 +140,17 @@ async def open_session(cfg: Config) -> Session:
     if written:
         logger.debug("wrote {}", rc.config_file)
     session = Session(cfg, paths, binary, rc)
-    root = session.remote
     found = await load_features(
-        rc, root, paths.features, paths.fingerprint, written=written, backend=backend
+        rc,
+        session.remote,
+        paths.features,
+        paths.fingerprint,
+        written=written,
+        backend=backend,
+        ask=ask_features,
     )
     if found is not None:
         session.known["remote"] = found
+    elif ask_features:
+        session.asked["failed"] = time.monotonic()
     return session

@@ -100,7 +100,8 @@ async def gather_status(session: Session, *, check_remote: bool = True) -> dict[
         "stalled": stalled_paths(paths),
     }
     data["config_file"] = config_file_status(cfg, data["daemon"])
-    data["backend"] = features_status(await session.features(), bisync=cfg.mode == "bisync")
+    features = await session.features(ask=check_remote)
+    data["backend"] = features_status(features, bisync=cfg.mode == "bisync")
     if cfg.mode == "bisync":
         step = plan_cycle(cfg)[0]
         data["bisync_baseline"] = baseline_present(paths.bisync_workdir, step, cfg)

@@ -243,17 +243,20 @@ async def load_features(
     *,
     written: bool,
     backend: str = "",
+    ask: bool = True,
 ) -> Features | None:
     """The backend's features: :data:`LOCAL` for a ``local`` ``backend`` (the section's
     ``type``); from ``cache`` when it belongs to the current settings and rclone.conf was not
-    just ``written``; else asked of rclone and stored."""
+    just ``written``; else (with ``ask``) asked of rclone and stored."""
     if backend == "local":
         return LOCAL
     fingerprint = settings_fingerprint(fingerprint_file)
     if not written:
         found = _read_cache(cache, fingerprint)
-        if found is not None:
+        if found is not None or not ask:
             return found
+    if not ask:
+        return None
     features = await ask_features(rc, root, backend)
     if features is not None and fingerprint:
         store_features(cache, fingerprint, features)
