@@ -188,3 +188,30 @@ def test_setup_warns_after_writing_a_webdav_remote(
     assert len(stored) == 1, stored
     data = json.loads(stored[0].read_text())
     assert data["features"]["precision_ns"] == 3153600000000000000 and data["fingerprint"]
+
+
+@pytest.mark.timeout(60)
+def test_webdav_resync_keeps_every_remote_version(tmp_path: Path, dav: DavServer) -> None:
+    """``sync --resync`` on wsgidav with both sides holding other versions (one of the same
+    size), the remote ones written later: rclone ignores ``--resync-mode newer`` there and the
+    local versions win, so every remote version is kept as ``.conflict1`` first, and the
+    same-size pair is not left different on the two sides."""
+    config = config_for(tmp_path, "bisync", "webdav", dav.rclone_options())
+    local, remote = tmp_path / "ws" / "shared", dav.root / "share"
+    (local / "same.txt").write_bytes(b"lll")
+    (local / "diff.txt").write_bytes(b"local")
+    remote.mkdir(parents=True)
+    (remote / "same.txt").write_bytes(b"RRR")
+    (remote / "diff.txt").write_bytes(b"remote, longer")
+    for path in local.iterdir():  # the remote versions are the newer ones
+        os.utime(path, (time.time() - 60, time.time() - 60))
+    result = run_cli("sync", "--resync", config=config)
+    assert result.exit_code == 0, result.output
+    want = {
+        "same.txt": b"lll",
+        "same.txt.conflict1": b"RRR",
+        "diff.txt": b"local",
+        "diff.txt.conflict1": b"remote, longer",
+    }
+    assert tree(local) == want, result.output
+    assert tree(remote) == want, result.output
