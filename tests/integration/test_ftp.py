@@ -10,14 +10,16 @@ an empty source: the empty-source guard refuses it and every local file stays.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli, tree, write_config
+from tests.conftest import RCLONE, Setup, run_cli, tree, write_config
 from tests.integration.helpers import ok, write
+from tests.integration.test_backup import backup_setup, conf_of, snapshots
 from tests.servers import FtpServer, ServerUnavailable, start_ftp
 
 PASSWORD = "ftp backup pass phrase 77"
@@ -59,13 +61,11 @@ def status(config: Path) -> dict[str, Any]:
     return data
 
 
-@pytest.mark.parametrize("remote_path", ["share", "deep/er/share"])
-def test_first_mailbox_sync_creates_the_remote_root(
-    tmp_path: Path, ftpd: FtpServer, remote_path: str
-) -> None:
-    """A mailbox on a new FTP folder (also two levels deep): ``status`` says never-ran and
+def test_first_mailbox_sync_creates_the_remote_root(tmp_path: Path, ftpd: FtpServer) -> None:
+    """A mailbox on a new FTP folder two levels deep: ``status`` says never-ran and
     reachable, a dry run says what it would create and copy (and creates nothing), the first
     ``sync`` pushes the files and creates ``_outbox`` there."""
+    remote_path = "deep/er/share"
     config = ftp_config(tmp_path, ftpd, "mailbox", remote_path)
     sync_root = tmp_path / "ws" / "shared"
     write(sync_root, "a.txt", "alpha")
@@ -127,16 +127,39 @@ def test_bisync_resync_creates_the_remote_root(tmp_path: Path, ftpd: FtpServer) 
 
 
 def test_backup_and_prune_on_ftp(tmp_path: Path, ftpd: FtpServer) -> None:
-    """``backup --now``, ``backup list`` and ``backup prune`` (dry run and real) on FTP, whose
-    backup folder does not exist before the first snapshot; prune names no ``incomplete/``."""
+    """A mailbox on a new top-level FTP folder syncs; ``backup prune`` before the first
+    snapshot (no backup folder yet), two ``backup --now`` and a prune that deletes the older
+    one; prune names no ``incomplete/``."""
     backup = {"enabled": True, "password": PASSWORD, "keep_last": 1, "keep_daily": 0}
     config = ftp_config(tmp_path, ftpd, "mailbox", "share", backup=backup)
     write(tmp_path / "ws" / "shared", "a.txt", "alpha")
-    assert json.loads(ok(run_cli("backup", "list", "--json", config=config)).output) == []
-    ok(run_cli("backup", "prune", "--dry-run", config=config))
+    ok(run_cli("sync", config=config))
+    assert tree(ftpd.root / "share") == {"a.txt": b"alpha"}
+    assert "0 kept, 0 would delete" in ok(run_cli("backup", "prune", "-n", config=config)).output
+    ok(run_cli("backup", "--now", config=config))
     ok(run_cli("backup", "--now", config=config))
     listed = json.loads(ok(run_cli("backup", "list", "--json", config=config)).output)
-    assert len(listed) == 1
-    dry = ok(run_cli("backup", "prune", "--dry-run", config=config))
-    assert "incomplete" not in dry.output and "1 kept, 0 would delete" in dry.output
-    ok(run_cli("backup", "prune", config=config))
+    assert len(listed) == 2
+    pruned = ok(run_cli("backup", "prune", config=config))
+    assert "incomplete" not in pruned.output and "1 kept, 1 deleted" in pruned.output
+    assert f"deleted  {listed[0]['name']}" in pruned.output
+    left = json.loads(ok(run_cli("backup", "list", "--json", config=config)).output)
+    assert [s["name"] for s in left] == [listed[1]["name"]]
+
+
+def test_prune_leaves_the_legacy_incomplete_folder_alone(make_setup: Callable[..., Setup]) -> None:
+    """Prune (local provider) neither lists nor deletes the ``incomplete/`` folder of earlier
+    versions: it does not touch what it does not need (issue 19), even an old upload there."""
+    setup = backup_setup(make_setup, None, keep_last=1, keep_daily=0)
+    assert snapshots(setup) == []  # writes the tool's rclone.conf
+    legacy = "cloud-backup:incomplete/20260901T100000Z.tar"
+    assert RCLONE
+    for args in (["rcat", legacy], ["touch", "--timestamp", "2026-09-01T10:00:00", legacy]):
+        rclone = [RCLONE, "--config", str(conf_of(setup)), *args]
+        subprocess.run(rclone, input=b"old layout", capture_output=True, timeout=60, check=True)
+    dry = ok(run_cli("backup", "prune", "--dry-run", config=setup.config))
+    assert "incomplete" not in dry.output, dry.output
+    ok(run_cli("backup", "prune", config=setup.config))
+    listed = [RCLONE, "--config", str(conf_of(setup)), "lsf", "cloud-backup:incomplete"]
+    kept = subprocess.run(listed, capture_output=True, text=True, timeout=60, check=True)
+    assert kept.stdout.split() == ["20260901T100000Z.tar"]
