@@ -13,7 +13,7 @@ from loguru import logger
 from watcher.config import Config
 from watcher.engine.guard import check_one_way
 from watcher.engine.pulled import PullRecord, build_record, drop_pristine, read_record, write_record
-from watcher.engine.remote_root import create_remote_root, dry_push_to_missing
+from watcher.engine.remote_root import create_and_list, dry_push_to_missing
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.engine.typechange import clear_type_changes, hidden_in_the_way
@@ -119,10 +119,8 @@ async def run_one_way(
                 step.kind, True, message, started, time.time() - started, dry_run=dry_run
             )
         listed = guarded
-        if step.kind == "push" and listed[1] is None:
-            if dry_run:
-                return dry_push_to_missing(step, listed[0] or [], started)
-            await create_remote_root(session, step.dst)
+        if dry_run and step.kind == "push" and listed[1] is None:
+            return dry_push_to_missing(step, listed[0] or [], started)
     src, dst, precision = listed
     args = ["sync", step.src, step.dst, *filters, *step.flags]
     backup_dir = None
@@ -148,12 +146,14 @@ async def run_one_way(
 async def _guard(
     session: Session, step: Step, filters: list[str], *, dry_run: bool
 ) -> Listed | None:
-    """List both sides and apply :func:`check_one_way`: raise :class:`SafetyRefusal` when it
-    refuses; ``None`` when there is nothing to do (no source, an empty destination); else the
-    listings."""
+    """List both sides (a push first creates a missing remote root and lists it again) and
+    apply :func:`check_one_way`: raise :class:`SafetyRefusal` when it refuses; ``None`` when
+    there is nothing to do (no source, an empty destination); else the listings."""
     cfg = session.cfg
     mirror_pull = step.kind == "pull" and cfg.mode == "mirror" and not dry_run
     src, dst, precision = await guard_listings(session, step, filters, probe=mirror_pull)
+    if step.kind == "push" and dst is None and src is not None and not dry_run:
+        dst = await create_and_list(session, step.dst, filters)
     verdict = check_one_way(step.src, step.dst, src, dst, cfg.max_delete)
     if verdict.refuse:
         fix = force_hint(step, cfg)

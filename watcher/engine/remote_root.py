@@ -4,7 +4,8 @@ rclone creates a missing destination itself on most backends, but not on every F
 against pyftpdlib, whose ``501`` for a missing folder rclone does not read as "not found",
 ``rclone sync`` (and its ``--dry-run``) fails with "error reading destination root directory".
 So a push whose guard listing found no remote root creates it first (``rclone mkdir``, parents
-included), and a dry run says what it would create and copy instead of running rclone.
+included) and lists it again, and a dry run says what it would create and copy instead of
+running rclone.
 
 Only pushes do this: a pull from a missing remote root is refused by the empty-source guard
 (:mod:`watcher.engine.guard`) and nothing is created.
@@ -20,7 +21,7 @@ from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SyncFailed
 from watcher.plan import Step
-from watcher.rclone import Entry
+from watcher.rclone import Entry, list_files
 
 
 async def create_remote_root(session: Session, root: str) -> None:
@@ -30,6 +31,18 @@ async def create_remote_root(session: Session, root: str) -> None:
     if not result.ok:
         raise SyncFailed(f"cannot create {root}: {result.message()}")
     logger.info("created {}", root)
+
+
+async def create_and_list(session: Session, root: str, filters: list[str]) -> list[Entry]:
+    """:func:`create_remote_root`, then what ``root`` holds (after ``filters``): nothing, for
+    a folder that was really missing; a listing that called a full folder missing is caught
+    here, before a push could skip the delete guard. Raises :class:`SyncFailed` when it
+    cannot be created or listed."""
+    await create_remote_root(session, root)
+    listing = await list_files(session.rc, root, filters)
+    if listing is None:
+        raise SyncFailed(f"{root} was created but cannot be listed; nothing was pushed")
+    return listing
 
 
 def dry_push_to_missing(step: Step, src: list[Entry], started: float) -> RunRecord:
