@@ -14,6 +14,7 @@ from loguru import logger
 from watcher.config import Config
 from watcher.engine.oneway import record_from
 from watcher.engine.procs import is_live_rclone
+from watcher.engine.remote_root import create_remote_root
 from watcher.engine.resync import ResyncPrep, prepare_resync
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
@@ -190,7 +191,7 @@ async def run_bisync(
             return await _dry_resync(session, step, prep, started)
         note = prep.note(dry_run=False)
         Path(step.src).mkdir(parents=True, exist_ok=True)
-        await session.rc.run(["mkdir", step.dst], per_file=False)
+        await create_remote_root(session, step.dst)
     workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     names = names_for(step, session.cfg)
     carry_over(workdir, step, names)

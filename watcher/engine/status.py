@@ -69,7 +69,7 @@ async def remote_reachable(session: Session) -> dict[str, Any]:
     )
     if result.ok:
         return {"reachable": True, "message": "ok"}
-    if result.exit_code == 3 and not result.timed_out:
+    if result.dir_not_found:
         return {"reachable": True, "message": f"{root} does not exist yet"}
     return {"reachable": False, "message": result.message()}
 
