@@ -12,7 +12,6 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ import anyio
 import pytest
 
 from tests.conftest import (
+    RCLONE,
     S3Server,
     Setup,
     cli_subprocess,
@@ -51,6 +51,7 @@ from tests.integration.fault_helpers import (
     synced_view,
 )
 from tests.integration.helpers import Backend, backend_fixture, ok, paths_of, write_all
+from tests.nobody import NobodyRuntime, build_runtime
 from watcher.config import load_config
 from watcher.engine import last_runs, open_session, run_cycle
 
@@ -592,10 +593,22 @@ def nobody_dir() -> Iterator[Path]:
     try:
         yield root
     finally:
+        shutil.rmtree(root.with_name(root.name + "-py"), ignore_errors=True)
         for path in [root, *root.rglob("*")]:
             if not path.is_symlink():
                 path.chmod(0o700)
         shutil.rmtree(root)
+
+
+def nobody_runtime(dest: Path) -> NobodyRuntime:
+    """The tool copied where ``nobody`` can read it (the checkout may sit under a 0700
+    folder); skips the test with the reason when ``nobody`` cannot run it."""
+    nobody = pwd.getpwnam("nobody")
+    assert RCLONE
+    runtime = build_runtime(dest, RCLONE, nobody.pw_uid, nobody.pw_gid)
+    if isinstance(runtime, str):
+        pytest.skip(runtime)
+    return runtime
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
@@ -625,10 +638,12 @@ def test_unreadable_file_reported_nothing_lost(nobody_dir: Path) -> None:
         (home / sub).mkdir(parents=True)
     _chown_tree(nobody_dir, nobody.pw_uid, nobody.pw_gid)
     (workspace / "shared/locked/secret.txt").chmod(0)
+    runtime = nobody_runtime(nobody_dir.with_name(nobody_dir.name + "-py"))
     env = {
         "PATH": os.environ["PATH"],
         "HOME": str(home),
         **{f"XDG_{k.upper()}_HOME": str(home / k) for k in ("config", "state", "cache", "data")},
+        **runtime.env,
     }
     done = subprocess.run(
         [
@@ -636,7 +651,7 @@ def test_unreadable_file_reported_nothing_lost(nobody_dir: Path) -> None:
             f"--reuid={nobody.pw_uid}",
             f"--regid={nobody.pw_gid}",
             "--clear-groups",
-            *(sys.executable, "-m", "watcher", "--config", str(config), "sync"),
+            *(runtime.python, "-m", "watcher", "--config", str(config), "sync"),
         ],
         capture_output=True,
         text=True,

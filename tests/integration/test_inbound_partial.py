@@ -308,9 +308,8 @@ def test_ftp_paced_stor_lands_once(
     ``_outbox``: one complete copy lands, no partial ones, the outbox is emptied."""
     config = gateway(tmp_path, "custom", custom("ftp", ftpd.rclone_options()))
     outbox, inbox = ftpd.root / "share" / "_outbox", tmp_path / "ws" / "shared" / "_inbox"
-    # pyftpdlib answers a missing folder with 501, which rclone does not read as "not found"
-    # (rclone-notes.md), so the remote root must exist before the first cycle.
-    outbox.mkdir(parents=True)
+    # The remote root does not exist yet: pyftpdlib answers its listing with 501, which the
+    # daemon's first cycle reads as "not found" and creates it (issue 15).
     watcher = start_watch(config)
     ready_outbox(watcher, outbox)
     chunks = [payload(128 * 1024) for _ in range(8)]

@@ -156,9 +156,10 @@ def load(ctx: click.Context, *, summaries: bool = True) -> Config:
     return cfg
 
 
-async def session_for(cfg: Config) -> Session:
-    """Open a session (rclone found, state dir and rclone.conf ready)."""
-    return await open_session(cfg)
+async def session_for(cfg: Config, *, ask_features: bool = True) -> Session:
+    """Open a session (rclone found, state dir and rclone.conf ready; see
+    :func:`~watcher.engine.open_session`)."""
+    return await open_session(cfg, ask_features=ask_features)
 
 
 def version_text() -> str:

@@ -11,16 +11,15 @@ import click
 from watcher.cli.app import Options, cli, common_options, fail, load, run_async, session_for
 from watcher.config import Config
 from watcher.engine.backup import (
-    PruneReport,
     Snapshot,
     SnapshotReport,
     check_restore_target,
     list_snapshots,
-    prune_snapshots,
     require_backup,
     restore_snapshot,
     take_snapshot,
 )
+from watcher.engine.backup_prune import PruneReport, prune_snapshots
 from watcher.errors import WorkspaceSyncError
 
 
@@ -129,7 +128,7 @@ def prune(ctx: click.Context, dry_run: bool) -> None:
     verb = "would delete" if dry_run else "deleted"
     for s in report.deleted:
         click.echo(f"{verb}  {s.name}")
-    for name in report.incomplete:
+    for name in report.leftovers:
         click.echo(f"{verb}  {name}")
     if ctx.ensure_object(Options).verbosity >= 0:
         for s in report.kept:

@@ -202,6 +202,7 @@ def _print_status(data: dict[str, Any]) -> None:
                 else f"MISSING: run `{data['command']}` (see action)",
             )
         )
+    rows += [("warning", line) for line in (data.get("backend") or {}).get("warnings", [])]
     rows.append(("daemon", _daemon_line(data["daemon"], data["config"])))
     rows += [("config file", line) for line in [_config_file_line(data)] if line]
     rows += _run_rows(data)
@@ -223,7 +224,7 @@ def status(ctx: click.Context, as_json: bool, offline: bool) -> None:
     cfg = load(ctx)
 
     async def go() -> dict[str, Any]:
-        session = await session_for(cfg)
+        session = await session_for(cfg, ask_features=not offline)
         return await gather_status(session, check_remote=not offline)
 
     data = run_async(go)

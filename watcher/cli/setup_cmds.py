@@ -26,6 +26,7 @@ from watcher.engine import open_session, run_cycle
 from watcher.log import setup_logging
 from watcher.plan.resync import resync_effect
 from watcher.rclone import RcloneBinary
+from watcher.rclone.features import capability_warnings
 from watcher.wizard import (
     BACKUP_INTRO,
     BACKUP_WARNING,
@@ -355,7 +356,10 @@ def _first_dry_run(output: Path) -> None:
         )
 
     async def go() -> Any:
-        session = await open_session(cfg)
+        session = await open_session(cfg)  # writes the remote section, asks its features
+        features = await session.features()
+        for line in capability_warnings(features, bisync=cfg.mode == "bisync"):
+            click.echo(f"warning: {line}", err=True)
         return await run_cycle(session, dry_run=True, resync=cfg.mode == "bisync")
 
     report = run_async(go)

@@ -8,7 +8,8 @@ import anyio
 from loguru import logger
 
 from watcher.engine import Session
-from watcher.engine.backup import prune_snapshots, take_snapshot
+from watcher.engine.backup import take_snapshot
+from watcher.engine.backup_prune import prune_snapshots
 from watcher.engine.state import last_runs
 
 #: Seconds after start-up before the first snapshot of a config that never took one (lets the

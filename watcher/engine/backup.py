@@ -34,9 +34,7 @@ from watcher.engine.tarstream import OwnedFd, TarStats, extract_tar, widen_pipe,
 from watcher.errors import ConfigError, SyncFailed, UsageError
 from watcher.plan.cycle import PARTIAL_EXCLUDES
 from watcher.plan.filters import PathFilter
-from watcher.plan.retention import keep
 from watcher.plan.snapshots import (
-    INCOMPLETE,
     SNAPSHOTS,
     Layout,
     classify,
@@ -54,9 +52,6 @@ T = TypeVar("T")
 
 #: How long a one-shot ``backup`` waits for a sync run of the same config to finish.
 LOCK_WAIT = 60.0
-#: Interrupted uploads (a ``.tar`` without manifest) older than this are removed by prune (a
-#: snapshot in flight holds the run lock, so only another machine's upload could be younger).
-INCOMPLETE_GRACE = 3600.0
 
 
 @dataclass(frozen=True)
@@ -101,17 +96,6 @@ class SnapshotReport:
                 self.skipped[:3]
             )
         return text
-
-
-@dataclass
-class PruneReport:
-    """What a prune kept and deleted (or would, with ``dry_run``)."""
-
-    kept: list[Snapshot]
-    deleted: list[Snapshot]
-    #: Interrupted uploads and stray manifests removed, as ``folder/name`` on the crypt remote.
-    incomplete: list[str]
-    dry_run: bool = False
 
 
 def require_backup(cfg: Config) -> None:
@@ -324,11 +308,14 @@ async def list_snapshots(session: Session) -> list[Snapshot]:
     """Complete snapshots (and ``.tar`` files put in ``snapshots/`` by hand), oldest first.
     Interrupted uploads, which have no manifest, are never listed."""
     require_backup(session.cfg)
-    entries, layout = await _snapshot_layout(session)
-    return _listed(entries, layout)
+    entries, layout = await snapshot_layout(session)
+    return complete_snapshots(entries, layout)
 
 
-def _listed(entries: dict[str, Entry], layout: Layout) -> list[Snapshot]:
+def complete_snapshots(entries: dict[str, Entry], layout: Layout) -> list[Snapshot]:
+    """The snapshots of ``layout`` (complete ones and ``.tar`` files put there by hand) with
+    their times, oldest first."""
+
     def when(name: str) -> datetime:
         return snapshot_time(name) or datetime.fromtimestamp(entries[name].mtime, timezone.utc)
 
@@ -336,7 +323,7 @@ def _listed(entries: dict[str, Entry], layout: Layout) -> list[Snapshot]:
     return sorted(snapshots, key=lambda s: (s.time, s.name))
 
 
-async def _snapshot_layout(session: Session) -> tuple[dict[str, Entry], Layout]:
+async def snapshot_layout(session: Session) -> tuple[dict[str, Entry], Layout]:
     """The files in ``snapshots/`` by name (none when the folder does not exist yet), sorted
     into complete snapshots, interrupted uploads and the rest; raises when none decrypts."""
     found = await list_files(session.rc, crypt_path(session.cfg, SNAPSHOTS))
@@ -379,66 +366,3 @@ def check_restore_target(dest: Path) -> None:
         raise UsageError(f"--to {dest} exists and is not a folder; give an empty or new folder")
     if dest.is_dir() and any(dest.iterdir()):
         raise UsageError(f"--to {dest} is not empty; restore into an empty or new folder")
-
-
-async def prune_snapshots(
-    session: Session, *, dry_run: bool = False, lock_wait: float = LOCK_WAIT
-) -> PruneReport:
-    """Delete the snapshots the retention policy does not keep (with their manifests), and
-    interrupted uploads and stray manifests older than :data:`INCOMPLETE_GRACE`, under the run
-    lock. Files whose names the tool did not write are never deleted."""
-    cfg = session.cfg
-    require_backup(cfg)
-    policy = cfg.backup
-    async with session.run_lock(lock_wait):
-        entries, layout = await _snapshot_layout(session)
-        snapshots = _listed(entries, layout)
-        ours = [s for s in snapshots if snapshot_time(s.name) is not None]
-        kept_times = keep(
-            (s.time for s in ours),
-            policy.keep_last,
-            policy.keep_daily,
-            policy.keep_weekly,
-            policy.keep_monthly,
-        )
-        doomed = [s for s in ours if s.time not in kept_times]
-        kept = [s for s in snapshots if s not in doomed]
-        stale = await _stale_leftovers(session, entries, layout)
-        if not dry_run:
-            names = [n for s in doomed for n in (manifest_name(s.name), s.name)]
-            await _delete(session, SNAPSHOTS, names)
-            await _delete(session, SNAPSHOTS, stale.get(SNAPSHOTS, []))
-            await _delete(session, INCOMPLETE, stale.get(INCOMPLETE, []))
-    leftovers = [f"{folder}/{name}" for folder, names in stale.items() for name in names]
-    report = PruneReport(kept, doomed, leftovers, dry_run)
-    logger.info(
-        "backup prune: {} {} snapshots, kept {}",
-        "would delete" if dry_run else "deleted",
-        len(doomed),
-        len(kept),
-    )
-    return report
-
-
-async def _stale_leftovers(
-    session: Session, entries: dict[str, Entry], layout: Layout
-) -> dict[str, list[str]]:
-    """Interrupted uploads and stray manifests in ``snapshots/``, and uploads left in the
-    ``incomplete/`` folder of earlier versions, older than :data:`INCOMPLETE_GRACE`."""
-    cutoff = time.time() - INCOMPLETE_GRACE
-    leftovers = [n for n in layout.unfinished + layout.stray_manifests if entries[n].mtime < cutoff]
-    old = await list_files(session.rc, crypt_path(session.cfg, INCOMPLETE)) or []
-    return {
-        SNAPSHOTS: leftovers,
-        INCOMPLETE: [e.path for e in old if e.mtime < cutoff],
-    }
-
-
-async def _delete(session: Session, folder: str, names: list[str]) -> None:
-    if not names:
-        return
-    result = await session.rc.run(
-        ["delete", crypt_path(session.cfg, folder)], files_from=names, per_file=True
-    )
-    if not result.ok:
-        raise SyncFailed(f"deleting old snapshots failed: {result.message()}")

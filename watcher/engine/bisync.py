@@ -14,6 +14,7 @@ from loguru import logger
 from watcher.config import Config
 from watcher.engine.oneway import record_from
 from watcher.engine.procs import is_live_rclone
+from watcher.engine.remote_root import create_remote_root
 from watcher.engine.resync import ResyncPrep, prepare_resync
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
@@ -22,6 +23,7 @@ from watcher.plan import Step, local_remote_dir
 from watcher.plan.bisync_names import ROOTS_DIR, BisyncNames, bisync_names, legacy_stem_matches
 from watcher.plan.resync import resync_effect
 from watcher.rclone import RcloneResult
+from watcher.rclone.features import bisync_compare_flags
 from watcher.rclone.ops import parse_time
 
 RESYNC_FIX = "workspace-sync sync --resync"
@@ -125,15 +127,17 @@ def resync_advice(cfg: Config) -> str:
     )
 
 
-def _bisync_args(
+async def _bisync_args(
     session: Session, step: Step, workdir: Path, *, dry_run: bool, force: bool
 ) -> list[str]:
     names = names_for(step, session.cfg)
+    resync = "--resync" in step.flags
     args = [
         "bisync",
         names.path1,
         names.path2,
         *step.flags,
+        *bisync_compare_flags(await session.features(), resync=resync),
         "--workdir",
         str(workdir),
         *step.filter.rclone_args(),
@@ -153,7 +157,7 @@ async def _dry_resync(session: Session, step: Step, prep: ResyncPrep, started: f
         )
         return RunRecord("bisync", True, message, started, time.time() - started, dry_run=True)
     with tempfile.TemporaryDirectory(prefix="resync-dry-", dir=session.paths.root) as tmp:
-        args = _bisync_args(session, step, Path(tmp), dry_run=True, force=False)
+        args = await _bisync_args(session, step, Path(tmp), dry_run=True, force=False)
         roots = prepare_roots(Path(tmp), names_for(step, session.cfg))
         result = await session.rc.run(args, cwd=roots)
     record = record_from("bisync", result, started, dry_run=True, extra=prep.note(dry_run=True))
@@ -187,13 +191,13 @@ async def run_bisync(
             return await _dry_resync(session, step, prep, started)
         note = prep.note(dry_run=False)
         Path(step.src).mkdir(parents=True, exist_ok=True)
-        await session.rc.run(["mkdir", step.dst], per_file=False)
+        await create_remote_root(session, step.dst)
     workdir.mkdir(parents=True, exist_ok=True, mode=0o700)
     names = names_for(step, session.cfg)
     carry_over(workdir, step, names)
     roots = prepare_roots(workdir, names)
     clear_stale_locks(workdir, step, session.cfg)
-    args = _bisync_args(session, step, workdir, dry_run=dry_run, force=force)
+    args = await _bisync_args(session, step, workdir, dry_run=dry_run, force=force)
     result = await session.rc.run(args, cwd=roots)
     record = record_from("bisync", result, started, dry_run=dry_run, extra=note)
     if result.ok:

@@ -271,9 +271,11 @@ async def run_cycle(
     cfg = session.cfg
     failures = PathFailures(forward=on_event)
     session = dataclasses.replace(session, rc=session.rc.with_event_hook(failures.hook))
+    features = await session.features()
+    modtime = features is None or features.modtime
     steps = tuple(
         s
-        for s in plan_cycle(cfg, direction=direction, resync=resync)
+        for s in plan_cycle(cfg, direction=direction, resync=resync, remote_modtime=modtime)
         if only is None or s.kind in only
     )
     report = CycleReport()

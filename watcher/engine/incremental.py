@@ -31,6 +31,7 @@ from watcher.fsutil import special_kind
 from watcher.log import info_once
 from watcher.plan import Step
 from watcher.rclone.encoding import listable
+from watcher.rclone.features import listed_push_flags
 
 
 class NeedsFullPush(Exception):
@@ -78,8 +79,11 @@ async def run_incremental_push(
     if too_many_deletes(deletes, known_dest_files, session.cfg.max_delete):
         raise NeedsFullPush(f"{deletes} deletions")
     # The paths are already filtered: rclone will not combine --files-from-raw with filters.
+    # Listed paths are known to have changed: on a backend whose modtimes cannot tell two
+    # versions of one size apart, upload them regardless (--ignore-times).
+    compare = listed_push_flags(await session.features())
     result = await session.rc.run(
-        ["sync", step.src, step.dst, "--no-traverse", *session.link_args()],
+        ["sync", step.src, step.dst, "--no-traverse", *session.link_args(), *compare],
         files_from=sorted(paths),
     )
     record = record_from(

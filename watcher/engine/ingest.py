@@ -28,6 +28,7 @@ from loguru import logger
 
 from watcher.engine.arrival import Arrival, outbox_path, run_arrival_hook, workspace_relative
 from watcher.engine.names import FreeNames, listing_lister
+from watcher.engine.remote_root import create_remote_root
 from watcher.engine.session import Session
 from watcher.engine.settle import Readiness, local_ready
 from watcher.engine.state import RunRecord, read_json, write_json
@@ -125,11 +126,15 @@ def _is_claim(path: str) -> bool:
     return path.split("/", 1)[0].startswith(DRAIN_PREFIX)
 
 
-async def _remote_outbox(session: Session, step: Step) -> dict[str, Entry]:
-    """The remote ``_outbox`` (a missing one is empty), without the drain's claim folders."""
+async def _remote_outbox(session: Session, step: Step, *, create: bool) -> dict[str, Entry]:
+    """The remote ``_outbox`` (a missing one is empty, and with ``create`` created, parents
+    included: not every FTP server lets rclone upload into a missing folder), without the
+    drain's claim folders."""
     args = ["--exclude", f"/{DRAIN_PREFIX}*/**"]
-    entries = await list_files(session.rc, step.dst, args) or []
-    return {e.path: e for e in entries if not _is_claim(e.path)}
+    entries = await list_files(session.rc, step.dst, args)
+    if entries is None and create:
+        await create_remote_root(session, step.dst)
+    return {e.path: e for e in entries or [] if not _is_claim(e.path)}
 
 
 def _confirm_pending(
@@ -270,7 +275,7 @@ async def run_ingest(session: Session, step: Step, *, dry_run: bool = False) -> 
         return _record(
             started, Upload([], []), settled, dry_run=dry_run, note=note, unreadable=unreadable
         )
-    remote = await _remote_outbox(session, step)
+    remote = await _remote_outbox(session, step, create=not dry_run)
     todo = _confirm_pending(ledger, settled.ready, listing, remote)
     plan = plan_names(todo, list(remote))
     if not dry_run:

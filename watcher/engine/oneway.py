@@ -13,12 +13,14 @@ from loguru import logger
 from watcher.config import Config
 from watcher.engine.guard import check_one_way
 from watcher.engine.pulled import PullRecord, build_record, drop_pristine, read_record, write_record
+from watcher.engine.remote_root import create_and_list, dry_push_to_missing
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.engine.typechange import clear_type_changes, hidden_in_the_way
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import Step
 from watcher.rclone import Entry, Rclone, RcloneResult, list_files
+from watcher.rclone.features import full_sync_flags
 
 #: Mirror backups older than this are pruned.
 BACKUP_RETENTION_DAYS = 30
@@ -96,37 +98,33 @@ async def guard_listings(
     return src, dst, found[0]
 
 
+#: What the guard listed: the source's and destination's files (``None`` for a missing
+#: folder) and, for a mirror pull, the source's modtime precision.
+Listed = tuple[list[Entry] | None, list[Entry] | None, float | None]
+
+
 async def run_one_way(
     session: Session, step: Step, *, dry_run: bool = False, force: bool = False
 ) -> RunRecord:
     """Run ``rclone sync step.src step.dst`` after the empty-source and delete guards; raises
-    :class:`SafetyRefusal` (exit 1) when the guard refuses and ``force`` is not set."""
+    :class:`SafetyRefusal` (exit 1) when the guard refuses and ``force`` is not set. A push to
+    a remote root that does not exist yet creates it first (:mod:`watcher.engine.remote_root`)."""
     started = time.time()
-    rc, cfg = session.rc, session.cfg
     filters = step.filter.rclone_args() + session.link_args()
-    dest_files, src, dst, precision = None, None, None, None
-    mirror_pull = step.kind == "pull" and cfg.mode == "mirror" and not dry_run
+    listed: Listed = (None, None, None)
     if not force:
-        src, dst, precision = await guard_listings(session, step, filters, probe=mirror_pull)
-        verdict = check_one_way(step.src, step.dst, src, dst, cfg.max_delete)
-        dest_files = len(dst or [])
-        if verdict.refuse:
-            fix = force_hint(step, cfg)
-            raise SafetyRefusal(
-                f"{step.kind} refused: {verdict.refuse}; nothing was changed. "
-                f"If that is really intended, run `{fix}`",
-                fix,
-            )
-        if verdict.skip:
+        guarded = await _guard(session, step, filters, dry_run=dry_run)
+        if guarded is None:
+            message = f"nothing to {step.kind}: {step.src} does not exist"
             return RunRecord(
-                step.kind,
-                True,
-                f"nothing to {step.kind}: {step.src} does not exist",
-                started,
-                time.time() - started,
-                dry_run=dry_run,
+                step.kind, True, message, started, time.time() - started, dry_run=dry_run
             )
-    args = ["sync", step.src, step.dst, *filters, *step.flags]
+        listed = guarded
+        if dry_run and step.kind == "push" and listed[1] is None:
+            return dry_push_to_missing(step, listed[0] or [], started)
+    src, dst, precision = listed
+    compare = full_sync_flags(await session.features())
+    args = ["sync", step.src, step.dst, *filters, *step.flags, *compare]
     backup_dir = None
     if dry_run:
         args.append("--dry-run")
@@ -134,17 +132,41 @@ async def run_one_way(
         backup_dir = session.paths.mirror_backups / datetime.now(timezone.utc).strftime(_STAMP)
         args += ["--backup-dir", str(backup_dir)]
     changed = 0 if dry_run else await clear_type_changes(session, step, src, dst, backup_dir)
-    result = await rc.run(args)
+    result = await session.rc.run(args)
     extra = ""
     if step.kind == "pull" and not dry_run:
         extra = await settle_pull(session, step, backup_dir, result, (src, precision))
     extra += _held_back_note(result) + (f"; {changed} file ↔ folder changes" if changed else "")
     extra += await hidden_in_the_way(session, step, result, src)
     record = record_from(step.kind, result, started, dry_run=dry_run, extra=extra)
-    record.dest_files = dest_files
+    record.dest_files = None if force else len(dst or [])
     if not record.ok:
         raise SyncFailed(f"{step.kind} failed: {record.message}")
     return record
+
+
+async def _guard(
+    session: Session, step: Step, filters: list[str], *, dry_run: bool
+) -> Listed | None:
+    """List both sides (a push first creates a missing remote root and lists it again) and
+    apply :func:`check_one_way`: raise :class:`SafetyRefusal` when it refuses; ``None`` when
+    there is nothing to do (no source, an empty destination); else the listings."""
+    cfg = session.cfg
+    mirror_pull = step.kind == "pull" and cfg.mode == "mirror" and not dry_run
+    src, dst, precision = await guard_listings(session, step, filters, probe=mirror_pull)
+    if step.kind == "push" and dst is None and src is not None and not dry_run:
+        dst = await create_and_list(session, step.dst, filters)
+    verdict = check_one_way(step.src, step.dst, src, dst, cfg.max_delete)
+    if verdict.refuse:
+        fix = force_hint(step, cfg)
+        raise SafetyRefusal(
+            f"{step.kind} refused: {verdict.refuse}; nothing was changed. "
+            f"If that is really intended, run `{fix}`",
+            fix,
+        )
+    if verdict.skip:
+        return None
+    return src, dst, precision
 
 
 def _held_back_note(result: RcloneResult) -> str:

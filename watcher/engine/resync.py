@@ -12,7 +12,7 @@ from watcher.engine.oneway import list_both
 from watcher.engine.session import Session
 from watcher.errors import SyncFailed
 from watcher.plan import Step, remote_join
-from watcher.plan.resync import KeepCopy, Version, differs, plan_keep_copies
+from watcher.plan.resync import KeepCopy, Version, differs, effective_resolve, plan_keep_copies
 from watcher.rclone import Entry
 from watcher.rclone.encoding import reachable
 from watcher.rclone.ops import copy_file, hash_types
@@ -79,7 +79,11 @@ async def prepare_resync(session: Session, step: Step, *, dry_run: bool) -> Resy
     local, remote = await list_both(rc, step.src, step.dst, filters, hash_type=hashed)
     local_versions, remote_versions = _versions(local or []), _versions(remote or [])
     _refuse_unreadable(local_versions, remote_versions)
-    copies = plan_keep_copies(session.cfg.conflict_resolve, local_versions, remote_versions)
+    features = await session.features()
+    resolve = effective_resolve(
+        session.cfg.conflict_resolve, remote_modtime=features is None or features.modtime
+    )
+    copies = plan_keep_copies(resolve, local_versions, remote_versions)
     for copy in copies:
         root = step.src if copy.side == "local" else step.dst
         if dry_run:

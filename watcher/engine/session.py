@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -20,6 +21,10 @@ from watcher.rclone import (
 )
 from watcher.rclone.causes import auth_hint
 from watcher.rclone.conffile import backup_salt, render_section
+from watcher.rclone.features import Features, load_features
+
+#: Seconds before a session asks again for features rclone could not tell (server down).
+REASK_AFTER = 300.0
 
 
 @dataclass(frozen=True)
@@ -33,10 +38,47 @@ class Session:
     #: Modification-time precision by remote root, once rclone has told it (it stays the
     #: backend's for the session's life: a daemon asks once, not on every pull).
     precisions: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    #: The remote backend's features once known (key ``"remote"``; see :meth:`features`).
+    known: dict[str, Features] = field(default_factory=dict, compare=False, repr=False)
+    #: When asking for them last failed (key ``"failed"``, monotonic seconds).
+    asked: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def remote(self) -> str:
+        """The root of the remote the features are asked for (``remote_name:``)."""
+        return f"{self.cfg.remote_name}:"
+
+    async def features(self, *, ask: bool = True) -> Features | None:
+        """What the remote's backend supports: stored when rclone.conf was written; while
+        unknown, asked again (and stored) at most every :data:`REASK_AFTER` seconds (never
+        without ``ask``); ``None`` when rclone cannot say (files are compared as before)."""
+        if "remote" in self.known:
+            return self.known["remote"]
+        failed = self.asked.get("failed")
+        if failed is not None and time.monotonic() - failed < REASK_AFTER:
+            ask = False
+        found = await load_features(
+            self.rc,
+            self.remote,
+            self.paths.features,
+            self.paths.fingerprint,
+            written=False,
+            backend=render_section(self.cfg)["type"],
+            ask=ask,
+        )
+        if found is None:
+            if ask:
+                self.asked["failed"] = time.monotonic()
+            return None
+        self.known["remote"] = found
+        return found
 
     async def modtime_precision(self, root: str) -> float | None:
         """The precision of ``root``'s backend (:func:`watcher.rclone.modtime_precision`),
-        asked of rclone once per session; an unknown answer is asked again next time."""
+        asked of rclone once per session (the remote's comes from :meth:`features`); an
+        unknown answer is asked again next time."""
+        if root.startswith(self.remote) and "remote" in self.known:
+            return self.known["remote"].precision_ns / 1e9
         if root not in self.precisions:
             precision = await modtime_precision(self.rc, root)
             if precision is None:
@@ -70,8 +112,10 @@ def secret_values(cfg: Config) -> Iterator[str]:
         yield backup_salt(cfg.backup.password)
 
 
-async def open_session(cfg: Config) -> Session:
-    """Find rclone, create the state folder and bring rclone.conf up to date.
+async def open_session(cfg: Config, *, ask_features: bool = True) -> Session:
+    """Find rclone, create the state folder and bring rclone.conf up to date; when it was
+    written (or nothing is stored), ask what the remote's backend supports (not without
+    ``ask_features``, e.g. ``status --offline``).
 
     Raises :class:`~watcher.errors.ConfigError` (exit 2) for a missing or old rclone or a
     provider that cannot be configured; nothing outside the state folder is touched.
@@ -80,7 +124,7 @@ async def open_session(cfg: Config) -> Session:
         logger.warning("WORKSPACE_SYNC_TEST_LIMITS=1: minimum intervals lowered for tests")
     paths = state_paths(cfg)
     binary = await find_rclone(cfg.rclone)
-    render_section(cfg)  # refuses provider "off" before anything is created
+    backend = render_section(cfg)["type"]  # refuses provider "off" before anything is created
     paths.create()
     rc = Rclone(
         binary,
@@ -92,6 +136,21 @@ async def open_session(cfg: Config) -> Session:
             cfg.provider, str(cfg.config_path), cfg.command("workspace-sync authorize")
         ),
     )
-    if await ensure_config_file(rc, cfg, paths.fingerprint):
+    written = await ensure_config_file(rc, cfg, paths.fingerprint)
+    if written:
         logger.debug("wrote {}", rc.config_file)
-    return Session(cfg, paths, binary, rc)
+    session = Session(cfg, paths, binary, rc)
+    found = await load_features(
+        rc,
+        session.remote,
+        paths.features,
+        paths.fingerprint,
+        written=written,
+        backend=backend,
+        ask=ask_features,
+    )
+    if found is not None:
+        session.known["remote"] = found
+    elif ask_features:
+        session.asked["failed"] = time.monotonic()
+    return session

@@ -50,6 +50,11 @@ class StatePaths:
         return self.root / "cache"
 
     @property
+    def features(self) -> Path:
+        """What the remote's backend supports (:mod:`watcher.rclone.features`)."""
+        return self.root / "backend-features.json"
+
+    @property
     def bisync_workdir(self) -> Path:
         return self.root / "bisync"
 

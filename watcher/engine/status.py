@@ -18,6 +18,7 @@ from watcher.engine.session import Session
 from watcher.engine.state import StatePaths, last_runs, read_json
 from watcher.plan import plan_cycle, remote_root
 from watcher.plan.resync import resync_effect
+from watcher.rclone.features import features_status
 
 REACH_TIMEOUT = 15.0
 REDACTED = "***"
@@ -68,7 +69,7 @@ async def remote_reachable(session: Session) -> dict[str, Any]:
     )
     if result.ok:
         return {"reachable": True, "message": "ok"}
-    if result.exit_code == 3 and not result.timed_out:
+    if result.dir_not_found:
         return {"reachable": True, "message": f"{root} does not exist yet"}
     return {"reachable": False, "message": result.message()}
 
@@ -99,6 +100,8 @@ async def gather_status(session: Session, *, check_remote: bool = True) -> dict[
         "stalled": stalled_paths(paths),
     }
     data["config_file"] = config_file_status(cfg, data["daemon"])
+    features = await session.features(ask=check_remote)
+    data["backend"] = features_status(features, bisync=cfg.mode == "bisync")
     if cfg.mode == "bisync":
         step = plan_cycle(cfg)[0]
         data["bisync_baseline"] = baseline_present(paths.bisync_workdir, step, cfg)

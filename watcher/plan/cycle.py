@@ -8,7 +8,7 @@ from typing import Literal
 
 from watcher.config import Config
 from watcher.plan.filters import PathFilter
-from watcher.plan.resync import resync_mode_flags
+from watcher.plan.resync import effective_resolve, resync_mode_flags
 
 Direction = Literal["push", "pull"]
 StepKind = Literal["push", "pull", "drain", "ingest", "bisync"]
@@ -91,13 +91,18 @@ def sync_filter(cfg: Config, *, for_bisync: bool = False) -> PathFilter:
 
 
 def plan_cycle(
-    cfg: Config, *, direction: Direction | None = None, resync: bool = False
+    cfg: Config,
+    *,
+    direction: Direction | None = None,
+    resync: bool = False,
+    remote_modtime: bool = True,
 ) -> tuple[Step, ...]:
     """The steps of one cycle of ``cfg.mode`` (or one one-way run when ``direction`` is given).
 
     - mailbox: push the sync root, then drain the remote ``_outbox`` into ``_inbox``;
     - mirror: ingest (when enabled) then pull;
-    - bisync: one bisync run (``resync`` adds ``--resync``).
+    - bisync: one bisync run (``resync`` adds ``--resync``; ``remote_modtime=False``, a remote
+      that keeps no modification times, turns ``conflict_resolve = newer`` into local).
     """
     local = str(cfg.sync_root)
     remote = remote_root(cfg)
@@ -135,17 +140,18 @@ def plan_cycle(
             local,
             remote,
             sync_filter(cfg, for_bisync=True),
-            flags=bisync_flags(cfg, resync=resync),
+            flags=bisync_flags(cfg, resync=resync, remote_modtime=remote_modtime),
         ),
     )
 
 
-def bisync_flags(cfg: Config, *, resync: bool) -> tuple[str, ...]:
+def bisync_flags(cfg: Config, *, resync: bool, remote_modtime: bool = True) -> tuple[str, ...]:
     """The fixed bisync flags of the spec (the engine adds ``--workdir``); a resync prefers
     the version ``conflict_resolve`` would keep (``--resync-mode``)."""
+    resolve = effective_resolve(cfg.conflict_resolve, remote_modtime=remote_modtime)
     flags = [
         "--conflict-resolve",
-        CONFLICT_RESOLVE[cfg.conflict_resolve],
+        CONFLICT_RESOLVE[resolve],
         "--conflict-loser",
         "num",
         "--conflict-suffix",
@@ -156,5 +162,5 @@ def bisync_flags(cfg: Config, *, resync: bool) -> tuple[str, ...]:
         "--recover",
     ]
     if resync:
-        flags += [*resync_mode_flags(cfg), "--resync"]
+        flags += [*resync_mode_flags(cfg, remote_modtime=remote_modtime), "--resync"]
     return tuple(flags)

@@ -50,10 +50,18 @@ class KeepCopy:
         return f"{self.path} ({self.side}) -> {self.copy}"
 
 
-def resync_mode_flags(cfg: Config) -> tuple[str, ...]:
+def effective_resolve(conflict_resolve: str, *, remote_modtime: bool = True) -> str:
+    """``conflict_resolve`` as it can be applied: ``newer`` needs modification times on both
+    sides; on a remote without them (rclone then ignores ``newer`` and renames both copies)
+    the local version wins and the remote one is kept as ``NAME.conflictN``."""
+    return "local" if conflict_resolve == "newer" and not remote_modtime else conflict_resolve
+
+
+def resync_mode_flags(cfg: Config, *, remote_modtime: bool = True) -> tuple[str, ...]:
     """``--resync-mode`` matching ``conflict_resolve``, so that a resync keeps the version a
     conflict would keep (rclone's default, path1, would let an older local copy win)."""
-    return ("--resync-mode", RESYNC_MODE[cfg.conflict_resolve])
+    resolve = effective_resolve(cfg.conflict_resolve, remote_modtime=remote_modtime)
+    return ("--resync-mode", RESYNC_MODE[resolve])
 
 
 def resync_effect(conflict_resolve: str) -> str:

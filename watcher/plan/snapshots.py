@@ -20,8 +20,6 @@ from watcher.config import Config
 
 #: Snapshots and their manifests.
 SNAPSHOTS = "snapshots"
-#: Where earlier versions uploaded before moving to :data:`SNAPSHOTS`; prune still clears it.
-INCOMPLETE = "incomplete"
 SUFFIX = ".tar"
 MANIFEST_SUFFIX = ".json"
 _STAMP = "%Y%m%dT%H%M%SZ"

@@ -1,10 +1,13 @@
 """Why an rclone run failed, read from its error text (pure): connection refused, timed out,
 host not found, TLS, or access denied (401/403). rclone often reports the cause only in an
 earlier error line, or as a consequence ("can't limit to single files when using filters",
-"Failed to lsjson with 2 errors"); :func:`find_cause` picks the line that names it."""
+"Failed to lsjson with 2 errors"); :func:`find_cause` picks the line that names it. And
+whether a listing failed only because its root does not exist, where rclone does not say so
+with exit 3 (:func:`root_missing`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
@@ -113,3 +116,21 @@ def auth_hint(provider: str, config_path: str, authorize: str = "") -> str:
         command = authorize or f"workspace-sync authorize --config {config_path}"
         return f"check credentials or run `{command}`"
     return f"check the credentials in {config_path}"
+
+
+#: rclone's error line for a listing of a root folder that the server says does not exist, in
+#: the answers rclone does not map to "directory not found" (exit 3) but reports as a plain
+#: error (exit 1): pyftpdlib's ``501 "No such directory."`` (rclone maps only FTP 550 to not
+#: found). Anchored at the start: a subfolder's failure is prefixed with its path
+#: (``sub: error listing: …``), and a folder vanishing mid-walk is not a missing root.
+_ROOT_NOT_FOUND = re.compile(r'^error listing: 501 "?no such (?:file or )?directory\b', re.I)
+
+
+def root_missing(exit_code: int, errors: Iterable[str]) -> bool:
+    """True when a listing that exited ``exit_code`` with the error lines ``errors`` failed only
+    because the listed root does not exist: rclone's exit 3, or exit 1 with nothing but FTP's
+    ``501 "No such directory."`` about the root itself."""
+    if exit_code == 3:
+        return True
+    lines = list(errors)
+    return exit_code == 1 and bool(lines) and all(_ROOT_NOT_FOUND.match(e) for e in lines)

@@ -85,8 +85,8 @@ async def list_files(
     hash_type: str | None = None,
 ) -> list[Entry] | None:
     """All files under ``root`` (recursive, after the filter ``args``; with ``hash_type``,
-    each with that hash); ``None`` when ``root`` does not exist. Any other failure raises
-    :class:`SyncFailed`."""
+    each with that hash); ``None`` when ``root`` does not exist (also when an FTP server says so
+    with a ``501``). Any other failure raises :class:`SyncFailed`."""
     hashing = ["--hash", "--hash-type", hash_type] if hash_type else []
     result = await rc.run(
         ["lsjson", "-R", "--files-only", "--no-mimetype", *hashing, as_folder(root)] + (args or []),
@@ -94,7 +94,7 @@ async def list_files(
         timeout=timeout,
         quiet_errors=True,
     )
-    if result.exit_code == 3 and not result.timed_out:
+    if result.dir_not_found:
         return None
     _check(result, f"listing {root}")
     return [Entry.from_lsjson(item) for item in json.loads(result.stdout or b"[]")]

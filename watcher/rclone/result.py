@@ -11,7 +11,7 @@ from typing import Any
 from loguru import logger
 
 from watcher.log import info_once
-from watcher.rclone.causes import find_cause
+from watcher.rclone.causes import find_cause, root_missing
 
 EXIT_MEANINGS: Mapping[int, str] = {
     1: "rclone reported an error",
@@ -64,6 +64,13 @@ class RcloneResult:
     def ok(self) -> bool:
         """True when rclone exited 0 within its time."""
         return self.exit_code == 0 and not self.timed_out
+
+    @property
+    def dir_not_found(self) -> bool:
+        """True when the run failed only because the folder it lists does not exist (exit 3,
+        or an FTP server's ``501`` that rclone reports as a plain error; see
+        :func:`~watcher.rclone.causes.root_missing`)."""
+        return not self.timed_out and root_missing(self.exit_code, self.errors)
 
     def message(self) -> str:
         """One line saying why the run failed (empty when it did not), naming the cause when
