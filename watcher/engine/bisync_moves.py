@@ -1,0 +1,61 @@
+"""Folder renames in bisync mode: the same move on the remote before the bisync run.
+
+Measured with rclone 1.75.2: renaming a folder that holds 20 of 22 files makes the next
+``rclone bisync`` abort with "Safety abort: too many deletes (>50%, 20 of 22)" (its
+``--max-delete``, default 50 %, counts the old names as deletions), whatever
+``--track-renames`` says (bisync checks the deletions before it looks at renames, and renames
+on a backend without a common hash are not tracked at all); every file would then be copied
+again under its new name. Raising ``--max-delete`` or passing ``--force`` for every run would
+switch the safety off for real mass deletions too.
+
+Design: the folder is moved on the remote first (``rclone moveto``, see
+:mod:`watcher.engine.moves`, with the same checks), so both sides changed identically: bisync
+sees the same deletions and the same new files on both sides, finds the new files equal
+("Files are equal! Skipping") and copies nothing. Conflict detection stays intact: a file
+edited on either side still differs and is handled by ``--conflict-resolve``. That run's
+delete budget grows by exactly the moved count: ``--max-delete`` becomes the percentage of
+bisync's last listing that the moved files plus rclone's usual 50 % make up. When every file
+of the listing was moved, bisync's other check ("all files were changed") would abort too;
+there is nothing else left to delete then, so that run gets ``--force``. A move that does
+not hold is not done; bisync then runs as before (and its own safety decides).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from pathlib import Path
+
+from loguru import logger
+
+from watcher.engine.moves import MovesOutcome, apply_moves
+from watcher.engine.session import Session
+from watcher.plan import Step
+from watcher.plan.moves import Move
+
+#: rclone bisync's own ``--max-delete`` default (percent of a side's last listing).
+BISYNC_MAX_DELETE = 50
+
+
+def delete_budget(moved: int, listed: int) -> list[str]:
+    """The flags that let one bisync run delete ``moved`` more files than usual, for a side
+    whose last listing held ``listed`` files (pure)."""
+    if moved <= 0 or listed <= 0:
+        return []
+    if moved >= listed:
+        return ["--force"]
+    percent = (moved * 100 + BISYNC_MAX_DELETE * listed) // listed
+    return ["--max-delete", str(percent)]
+
+
+async def bisync_moves(
+    session: Session, step: Step, moves: Collection[Move], listed: int
+) -> tuple[list[str], MovesOutcome]:
+    """Do ``moves`` on the remote side (``step.dst``) and return the extra bisync flags for
+    this run (see :func:`delete_budget`; ``listed`` is the smaller side of bisync's last
+    listings) and what was moved."""
+    if not moves:
+        return [], MovesOutcome()
+    outcome = await apply_moves(session, Path(step.src), step.dst, moves)
+    if outcome.fallback:
+        logger.info("bisync: folder not moved on the remote first ({})", outcome.fallback)
+    return delete_budget(outcome.moved, listed), outcome
