@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import S3Server, Setup, WatchStarter, tree, wait_until
+from tests.conftest import S3Server, Setup, WatchStarter, run_cli, tree, wait_until
 
 #: Files of the folder that is renamed (most of the tree) and files elsewhere.
 IN_FOLDER, ELSEWHERE = 20, 2
@@ -67,3 +67,62 @@ def test_folder_rename_is_a_move_not_deletes(
     wait_until(lambda: "moved docs → papers (20 files)" in watcher.text(), 10)
     assert "blocked" not in watcher.text()
     assert watcher.alive()
+
+
+def test_chain_edit_during_debounce_odd_names_then_into_excluded(
+    make_setup: Callable[..., Setup], start_watch: WatchStarter
+) -> None:
+    """A chain a → b → c in one burst is one move; a rename to a 200-byte name with spaces
+    followed at once (inside the debounce) by an edit and a new file in the new folder: both
+    converge, as moves, without a block. Last, moving that folder into an excluded one is
+    deletions, refused by the guard as before: nothing is moved or deleted remotely."""
+    setup = _mailbox(make_setup, None, exclude=["**/.DS_Store", "archive/**"])
+    _populate(setup.sync_root, "a")
+    (setup.sync_root / "a" / "deep").mkdir()
+    (setup.sync_root / "a" / "deep" / "x y.txt").write_text("deep")
+    (setup.sync_root / "archive").mkdir()
+    watcher = start_watch(setup.config)
+    wait_until(lambda: _synced(setup) == _local(setup), 30)
+    os.rename(setup.sync_root / "a", setup.sync_root / "b")
+    os.rename(setup.sync_root / "b", setup.sync_root / "c")
+    _converged_or_refused(setup, watcher.text)
+    wait_until(lambda: "push: moved a → c (21 files); copied 0" in watcher.text(), 10)
+    odd = "my folder " + "é" * 95  # 200 bytes
+    assert len(odd.encode()) == 200
+    os.rename(setup.sync_root / "c", setup.sync_root / odd)
+    (setup.sync_root / odd / "f00.txt").write_text("edited right after the move")
+    (setup.sync_root / odd / "new file.txt").write_text("new")
+    _converged_or_refused(setup, watcher.text)
+    assert _synced(setup)[f"{odd}/f00.txt"] == b"edited right after the move"
+    wait_until(lambda: f"moved c → {odd} (21 files)" in watcher.text(), 10)
+    assert "blocked" not in watcher.text() and watcher.alive()
+
+    before = _synced(setup)
+    os.rename(setup.sync_root / odd, setup.sync_root / "archive" / odd)
+    wait_until(lambda: "refused" in watcher.text(), 30)
+    assert "would delete 22 of 24 files" in watcher.text()
+    assert f"moved {odd} →" not in watcher.text()
+    assert _synced(setup) == before
+
+
+def test_bisync_folder_rename_of_most_files(
+    make_setup: Callable[..., Setup], start_watch: WatchStarter, backend: S3Server | None
+) -> None:
+    """bisync: ``mv docs papers`` (20 of 22 files) under watch: not blocked by bisync's
+    too-many-deletes safety, both sides converge, no conflict copies, the run says moved."""
+    setup = make_setup("bisync", s3=backend, debounce=0.3, max_delay=3.0)
+    setup.sync_root.mkdir(parents=True)
+    _populate(setup.sync_root, "docs")
+    result = run_cli("sync", "--resync", config=setup.config)
+    assert result.exit_code == 0, result.output
+    watcher = start_watch(setup.config, ready="bisync:")
+    os.rename(setup.sync_root / "docs", setup.sync_root / "papers")
+    wait_until(
+        lambda: "moved docs → papers (20 files)" in watcher.text() or "blocked" in watcher.text(),
+        30,
+    )
+    blocked = [line for line in watcher.text().splitlines() if "blocked" in line]
+    assert not blocked, blocked[0]
+    wait_until(lambda: tree(setup.cloud) == tree(setup.sync_root), 10)
+    assert not [k for k in tree(setup.cloud) if ".conflict" in k]
+    assert sorted(k for k in tree(setup.cloud) if k.startswith("papers/"))[0] == "papers/f00.txt"

@@ -168,8 +168,10 @@ def apply_change(
 def _folder_move(pending: Pending, change: Change, mode: str, now: float) -> None:
     """A folder renamed inside the sync root: a move for the mailbox push or the bisync run;
     mirror mode overwrites local edits by design, so there it asks for nothing, as before."""
-    if change.move is None or mode not in ("mailbox", "bisync"):
+    move = change.move
+    if move is None or mode not in ("mailbox", "bisync"):
         return
-    pending.moves.add(change.move, pending.paths)
+    if not pending.moves.covers(move.src, move.dst):  # else a subfolder moved along with it
+        pending.moves.add(move, pending.paths)
     pending.bisync |= mode == "bisync"
     pending.touch(now)
