@@ -8,9 +8,13 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tests.conftest import S3Server, Setup, WatchStarter, run_cli, tree, wait_until
+from watcher.config import load_config
+from watcher.engine import CycleReport, open_session, run_cycle
+from watcher.plan.moves import Move
 
 #: Files of the folder that is renamed (most of the tree) and files elsewhere.
 IN_FOLDER, ELSEWHERE = 20, 2
@@ -126,3 +130,46 @@ def test_bisync_folder_rename_of_most_files(
     wait_until(lambda: tree(setup.cloud) == tree(setup.sync_root), 10)
     assert not [k for k in tree(setup.cloud) if ".conflict" in k]
     assert sorted(k for k in tree(setup.cloud) if k.startswith("papers/"))[0] == "papers/f00.txt"
+
+
+def _push_moves(setup: Setup, *moves: Move, paths: tuple[str, ...] = ()) -> CycleReport:
+    """The daemon's push of a batch holding ``moves`` (and changed ``paths``), run directly."""
+
+    async def run() -> CycleReport:
+        session = await open_session(load_config(setup.config))
+        return await run_cycle(
+            session, only={"push"}, push_paths=set(paths), known_dest_files=22, moves=moves
+        )
+
+    result: CycleReport = anyio.run(run)
+    return result
+
+
+def test_moves_that_no_longer_hold_fall_back_to_the_guarded_push(
+    make_setup: Callable[..., Setup],
+) -> None:
+    """At run time: a remote destination holding a file the local one lacks, or a local source
+    that exists again, is no move: the full push runs, and its guard refuses the deletions; a
+    remote source that does not exist is nothing to move (the folder is uploaded)."""
+    setup = _mailbox(make_setup, None)
+    _populate(setup.sync_root, "docs")
+    assert run_cli("sync", config=setup.config).exit_code == 0
+    os.rename(setup.sync_root / "docs", setup.sync_root / "papers")
+    (setup.cloud / "papers").mkdir()
+    (setup.cloud / "papers" / "remote only.txt").write_text("keep me")
+    report = _push_moves(setup, Move("docs", "papers"))
+    assert not report.ok and "would delete 21 of 23 files" in report.records[0].message
+    assert (setup.cloud / "papers" / "remote only.txt").read_text() == "keep me"
+    assert len(list((setup.cloud / "docs").iterdir())) == IN_FOLDER  # not moved
+
+    (setup.cloud / "papers" / "remote only.txt").unlink()
+    (setup.sync_root / "docs").mkdir()  # the source is back
+    report = _push_moves(setup, Move("docs", "papers"))
+    assert not report.ok and "would delete 20 of 22 files" in report.records[0].message
+
+    (setup.sync_root / "docs").rmdir()
+    os.rename(setup.sync_root / "papers", setup.sync_root / "new")
+    report = _push_moves(setup, Move("gone", "new"), Move("docs", "new"), paths=("top0.txt",))
+    assert report.ok, report.records[0].message
+    assert report.records[0].message.startswith("gone → new: nothing to move; moved docs")
+    assert _synced(setup) == _local(setup)

@@ -28,7 +28,9 @@ def _events(pending: Pending, *events: tuple[str, str, str, bool], mode: str = "
 
 def _folder_move(src: str, dst: str, *files: str) -> list[tuple[str, str, str, bool]]:
     """watchdog's events for ``mv src dst``: the folder, then each file below it."""
-    return [("moved", src, dst, True)] + [("moved", f"{src}/{f}", f"{dst}/{f}", False) for f in files]
+    return [("moved", src, dst, True)] + [
+        ("moved", f"{src}/{f}", f"{dst}/{f}", False) for f in files
+    ]
 
 
 def test_folder_rename_is_one_move_and_its_files_are_covered():

@@ -64,8 +64,12 @@ class MovesOutcome:
 
     def note(self) -> str:
         """``moved a → b (20 files); …`` for the run record and the log."""
-        parts = [f"moved {d.move.describe()} ({d.files} files)" for d in self.done if d.files]
-        parts += [f"{d.move.describe()}: nothing to move" for d in self.done if not d.files]
+        parts = [
+            f"moved {d.move.describe()} ({d.files} files)"
+            if d.files
+            else f"{d.move.describe()}: nothing to move"
+            for d in self.done
+        ]
         if self.fallback:
             parts.append(f"not moved: {self.fallback}")
         return "; ".join(parts)
@@ -148,8 +152,8 @@ async def _reconcile(
 ) -> list[RunRecord]:
     """Sync each moved folder alone (guarded), then push the other changed paths."""
     records = []
-    for done in outcome.done:
-        scoped = ScopedFilter(step.filter.patterns, scope=done.move.dst)
+    for folder in dict.fromkeys(d.move.dst for d in outcome.done):
+        scoped = ScopedFilter(step.filter.patterns, scope=folder)
         records.append(await run_one_way(session, dataclasses.replace(step, filter=scoped)))
         records[-1].dest_files = None  # the folder's count, not the destination's
     rest = [p for p in push_paths if not any(under(p, d.move.dst) for d in outcome.done)]
@@ -166,7 +170,7 @@ async def _reconcile(
 
 def _combined(records: list[RunRecord], outcome: MovesOutcome, started: float) -> RunRecord:
     """One push record: the moves' note first, then what the syncs did."""
-    done = [r.message for r in records if r.message and not r.message.startswith("nothing")]
+    done = list(dict.fromkeys(r.message for r in records if not r.message.startswith("nothing")))
     note = outcome.note()
     message = "; ".join([note, *done]) if done else f"{note}; nothing else to push"
     full = [r.dest_files for r in records if r.dest_files is not None]
