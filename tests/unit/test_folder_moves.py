@@ -9,7 +9,8 @@ import pytest
 
 from watcher.daemon.debounce import Pending, apply_change
 from watcher.daemon.events import WatchRoot, classify
-from watcher.engine.bisync_moves import delete_budget
+from watcher.engine.bisync_moves import delete_budget, moved_in_listing
+from watcher.engine.moves import MoveDone, MovesOutcome
 from watcher.plan import PathFilter
 from watcher.plan.moves import Move, MoveLog, ScopedFilter, glob_escape
 
@@ -137,3 +138,10 @@ def test_scoped_filter_limits_to_the_folder_and_keeps_the_excludes():
 )
 def test_bisync_delete_budget_grows_by_the_moved_count(moved, listed, flags):
     assert delete_budget(moved, listed) == flags
+
+
+def test_bisync_budget_counts_the_listing_under_the_moved_sources():
+    """Also when the remote move was done by an earlier, failed run (nothing left to move)."""
+    outcome = MovesOutcome((MoveDone(Move("docs", "papers"), 0), MoveDone(Move("a b", "c"), 3)))
+    listing = ["docs/1", "docs/sub/2", "docsx/3", "a b/4", "top"]
+    assert moved_in_listing(listing, outcome) == 3

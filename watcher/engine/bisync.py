@@ -197,8 +197,9 @@ async def run_bisync(
     carry_over(workdir, step, names)
     roots = prepare_roots(workdir, names)
     clear_stale_locks(workdir, step, session.cfg)
-    listed = min(len(read_listing(workdir, step, session.cfg, side)) for side in (1, 2))
-    budget, moved = await bisync_moves(session, step, moves, listed)
+    sides = (1, 2) if moves else ()  # the listings are read only for a run with moves
+    listings = [read_listing(workdir, step, session.cfg, side) for side in sides] or [{}, {}]
+    budget, moved = await bisync_moves(session, step, moves, (listings[0], listings[1]))
     args = _bisync_args(session, step, workdir, dry_run=dry_run, force=force) + budget
     result = await session.rc.run(args, cwd=roots)
     record = record_from("bisync", result, started, dry_run=dry_run, extra=note)

@@ -30,7 +30,7 @@ from loguru import logger
 from watcher.engine.moves import MovesOutcome, apply_moves
 from watcher.engine.session import Session
 from watcher.plan import Step
-from watcher.plan.moves import Move
+from watcher.plan.moves import Move, under
 
 #: rclone bisync's own ``--max-delete`` default (percent of a side's last listing).
 BISYNC_MAX_DELETE = 50
@@ -47,15 +47,27 @@ def delete_budget(moved: int, listed: int) -> list[str]:
     return ["--max-delete", str(percent)]
 
 
+def moved_in_listing(listing: Collection[str], outcome: MovesOutcome) -> int:
+    """How many files of bisync's last local listing lie under the sources of the moves done
+    (what bisync will see deleted on both sides: also after a retry, when the remote move
+    was already done by the failed run and there was nothing left to move)."""
+    sources = [d.move.src for d in outcome.done]
+    return sum(1 for name in listing if any(under(name, src) for src in sources))
+
+
 async def bisync_moves(
-    session: Session, step: Step, moves: Collection[Move], listed: int
+    session: Session,
+    step: Step,
+    moves: Collection[Move],
+    listings: tuple[Collection[str], Collection[str]],
 ) -> tuple[list[str], MovesOutcome]:
     """Do ``moves`` on the remote side (``step.dst``) and return the extra bisync flags for
-    this run (see :func:`delete_budget`; ``listed`` is the smaller side of bisync's last
-    listings) and what was moved."""
+    this run (see :func:`delete_budget`; ``listings``: the paths of bisync's last listings,
+    local and remote) and what was moved."""
     if not moves:
         return [], MovesOutcome()
     outcome = await apply_moves(session, Path(step.src), step.dst, moves)
     if outcome.fallback:
         logger.info("bisync: folder not moved on the remote first ({})", outcome.fallback)
-    return delete_budget(outcome.moved, listed), outcome
+    listed = min(len(side) for side in listings)
+    return delete_budget(moved_in_listing(listings[0], outcome), listed), outcome
