@@ -79,29 +79,32 @@ def _remote_files(env: BenchEnv, root: str, folder: str) -> int:
     return len(out.stdout.splitlines()) if out.returncode == 0 else 0
 
 
-def one_backend(
-    env: BenchEnv, label: str, endpoint: str | None, rounds: int, files: int
-) -> dict[str, list[float]]:
-    """The rounds on one remote; returns the timings by kind."""
+def _prepare(env: BenchEnv, label: str, endpoint: str | None, files: int) -> tuple[Path, Path, str]:
+    """The workspace tree, its config and the raw rclone path of its remote root."""
     tag = label.split()[0].replace("`", "")
     ws = env.mkdir(f"ws-{tag}")
     make_tree(ws / "docs-0", files, 50)
     make_tree(ws, OTHER_FILES, 1, prefix="other")
     if endpoint is None:
         remote_dir = env.mkdir(f"remote-{tag}")
-        config = _config(env, f"sync-{tag}", ws, remote_dir, None)
-        raw_root = str(remote_dir)
-    else:
-        config = _config(env, f"sync-{tag}", ws, None, endpoint)
-        env.add_s3_remote(tag, endpoint)
-        if "moto" in tag:
-            text = env.rclone_conf.read_text().replace(
-                f"[{tag}]\ntype = s3\nprovider = Rclone", f"[{tag}]\ntype = s3\nprovider = Other"
-            )
-            env.rclone_conf.write_text(text + "region = us-east-1\n\n")
-            env.rclone(["mkdir", f"{tag}:{S3_BUCKET}"])
-        raw_root = f"{tag}:{S3_BUCKET}"
-    daemon = env.start_daemon(config, name=f"daemon-{tag}")
+        return ws, _config(env, f"sync-{tag}", ws, remote_dir, None), str(remote_dir)
+    config = _config(env, f"sync-{tag}", ws, None, endpoint)
+    env.add_s3_remote(tag, endpoint)
+    if "moto" in tag:
+        text = env.rclone_conf.read_text().replace(
+            f"[{tag}]\ntype = s3\nprovider = Rclone", f"[{tag}]\ntype = s3\nprovider = Other"
+        )
+        env.rclone_conf.write_text(text + "region = us-east-1\n\n")
+        env.rclone(["mkdir", f"{tag}:{S3_BUCKET}"])
+    return ws, config, f"{tag}:{S3_BUCKET}"
+
+
+def one_backend(
+    env: BenchEnv, label: str, endpoint: str | None, rounds: int, files: int
+) -> dict[str, list[float]]:
+    """The rounds on one remote; returns the timings by kind."""
+    ws, config, raw_root = _prepare(env, label, endpoint, files)
+    daemon = env.start_daemon(config, name=f"daemon-{ws.name}")
     daemon.wait_initial_cycle(1800)
     times: dict[str, list[float]] = {"rename": [], "logged": [], "reupload": [], "delete": []}
     for i in range(rounds):
@@ -118,11 +121,10 @@ def one_backend(
         got, left = _remote_files(env, raw_root, new), _remote_files(env, raw_root, old)
         if got != files or left:
             raise RuntimeError(f"{label}: remote holds {got} files under {new}, {left} under {old}")
-        times["reupload"].append(
-            env.rclone(["copy", str(ws / new), f"{raw_root}/reupload-{i}"], timeout=1800)
-        )
-        # what a forced full push would add: deleting the old copy (here: the re-uploaded one)
-        times["delete"].append(env.rclone(["purge", f"{raw_root}/reupload-{i}"], timeout=1800))
+        copy = f"{raw_root}/reupload-{i}"
+        times["reupload"].append(env.rclone(["copy", str(ws / new), copy], timeout=1800))
+        # what a forced full push adds: deleting the old copy (here: the re-uploaded one)
+        times["delete"].append(env.rclone(["purge", copy], timeout=1800))
         print(
             f"  {label} round {i + 1}: rename {times['rename'][-1]:.2f} s (push logged "
             f"{times['logged'][-1]:.1f} s), re-upload {times['reupload'][-1]:.2f} s",
@@ -130,6 +132,28 @@ def one_backend(
         )
     env.stop_daemon(daemon)
     return times
+
+
+def _rows(section: Section, label: str, times: dict[str, list[float]], rounds: int) -> None:
+    """The rows of one remote: rename and re-upload medians, their ratio."""
+    rename, reupload = median(times["rename"]), median(times["reupload"])
+    section.add(
+        f"{label}: rename under watch → remote matches, median of {rounds}",
+        fmt_s(rename),
+        "no delete-guard block",
+        True,
+    )
+    section.add(
+        f"{label}: … of which the push step as logged, median", f"{median(times['logged']):.1f} s"
+    )
+    section.add(
+        f"{label}: re-upload of the folder (`rclone copy`), median of {rounds}", fmt_s(reupload)
+    )
+    section.add(
+        f"{label}: … plus deleting the old copy (`rclone purge`), median",
+        fmt_s(median(times["delete"])),
+    )
+    section.add(f"{label}: rename ÷ re-upload", f"{rename / reupload:.2f}")
 
 
 def measure(quick: bool, section: Section) -> None:
@@ -142,37 +166,16 @@ def measure(quick: bool, section: Section) -> None:
         env.s3_server() as (s3_endpoint, _bucket),
         moto_server(env) as moto_endpoint,
     ):
-        if True:
-            backends = [
-                ("local folder", None),
-                ("`rclone serve s3`", s3_endpoint),
-                ("moto S3 server", moto_endpoint),
-            ]
-            for label, endpoint in backends:
-                if label.startswith("moto") and endpoint is None:
-                    section.note("moto_server not installed (pip install 'moto[server]'): skipped")
-                    continue
-                times = one_backend(env, label, endpoint, rounds, files)
-                rename, reupload = median(times["rename"]), median(times["reupload"])
-                section.add(
-                    f"{label}: rename under watch → remote matches, median of {rounds}",
-                    fmt_s(rename),
-                    "no delete-guard block",
-                    True,
-                )
-                section.add(
-                    f"{label}: … of which the push step as logged, median",
-                    f"{median(times['logged']):.1f} s",
-                )
-                section.add(
-                    f"{label}: re-upload of the folder (`rclone copy`), median of {rounds}",
-                    fmt_s(reupload),
-                )
-                section.add(
-                    f"{label}: … plus deleting the old copy (`rclone purge`), median",
-                    fmt_s(median(times["delete"])),
-                )
-                section.add(f"{label}: rename ÷ re-upload", f"{rename / reupload:.2f}")
+        backends = [
+            ("local folder", None),
+            ("`rclone serve s3`", s3_endpoint),
+            ("moto S3 server", moto_endpoint),
+        ]
+        for label, endpoint in backends:
+            if label.startswith("moto") and endpoint is None:
+                section.note("moto_server not installed (pip install 'moto[server]'): skipped")
+                continue
+            _rows(section, label, one_backend(env, label, endpoint, rounds, files), rounds)
     section.note(
         "the rename time runs from os.rename() to the daemon's `push: moved …` line (debounce "
         "0.5 s included); the remote is listed after each round to check every file moved"

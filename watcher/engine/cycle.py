@@ -276,10 +276,8 @@ async def run_cycle(
     drives its progress display with the stats lines, the daemon publishes them). Paths
     rclone names in error lines are counted in ``failing-paths.json``. ``settle_wait`` lets a
     drain wait briefly for inbound files that are about to settle (one-shot runs); the daemon
-    passes False and comes back at the record's ``recheck``. ``moves`` are folder renames
-    seen by the daemon, done on the remote before the push or the bisync run
-    (:mod:`watcher.engine.moves`).
-    """
+    passes False and comes back at the record's ``recheck``. ``moves``: folder renames done
+    on the remote before the push or the bisync run (:mod:`watcher.engine.moves`)."""
     cfg = session.cfg
     failures = PathFailures(forward=on_event)
     session = dataclasses.replace(session, rc=session.rc.with_event_hook(failures.hook))
