@@ -129,6 +129,7 @@ def test_bisync_folder_rename_of_most_files(
     assert not blocked, blocked[0]
     wait_until(lambda: tree(setup.cloud) == tree(setup.sync_root), 10)
     assert not [k for k in tree(setup.cloud) if ".conflict" in k]
+    assert "bisync: moved docs → papers (20 files); copied 0, deleted 0" in watcher.text()
     assert sorted(k for k in tree(setup.cloud) if k.startswith("papers/"))[0] == "papers/f00.txt"
 
 
