@@ -5,12 +5,14 @@ bisync delete budget."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from watcher.daemon.debounce import Pending, apply_change
 from watcher.daemon.events import WatchRoot, classify
 from watcher.engine.bisync_moves import delete_budget, moved_in_listing
-from watcher.engine.moves import MoveDone, MovesOutcome
+from watcher.engine.moves import MoveDone, MovesOutcome, local_problem
 from watcher.plan import PathFilter
 from watcher.plan.moves import Move, MoveLog, ScopedFilter, glob_escape
 
@@ -145,3 +147,16 @@ def test_bisync_budget_counts_the_listing_under_the_moved_sources():
     outcome = MovesOutcome((MoveDone(Move("docs", "papers"), 0), MoveDone(Move("a b", "c"), 3)))
     listing = ["docs/1", "docs/sub/2", "docsx/3", "a b/4", "top"]
     assert moved_in_listing(listing, outcome) == 3
+
+
+def test_a_move_is_checked_against_the_disk_when_it_runs(tmp_path):
+    (tmp_path / "new").mkdir()
+    (tmp_path / "file").write_text("x")
+    assert local_problem(tmp_path, Move("old", "new")) is None
+    assert "exists again" in (local_problem(tmp_path, Move("new", "new2")) or "")
+    assert "no longer a folder" in (local_problem(tmp_path, Move("old", "file")) or "")
+    assert "gone" in (local_problem(tmp_path, Move("old", "missing")) or "")
+    bad = os.fsdecode(b"bad\xfe")
+    (tmp_path / bad).mkdir()
+    for odd in (bad, "line\nbreak"):
+        assert "cannot carry" in (local_problem(tmp_path, Move("old", odd)) or "")

@@ -16,7 +16,7 @@ carries the change instead, when it would lose or confuse data:
 
 - the local source exists again, or the local destination is gone or is no folder;
 - the remote destination already holds files that are not in the local destination;
-- a name a filter rule cannot carry (a line break).
+- a name a filter rule cannot carry (a line break, bytes that are not valid UTF-8).
 
 A remote source that does not exist is nothing to move (the push uploads the folder).
 """
@@ -77,14 +77,23 @@ class MovesOutcome:
 
 def local_problem(root: Path, move: Move) -> str | None:
     """Why the local disk no longer agrees with ``move`` (``None`` when it does)."""
-    if not (listable(move.src) and listable(move.dst)):
-        return "a name a filter rule cannot carry"
+    if not all(listable(name) and _utf8(name) for name in (move.src, move.dst)):
+        return "a name a filter rule cannot carry (a line break, or not valid UTF-8)"
     if os.path.lexists(root / move.src):
         return f"{move.src!r} exists again locally"
     target = root / move.dst
     if target.is_symlink() or not target.is_dir():
         return f"{move.dst!r} is gone or no longer a folder locally"
     return None
+
+
+def _utf8(name: str) -> bool:
+    """True when ``name`` is valid UTF-8 (no surrogate escapes of undecodable bytes)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 async def apply_moves(
