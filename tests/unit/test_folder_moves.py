@@ -160,3 +160,15 @@ def test_a_move_is_checked_against_the_disk_when_it_runs(tmp_path):
     (tmp_path / bad).mkdir()
     for odd in (bad, "line\nbreak"):
         assert "cannot carry" in (local_problem(tmp_path, Move("old", odd)) or "")
+
+
+def test_polling_order_files_before_their_folder_ends_as_one_move():
+    """watchdog's polling observer reports the moved files first, then their folder: the
+    files' paths are rebased under the new name, where the folder's sync covers them."""
+    pending = Pending()
+    files = [("moved", f"docs/{f}", f"papers/{f}", False) for f in ("a", "s/b")]
+    _events(
+        pending, *files, ("moved", "docs/s", "papers/s", True), ("moved", "docs", "papers", True)
+    )
+    assert pending.moves.moves == [Move("docs", "papers")]
+    assert pending.paths == {"papers/a", "papers/s/b"}

@@ -11,7 +11,8 @@ of one batch of events in order and composes them:
   rewrites that destination (``x → e/b``): every destination names where the files are now;
 - paths changed before a move, under its source, now live under its destination;
 - the per-file moves watchdog reports for the files below a moved folder are *covered* by
-  the folder's move (:meth:`MoveLog.covers`) and are not pushed as paths.
+  the folder's move (:meth:`MoveLog.covers`) and are not pushed as paths; a subfolder's move
+  reported before its folder's (watchdog's polling observer) is dropped for the folder's.
 
 Everything is checked again against the disk and the remote when the moves run; a move that
 no longer holds falls back to the full, guarded push.
@@ -47,6 +48,16 @@ def rebase(path: str, old: str, new: str) -> str:
     return new + path[len(old) :]
 
 
+def _part_of(part: Move, whole: Move) -> bool:
+    """True when ``part`` is what ``whole`` did to something below its folder."""
+    return (
+        part != whole
+        and under(part.src, whole.src)
+        and under(part.dst, whole.dst)
+        and part.src[len(whole.src) :] == part.dst[len(whole.dst) :]
+    )
+
+
 @dataclass
 class MoveLog:
     """The folder moves of one batch of events, in order (see the module docstring)."""
@@ -70,6 +81,8 @@ class MoveLog:
         composed: list[Move] = []
         chained = False
         for earlier in self.moves:
+            if _part_of(earlier, move):
+                continue  # a subfolder of this move reported first (polling): this move has it
             if earlier.dst == move.src:
                 chained = True
                 earlier = Move(earlier.src, move.dst)
@@ -81,10 +94,7 @@ class MoveLog:
 
     def covers(self, src: str, dst: str) -> bool:
         """True when a file moved ``src → dst`` is the move of a file below a moved folder."""
-        return any(
-            under(src, m.src) and under(dst, m.dst) and src[len(m.src) :] == dst[len(m.dst) :]
-            for m in self.seen
-        )
+        return any(_part_of(Move(src, dst), m) for m in self.seen)
 
     def extend(self, earlier: Iterable[Move]) -> None:
         """Put ``earlier`` moves (e.g. of a failed run, to be retried) before these ones."""
