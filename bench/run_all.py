@@ -41,7 +41,7 @@ SCRIPTS = (
     ("bulk.py", 600),
     ("backup.py", 900),
     ("inbound.py", 600),
-    ("rename.py", 3000),
+    ("rename.py", 3600),
 )
 
 
