@@ -2,11 +2,11 @@
 
 Measured with rclone 1.75.2: renaming a folder that holds 20 of 22 files makes the next
 ``rclone bisync`` abort with "Safety abort: too many deletes (>50%, 20 of 22)" (its
-``--max-delete``, default 50 %, counts the old names as deletions), whatever
-``--track-renames`` says (bisync checks the deletions before it looks at renames, and renames
-on a backend without a common hash are not tracked at all); every file would then be copied
-again under its new name. Raising ``--max-delete`` or passing ``--force`` for every run would
-switch the safety off for real mass deletions too.
+``--max-delete``, default 50 %, counts the old names as deletions), with ``--track-renames``
+too (the safety check comes first); past it every file would be copied again under its new
+name. ``--max-delete`` takes values over 100 and aborts when ``deletes * 100 > max_delete *
+listed`` (90 aborts 20 of 22, 91 passes). Raising ``--max-delete`` or passing ``--force``
+for every run would switch the safety off for real mass deletions too.
 
 Design: the folder is moved on the remote first (``rclone moveto``, see
 :mod:`watcher.engine.moves`, with the same checks), so both sides changed identically: bisync
