@@ -8,7 +8,7 @@ name. ``--max-delete`` takes values over 100 and aborts when ``deletes * 100 > m
 listed`` (90 aborts 20 of 22, 91 passes). Raising ``--max-delete`` or passing ``--force``
 for every run would switch the safety off for real mass deletions too.
 
-Design: the folder is moved on the remote first (``rclone moveto``, see
+Design: the folder is moved on the remote first (``rclone move``, see
 :mod:`watcher.engine.moves`, with the same checks), so both sides changed identically: bisync
 sees the same deletions and the same new files on both sides, finds the new files equal
 ("Files are equal! Skipping") and copies nothing. Conflict detection stays intact: a file
