@@ -183,11 +183,13 @@ def measure(quick: bool, section: Section) -> None:
         "0.5 s included); the remote is listed after each round to check every file moved"
     )
     section.note(
-        "S3 has no folder move: rclone moves file by file with a server-side copy and a delete "
-        "per object (two requests per file, no upload of data); a re-upload is one PUT per file, "
-        "so for small files a move on S3 is not faster than a re-upload: what it saves is the "
-        "bandwidth (large files), the N deletions the old push needed, and the delete-guard "
-        "block; the local folder uses a server-side folder rename"
+        "S3 has no folder move: rclone moves file by file, a HEAD of source and destination, "
+        "a server-side copy and a delete per object (no data uploaded), and the moved "
+        "folder's guarded sync then reads each object's modtime (a HEAD in the guard's listing "
+        "and one in rclone's comparison: 6 requests per file in moto's log); a re-upload is "
+        "one PUT per file, so for small files a move on S3 is slower than a re-upload: what it "
+        "saves is the bandwidth (large files), the N deletions the old push needed, and the "
+        "delete-guard block; the local folder uses a server-side folder rename"
     )
     section.note(
         "before this change the rename did not reach the remote at all under watch: the push "
