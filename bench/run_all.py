@@ -41,6 +41,7 @@ SCRIPTS = (
     ("bulk.py", 600),
     ("backup.py", 900),
     ("inbound.py", 600),
+    ("rename.py", 3600),
 )
 
 
@@ -210,7 +211,8 @@ def merged(
     by_number = {s.title.split(".", 1)[0]: (s, a, b) for s, a, b in old}
     for section, before, after in new:
         by_number[section.title.split(".", 1)[0]] = (section, before, after)
-    return [by_number[k] for k in sorted(by_number, key=int)]
+    # a script that produced no result is titled by its file name: it goes last
+    return [by_number[k] for k in sorted(by_number, key=lambda k: int(k) if k.isdigit() else 1e9)]
 
 
 def main() -> None:

@@ -208,7 +208,7 @@ def unblocked(work: Pending, block: Block, cfg: Config) -> Pending:
         wanted = getattr(work, kind) or kind in planned
         setattr(out, kind, wanted and kind not in block.kinds)
     if "push" not in block.kinds:
-        out.paths = set(work.paths)
+        out.paths, out.moves = set(work.paths), work.moves
     return out
 
 

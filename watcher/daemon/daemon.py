@@ -336,7 +336,7 @@ class Daemon:
     def _own_writes_only(self, work: Pending, remote_paths: set[str]) -> bool:
         """bisync: True when every changed path is already in the state bisync left behind
         (its own copies), so no run is needed."""
-        if self.cfg.mode != "bisync" or work.full or work.urgent or not work.bisync:
+        if self.cfg.mode != "bisync" or work.full or work.urgent or work.moves or not work.bisync:
             return False
         if not bisync_own_writes(self.session, work.paths, remote_paths):
             return False

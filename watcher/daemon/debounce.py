@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from loguru import logger
 
 from watcher.daemon.events import Change
+from watcher.plan.moves import MoveLog
 
 #: More changed paths than this make a push a full one instead of an incremental one.
 INCREMENTAL_LIMIT = 5000
@@ -25,9 +26,13 @@ class Pending:
     ``paths`` are sync-root-relative files changed locally (for an incremental push); ``full``
     asks for the mode's whole cycle; ``drain``/``pull``/``ingest``/``bisync`` ask for one step.
     ``urgent`` skips the debounce (start-up, ``trigger``, fallback timer, retries).
+    ``moves`` are folder renames, pushed as moves on the remote before the paths
+    (:mod:`watcher.plan.moves`); they survive a retry (each is checked again when it runs)
+    but not lost events.
     """
 
     paths: set[str] = field(default_factory=set)
+    moves: MoveLog = field(default_factory=MoveLog)
     full: bool = False
     drain: bool = False
     pull: bool = False
@@ -39,7 +44,13 @@ class Pending:
 
     def __bool__(self) -> bool:
         return bool(
-            self.paths or self.full or self.drain or self.pull or self.ingest or self.bisync
+            self.paths
+            or self.moves
+            or self.full
+            or self.drain
+            or self.pull
+            or self.ingest
+            or self.bisync
         )
 
     def touch(self, now: float) -> None:
@@ -64,6 +75,7 @@ class Pending:
             self.paths.clear()
         else:
             self.paths |= other.paths
+        self.moves.extend(other.moves.moves)
         self.drain |= other.drain
         self.pull |= other.pull
         self.ingest |= other.ingest
@@ -79,8 +91,9 @@ class Pending:
         an incremental push of the same paths, so that one path that makes the list or the
         run fail cannot fail every retry and hold back the files changed since (the full
         push is guarded and carries whatever rclone can)."""
-        again = dataclasses.replace(self, paths=set(), urgent=True)
-        again.full = self.full or bool(self.paths)
+        again = dataclasses.replace(self, paths=set(), moves=MoveLog(list(self.moves.moves)))
+        again.urgent = True
+        again.full = self.full or bool(self.paths) or bool(self.moves)
         return again
 
 
@@ -117,7 +130,11 @@ def apply_change(
             "went away): running a full cycle"
         )
         pending.full = True
+        pending.moves.clear()
         pending.touch(now)
+        return
+    if change.move is not None and not change.paths and change.root.kind == "sync":
+        _folder_move(pending, change, mode, now)
         return
     kind = change.root.kind
     if kind == "outbox":
@@ -140,5 +157,21 @@ def apply_change(
     else:  # the sync root: incremental push (mailbox) or bisync
         if mode == "bisync":
             pending.bisync = True
+        move = change.move
+        if move is not None and pending.moves.covers(move.src, move.dst):
+            pending.touch(now)  # a file moved along with its folder: the folder's move has it
+            return
         for rel in change.paths:
             pending.add_path(rel, now)
+
+
+def _folder_move(pending: Pending, change: Change, mode: str, now: float) -> None:
+    """A folder renamed inside the sync root: a move for the mailbox push or the bisync run;
+    mirror mode overwrites local edits by design, so there it asks for nothing, as before."""
+    move = change.move
+    if move is None or mode not in ("mailbox", "bisync"):
+        return
+    if not pending.moves.covers(move.src, move.dst):  # else a subfolder moved along with it
+        pending.moves.add(move, pending.paths)
+    pending.bisync |= mode == "bisync"
+    pending.touch(now)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from watcher.plan import PathFilter
+from watcher.plan.moves import Move
 
 RootKind = Literal["sync", "ingest", "outbox", "remote"]
 
@@ -25,12 +26,17 @@ class WatchRoot:
 
 @dataclass(frozen=True)
 class Change:
-    """What one event changed below a root: file paths (relative, POSIX), or a folder."""
+    """What one event changed below a root: file paths (relative, POSIX), or a folder.
+
+    ``move`` is a rename inside the sync root whose two sides are both synced: for a folder
+    it is the whole change (no paths); for a file it comes with both paths, so that a file
+    moved along with its folder can be told apart (:meth:`MoveLog.covers`)."""
 
     root: WatchRoot
     paths: tuple[str, ...] = ()
     structural: bool = False
     removal: bool = False
+    move: Move | None = None
 
 
 def relative(root: str, path: str) -> str | None:
@@ -60,8 +66,16 @@ def classify(root: WatchRoot, event_type: str, src: str, dest: str, is_dir: bool
     )
     if root.kind == "outbox" and removal:
         return None
+    move = _move(root, event_type, rels, kept)
     if is_dir and not removal:
         # A folder created or moved inside the root: watchdog reports every file in it as
-        # created or moved too, so the folder event itself asks for nothing.
+        # created or moved too, so the folder event itself asks only for the folder's move.
+        return None if move is None else Change(root, move=move)
+    return Change(root, paths=() if is_dir else kept, structural=is_dir, removal=removal, move=move)
+
+
+def _move(root: WatchRoot, event_type: str, rels: list[str], kept: tuple[str, ...]) -> Move | None:
+    """The rename an event is, when both of its sides are inside the sync root and synced."""
+    if event_type != "moved" or root.kind != "sync" or len(rels) != 2 or len(kept) != 2:
         return None
-    return Change(root, paths=() if is_dir else kept, structural=is_dir, removal=removal)
+    return Move(kept[0], kept[1])

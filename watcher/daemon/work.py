@@ -20,10 +20,11 @@ async def run_work(
     """Run ``work``: a full cycle, or the steps it names (an incremental push of its paths);
     ``known_dest_files`` is the push destination's file count from the last listing;
     ``on_event`` sees the cycle's rclone log lines (progress)."""
+    moves = tuple(work.moves.moves)
     if work.full:
-        return await run_cycle(session, settle_wait=False, on_event=on_event)
+        return await run_cycle(session, settle_wait=False, on_event=on_event, moves=moves)
     only: set[StepKind] = set()
-    if work.paths:
+    if work.paths or (moves and session.cfg.mode == "mailbox"):
         only.add("push")
     for kind in ("drain", "ingest", "pull", "bisync"):
         if getattr(work, kind):
@@ -31,10 +32,11 @@ async def run_work(
     return await run_cycle(
         session,
         only=only,
-        push_paths=work.paths if work.paths else None,
+        push_paths=work.paths if work.paths or moves else None,
         known_dest_files=known_dest_files,
         settle_wait=False,
         on_event=on_event,
+        moves=moves,
     )
 
 

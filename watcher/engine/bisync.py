@@ -12,6 +12,7 @@ from pathlib import Path
 from loguru import logger
 
 from watcher.config import Config
+from watcher.engine.bisync_moves import bisync_moves
 from watcher.engine.oneway import record_from
 from watcher.engine.procs import is_live_rclone
 from watcher.engine.remote_root import create_remote_root
@@ -21,6 +22,7 @@ from watcher.engine.state import RunRecord
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import Step, local_remote_dir
 from watcher.plan.bisync_names import ROOTS_DIR, BisyncNames, bisync_names, legacy_stem_matches
+from watcher.plan.moves import Move
 from watcher.plan.resync import resync_effect
 from watcher.rclone import RcloneResult
 from watcher.rclone.features import bisync_compare_flags
@@ -173,9 +175,11 @@ async def run_bisync(
     dry_run: bool = False,
     force: bool = False,
     resync: bool = False,
+    moves: tuple[Move, ...] = (),
 ) -> RunRecord:
     """One bisync run; without a baseline it refuses (exit 1) and names the ``--resync`` fix.
-    A resync first keeps every version it would overwrite (:func:`prepare_resync`)."""
+    A resync first keeps every version it would overwrite (:func:`prepare_resync`); folder
+    ``moves`` are done on the remote first (:mod:`watcher.engine.bisync_moves`)."""
     started = time.time()
     workdir = session.paths.bisync_workdir
     if not resync and not baseline_present(workdir, step, session.cfg):
@@ -197,9 +201,14 @@ async def run_bisync(
     carry_over(workdir, step, names)
     roots = prepare_roots(workdir, names)
     clear_stale_locks(workdir, step, session.cfg)
-    args = await _bisync_args(session, step, workdir, dry_run=dry_run, force=force)
+    sides = (1, 2) if moves else ()  # the listings are read only for a run with moves
+    listings = [read_listing(workdir, step, session.cfg, side) for side in sides] or [{}, {}]
+    budget, moved = await bisync_moves(session, step, moves, (listings[0], listings[1]))
+    args = await _bisync_args(session, step, workdir, dry_run=dry_run, force=force) + budget
     result = await session.rc.run(args, cwd=roots)
     record = record_from("bisync", result, started, dry_run=dry_run, extra=note)
+    if moved.done or moved.fallback:
+        record.message, record.moved = f"{moved.note()}; {record.message}", moved.moved
     if result.ok:
         return record
     raise _failure(session.cfg, result, record)

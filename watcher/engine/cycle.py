@@ -17,11 +17,13 @@ from watcher.engine.incremental import NeedsFullPush, run_incremental_push
 from watcher.engine.ingest import run_ingest
 from watcher.engine.links import dangerous_links
 from watcher.engine.mounted import looks_unmounted, synced_before
+from watcher.engine.moves import push_with_moves
 from watcher.engine.oneway import run_one_way
 from watcher.engine.session import Session
 from watcher.engine.state import CYCLE_RECORD, RunRecord, forget_run, record_run
 from watcher.errors import SafetyRefusal, SyncFailed
 from watcher.plan import INBOX, Direction, Step, StepKind, plan_cycle
+from watcher.plan.moves import Move
 from watcher.rclone.causes import find_cause
 from watcher.rclone.runner import EventHook
 
@@ -45,6 +47,7 @@ class StepOptions:
     push_paths: Collection[str] | None = None
     known_dest_files: int | None = None
     settle_wait: bool = True
+    moves: tuple[Move, ...] = ()
 
 
 @dataclass
@@ -73,9 +76,12 @@ async def run_step(
     push_paths: Collection[str] | None = None,
     known_dest_files: int | None = None,
     settle_wait: bool = True,
+    moves: tuple[Move, ...] = (),
 ) -> RunRecord:
     """Execute one planned step (a push of ``push_paths`` only, when given; ``settle_wait``:
-    see :meth:`Drain.run`)."""
+    see :meth:`Drain.run`; ``moves``: folder renames the push or bisync does first)."""
+    if step.kind == "push" and moves and not dry_run and not force:
+        return await push_with_moves(session, step, moves, push_paths, known_dest_files)
     if step.kind == "push" and push_paths is not None and not dry_run and not force:
         try:
             return await run_incremental_push(
@@ -89,7 +95,9 @@ async def run_step(
         return await Drain(session, step).run(dry_run=dry_run, settle_wait=settle_wait)
     if step.kind == "ingest":
         return await run_ingest(session, step, dry_run=dry_run)
-    return await run_bisync(session, step, dry_run=dry_run, force=force, resync=resync)
+    if dry_run or force or resync:
+        moves = ()
+    return await run_bisync(session, step, dry_run=dry_run, force=force, resync=resync, moves=moves)
 
 
 def _gate(session: Session, steps: tuple[Step, ...], *, force: bool, dry_run: bool) -> None:
@@ -188,6 +196,7 @@ async def _run_logged(session: Session, step: Step, started: float, opts: StepOp
             push_paths=opts.push_paths,
             known_dest_files=opts.known_dest_files,
             settle_wait=opts.settle_wait,
+            moves=opts.moves,
         )
     except SyncFailed as exc:
         fix = exc.fix if isinstance(exc, SafetyRefusal) else None
@@ -251,6 +260,7 @@ async def run_cycle(
     known_dest_files: int | None = None,
     on_event: EventHook | None = None,
     settle_wait: bool = True,
+    moves: tuple[Move, ...] = (),
 ) -> CycleReport:
     """Run every step of one cycle; a failed step is recorded and the next ones still run,
     unless it could not reach the remote (:func:`transport_stop`): then the remaining steps
@@ -266,8 +276,8 @@ async def run_cycle(
     drives its progress display with the stats lines, the daemon publishes them). Paths
     rclone names in error lines are counted in ``failing-paths.json``. ``settle_wait`` lets a
     drain wait briefly for inbound files that are about to settle (one-shot runs); the daemon
-    passes False and comes back at the record's ``recheck``.
-    """
+    passes False and comes back at the record's ``recheck``. ``moves``: folder renames done
+    on the remote before the push or the bisync run (:mod:`watcher.engine.moves`)."""
     cfg = session.cfg
     failures = PathFailures(forward=on_event)
     session = dataclasses.replace(session, rc=session.rc.with_event_hook(failures.hook))
@@ -285,6 +295,6 @@ async def run_cycle(
         session = dataclasses.replace(session, rc=session.rc.with_deadline(deadline))
         _gate(session, steps, force=force, dry_run=dry_run)
         inbox_problem = _prepare_inbox(session, direction, dry_run=dry_run, only=only)
-        opts = StepOptions(dry_run, force, resync, push_paths, known_dest_files, settle_wait)
+        opts = StepOptions(dry_run, force, resync, push_paths, known_dest_files, settle_wait, moves)
         await _run_steps(session, steps, opts, (deadline, inbox_problem), failures, report)
     return report

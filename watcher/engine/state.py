@@ -179,6 +179,8 @@ class RunRecord:
     dry_run: bool = False
     #: Files at the destination before the run, when the guard listed it.
     dest_files: int | None = None
+    #: Files moved on the remote as part of folder renames (not counted as deletions).
+    moved: int = 0
     #: Inbound files that were not taken because they are still being written (not settled).
     unsettled: int = 0
     #: Seconds after which those files may have settled: the daemon runs this step again then.
