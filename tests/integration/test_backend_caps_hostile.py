@@ -102,9 +102,12 @@ class Gate:
                     sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
-        """Stop listening."""
+        """Stop listening (new connections are refused; shutdown wakes the blocked accept)."""
         if self.listener is not None:
+            with contextlib.suppress(OSError):
+                self.listener.shutdown(socket.SHUT_RDWR)
             self.listener.close()
+            self.listener = None
 
 
 @pytest.fixture
@@ -139,5 +142,14 @@ def test_ftp_down_when_asked_then_back_same_second_edit_still_pushed(
             wait_until(lambda: remote.read_bytes() == b"version-2", 6)
         except AssertionError:
             pytest.fail(f"same-size edit not pushed: remote holds {remote.read_bytes()!r}")
+        gate.close()  # down again: the next edit's push fails and is retried as a full cycle
+        retries = watcher.text().count("retrying in")
+        same_size_edit(local, b"version-3", second + 700_000_000)
+        wait_until(lambda: watcher.text().count("retrying in") > retries, 10)
+        gate.open()
+        try:
+            wait_until(lambda: remote.read_bytes() == b"version-3", 8)
+        except AssertionError:
+            pytest.fail(f"edit whose push failed once lost: remote holds {remote.read_bytes()!r}")
     finally:
         gate.close()

@@ -8,6 +8,7 @@ from loguru import logger
 from watcher.daemon.debounce import Pending
 from watcher.engine import CycleReport, Session, run_cycle
 from watcher.plan import StepKind
+from watcher.rclone.features import listed_push_flags
 from watcher.rclone.runner import EventHook
 
 
@@ -21,7 +22,18 @@ async def run_work(
     ``known_dest_files`` is the push destination's file count from the last listing;
     ``on_event`` sees the cycle's rclone log lines (progress)."""
     if work.full:
-        return await run_cycle(session, settle_wait=False, on_event=on_event)
+        report = await run_cycle(session, settle_wait=False, on_event=on_event)
+        if report.ok and work.carry and await _full_cannot_see(session):
+            again = await run_cycle(
+                session,
+                only={"push"},
+                push_paths=work.carry,
+                known_dest_files=known_dest_files,
+                settle_wait=False,
+                on_event=on_event,
+            )
+            report.records += again.records
+        return report
     only: set[StepKind] = set()
     if work.paths:
         only.add("push")
@@ -36,6 +48,13 @@ async def run_work(
         settle_wait=False,
         on_event=on_event,
     )
+
+
+async def _full_cannot_see(session: Session) -> bool:
+    """True when a full mailbox push may skip a same-size edit (coarse or no modtimes, or
+    unknown): changed paths a full cycle took over are then pushed as listed paths too."""
+    features = await session.features()
+    return session.cfg.mode == "mailbox" and bool(listed_push_flags(features))
 
 
 def due_rechecks(rechecks: dict[str, float], pending: Pending, now: float) -> None:
