@@ -124,7 +124,10 @@ def test_ftp_down_when_asked_then_back_same_second_edit_still_pushed(
     supports (1 s modtimes, no hash); the server comes back and a same-size edit within the
     second of the uploaded version is made before the daemon asks again (5 min): it reaches
     the server (old code: while the features were unknown, listed paths were pushed without
-    ``--ignore-times``, "Unchanged skipping", and no later full sync could see the edit)."""
+    ``--ignore-times``, "Unchanged skipping", and no later full sync could see the edit).
+    Then the server goes down again, the next such edit's push fails and is retried as a full
+    cycle (size + 1 s modtime: it cannot see the edit): the edit still arrives, pushed as a
+    carried listed path (old code: lost, "push: copied 0", health ok; row 15-3i)."""
     gate = Gate(ftp.port)
     (ftp.root / "share" / "_outbox").mkdir(parents=True)  # FTP 501 on a missing folder: 15-4x
     config = config_for(tmp_path, "mailbox", "ftp", {**ftp.rclone_options(), "port": gate.port})
