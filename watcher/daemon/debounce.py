@@ -28,11 +28,14 @@ class Pending:
     ``urgent`` skips the debounce (start-up, ``trigger``, fallback timer, retries).
     ``moves`` are folder renames, pushed as moves on the remote before the paths
     (:mod:`watcher.plan.moves`); they survive a retry (each is checked again when it runs)
-    but not lost events.
+    but not lost events. ``carry`` are changed paths a ``full`` cycle took over (a failed
+    push's, or changed while one was pending): on a backend whose full syncs cannot see a
+    same-size edit they are pushed as listed paths after it (:func:`watcher.daemon.work.run_work`).
     """
 
     paths: set[str] = field(default_factory=set)
     moves: MoveLog = field(default_factory=MoveLog)
+    carry: set[str] = field(default_factory=set)
     full: bool = False
     drain: bool = False
     pull: bool = False
@@ -66,12 +69,16 @@ class Pending:
             if len(self.paths) > INCREMENTAL_LIMIT:
                 self.full = True
                 self.paths.clear()
+        elif len(self.carry) < INCREMENTAL_LIMIT:
+            self.carry.add(rel)
         self.touch(now)
 
     def merge(self, other: Pending) -> None:
         """Fold ``other`` (e.g. the work of a failed run) into this one."""
         self.full |= other.full
+        self.carry |= other.carry
         if self.full:
+            self.carry |= self.paths if len(self.paths) <= INCREMENTAL_LIMIT else set()
             self.paths.clear()
         else:
             self.paths |= other.paths
@@ -91,8 +98,13 @@ class Pending:
         an incremental push of the same paths, so that one path that makes the list or the
         run fail cannot fail every retry and hold back the files changed since (the full
         push is guarded and carries whatever rclone can)."""
-        again = dataclasses.replace(self, paths=set(), moves=MoveLog(list(self.moves.moves)))
-        again.urgent = True
+        again = dataclasses.replace(
+            self,
+            paths=set(),
+            moves=MoveLog(list(self.moves.moves)),
+            carry=self.carry | self.paths,
+            urgent=True,
+        )
         again.full = self.full or bool(self.paths) or bool(self.moves)
         return again
 

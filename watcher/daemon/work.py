@@ -8,6 +8,7 @@ from loguru import logger
 from watcher.daemon.debounce import Pending
 from watcher.engine import CycleReport, Session, run_cycle
 from watcher.plan import StepKind
+from watcher.rclone.features import listed_push_flags
 from watcher.rclone.runner import EventHook
 
 
@@ -22,7 +23,18 @@ async def run_work(
     ``on_event`` sees the cycle's rclone log lines (progress)."""
     moves = tuple(work.moves.moves)
     if work.full:
-        return await run_cycle(session, settle_wait=False, on_event=on_event, moves=moves)
+        report = await run_cycle(session, settle_wait=False, on_event=on_event, moves=moves)
+        if report.ok and work.carry and await _full_cannot_see(session):
+            again = await run_cycle(
+                session,
+                only={"push"},
+                push_paths=work.carry,
+                known_dest_files=known_dest_files,
+                settle_wait=False,
+                on_event=on_event,
+            )
+            report.records += again.records
+        return report
     only: set[StepKind] = set()
     if work.paths or (moves and session.cfg.mode == "mailbox"):
         only.add("push")
@@ -38,6 +50,13 @@ async def run_work(
         on_event=on_event,
         moves=moves,
     )
+
+
+async def _full_cannot_see(session: Session) -> bool:
+    """True when a full mailbox push may skip a same-size edit (coarse or no modtimes, or
+    unknown): changed paths a full cycle took over are then pushed as listed paths too."""
+    features = await session.features()
+    return session.cfg.mode == "mailbox" and bool(listed_push_flags(features))
 
 
 def due_rechecks(rechecks: dict[str, float], pending: Pending, now: float) -> None:

@@ -15,7 +15,7 @@ from watcher.plan import Step, remote_join
 from watcher.plan.resync import KeepCopy, Version, differs, effective_resolve, plan_keep_copies
 from watcher.rclone import Entry
 from watcher.rclone.encoding import reachable
-from watcher.rclone.ops import copy_file, hash_types
+from watcher.rclone.ops import copy_file, hash_types, identical_files
 
 #: Hashes preferred for comparing the sides (cheap and offered by most backends).
 PREFERRED_HASHES = ("md5", "sha1")
@@ -69,6 +69,15 @@ def _refuse_unreadable(local: dict[str, Version], remote: dict[str, Version]) ->
         )
 
 
+async def _same_bytes(
+    session: Session, step: Step, local: list[Entry] | None, remote: list[Entry] | None
+) -> set[str]:
+    """The paths on both sides with the same size whose bytes are equal (read from both)."""
+    sizes = {e.path: e.size for e in remote or []}
+    sized = [e.path for e in local or [] if sizes.get(e.path) == e.size]
+    return await identical_files(session.rc, step.src, step.dst, sized)
+
+
 async def prepare_resync(session: Session, step: Step, *, dry_run: bool) -> ResyncPrep:
     """List both sides (with a shared hash where there is one) and copy every version the
     resync will overwrite to a free ``<name>.conflictN`` on its own side; in a dry run only
@@ -80,10 +89,12 @@ async def prepare_resync(session: Session, step: Step, *, dry_run: bool) -> Resy
     local_versions, remote_versions = _versions(local or []), _versions(remote or [])
     _refuse_unreadable(local_versions, remote_versions)
     features = await session.features()
-    resolve = effective_resolve(
-        session.cfg.conflict_resolve, remote_modtime=features is None or features.modtime
-    )
-    copies = plan_keep_copies(resolve, local_versions, remote_versions)
+    modtime = features is None or features.modtime
+    resolve = effective_resolve(session.cfg.conflict_resolve, remote_modtime=modtime)
+    # without modtimes or a common hash (wsgidav), only the bytes can tell two same-size
+    # files apart: the remote's mtimes are upload times, never equal to the local ones
+    same = set() if modtime or hashed else await _same_bytes(session, step, local, remote)
+    copies = plan_keep_copies(resolve, local_versions, remote_versions, same)
     for copy in copies:
         root = step.src if copy.side == "local" else step.dst
         if dry_run:

@@ -11,6 +11,7 @@ that copy to the other side like any one-sided file. Both versions exist afterwa
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Literal
 
@@ -122,15 +123,19 @@ def conflict_name(path: str, taken: set[str]) -> str:
 
 
 def plan_keep_copies(
-    conflict_resolve: str, local: Mapping[str, Version], remote: Mapping[str, Version]
+    conflict_resolve: str,
+    local: Mapping[str, Version],
+    remote: Mapping[str, Version],
+    same: AbstractSet[str] = frozenset(),
 ) -> tuple[KeepCopy, ...]:
-    """The copies that keep every version a resync would overwrite. Names are free on both
-    sides (a copy made on one side is carried to the other by the resync) and never reuse a
-    name taken by another copy of this plan."""
+    """The copies that keep every version a resync would overwrite (none for the paths in
+    ``same``, whose bytes were compared and found equal). Names are free on both sides (a
+    copy made on one side is carried to the other by the resync) and never reuse a name
+    taken by another copy of this plan."""
     taken = {p.casefold() for p in _union(local, remote)}
     plan: list[KeepCopy] = []
     for path in sorted(set(local) & set(remote)):
-        if not differs(local[path], remote[path]):
+        if path in same or not differs(local[path], remote[path]):
             continue
         for side in losers(conflict_resolve, local[path], remote[path]):
             copy = conflict_name(path, taken)

@@ -121,8 +121,10 @@ def full_sync_flags(features: Features | None) -> tuple[str, ...]:
 def listed_push_flags(features: Features | None) -> tuple[str, ...]:
     """Flags of a push of paths known to have changed (incremental push, bisync's copies):
     ``--ignore-times`` on a backend with coarse or no modtimes, so every listed file is
-    uploaded even when its size and (rounded) modtime are the same."""
-    return ("--ignore-times",) if features is not None and features.coarse_modtime else ()
+    uploaded even when its size and (rounded) modtime are the same; also while the features
+    are unknown (the server was down when asked: a skipped edit would never be seen by a
+    later full sync, an extra upload of a listed file costs little)."""
+    return ("--ignore-times",) if features is None or features.coarse_modtime else ()
 
 
 def bisync_compare_flags(features: Features | None, *, resync: bool) -> tuple[str, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
@@ -26,6 +27,7 @@ from watcher.rclone.conffile import (
     render_section,
     write_private,
 )
+from watcher.rclone.encoding import line_safe, reachable
 from watcher.rclone.result import RcloneResult
 from watcher.rclone.runner import Rclone
 
@@ -145,6 +147,22 @@ async def copy_file(rc: Rclone, src: str, dst: str) -> bool:
     result = await rc.run(["copyto", "--ignore-existing", src, dst])
     _check(result, f"copying {src} to {dst}")
     return bool(result.transferred)
+
+
+async def identical_files(rc: Rclone, src: str, dst: str, paths: Iterable[str]) -> set[str]:
+    """The ``paths`` whose bytes are the same under ``src`` and ``dst``, read from both sides
+    (``rclone check --download``: for backends with neither a common hash nor modtimes, where
+    nothing else can tell). Names a list line cannot carry are never called identical; empty
+    when rclone cannot tell."""
+    listed = sorted(p for p in paths if line_safe(p) and reachable(p))
+    if not listed:
+        return set()
+    args = ["check", "--download", src, dst, "--match", "-"]
+    result = await rc.run(args, per_file=False, quiet_errors=True, files_from=listed)
+    if result.timed_out or result.exit_code not in (0, 1):
+        return set()
+    matched = result.stdout.decode("utf-8", "surrogateescape").splitlines()
+    return set(matched) & set(listed)
 
 
 def _check(result: RcloneResult, what: str) -> None:
