@@ -18,12 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 import tomli_w
 from click.testing import CliRunner, Result
 
 import watcher as watcher_package
 from watcher.cli import cli
+from watcher.errors import ConfigError
+from watcher.rclone import find_rclone
+from watcher.rclone.discover import version_cache_file
 
 RCLONE = shutil.which("rclone", path=str(Path(sys.executable).parent)) or shutil.which("rclone")
 S3_KEY, S3_SECRET = "AKIDTESTKEY", "s3cr3t-Test-Value-91"
@@ -72,7 +76,27 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for var in ("WORKSPACE_SYNC_CONFIG", "WORKSPACE_SYNC_RCLONE", "RCLONE_CONFIG"):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
+    _seed_rclone_version_cache()
     return home
+
+
+_VERSION_CACHE: list[bytes] = []  # the version cache after one real probe, per worker
+
+
+def _seed_rclone_version_cache() -> None:
+    """Give the test's fresh cache dir the product's rclone version cache (what the first run
+    of any command writes there): the real ``rclone version`` probe runs once per worker, not
+    once per test (~0.1 s of CPU each). A test of the probe uses its own (fake) binary, which
+    is not in it; one that deletes the file gets the probe back."""
+    if not _VERSION_CACHE:
+        try:
+            anyio.run(find_rclone, None)
+            _VERSION_CACHE.append(version_cache_file().read_bytes())
+        except (ConfigError, OSError):
+            return  # no usable rclone: each test probes (and reports) it itself
+    target = version_cache_file()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(_VERSION_CACHE[0])
 
 
 @dataclass
