@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from tests.conftest import Setup, proc_cmdlines, run_cli, tree
+from tests.conftest import Setup, run_cli, tree
 from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fixture)
     CLAIMS,
     Backend,
@@ -59,19 +59,23 @@ class OnRclone:
 
     def __init__(self, verb: str, marker: str, action: Callable[[], None], nth: int = 1) -> None:
         self.verb, self.marker, self.action, self.nth = verb.encode(), marker.encode(), action, nth
-        self.pids: set[int] = set()
+        self.pids: set[str] = set()
         self.fired = threading.Event()
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
         self.thread.start()
 
     def _seen(self) -> bool:
-        for pid, raw in proc_cmdlines():
-            if pid in self.pids or self.marker not in raw:
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or entry.name in self.pids:
                 continue
-            argv = raw.split(b"\0")
+            try:
+                with open(f"/proc/{entry.name}/cmdline", "rb") as fh:
+                    argv = fh.read().split(b"\0")
+            except OSError:
+                continue
             if self.verb in argv[:6] and any(self.marker in a for a in argv):
-                self.pids.add(pid)
+                self.pids.add(entry.name)
         return len(self.pids) >= self.nth
 
     def _run(self) -> None:
