@@ -101,7 +101,10 @@ def test_two_daemons_deliver_200_inbound_files_exactly_once(make_setup, start_wa
     inbox = setup.sync_root / "_inbox"
 
     def done() -> bool:
-        left = [p for p in outbox.rglob("*") if p.is_file()]
+        try:
+            left = [p for p in outbox.rglob("*") if p.is_file()]
+        except FileNotFoundError:  # a claim folder renamed away during the walk: look again
+            return False
         return not left and len(tree(inbox)) >= INBOUND
 
     wait_until(done, timeout=90, interval=0.1)

@@ -1,7 +1,9 @@
 """The progress display of ``sync`` on a terminal (rich), driven by rclone's stats lines.
 
 The engine knows nothing of it: the CLI passes :meth:`SyncProgress.on_event` down as
-``run_cycle(on_event=...)``, and every rclone log line of the cycle reaches it.
+``run_cycle(on_event=...)``, and every rclone log line of the cycle reaches it. rich is
+imported only when a display is made: every ``watch``, ``sync`` and ``status`` process imports
+this module, and most of them (daemons, scripts, no terminal) draw nothing.
 """
 
 from __future__ import annotations
@@ -9,18 +11,11 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.filesize import decimal
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TextColumn,
-)
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.progress import TaskID
 
 
 def wants_progress(verbosity: int, log_json: bool = False) -> bool:
@@ -40,6 +35,15 @@ class SyncProgress:
     """One bar for the bytes of the running rclone transfer, with files, rate and ETA."""
 
     def __init__(self, console: Console | None = None) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            SpinnerColumn,
+            TextColumn,
+        )
+
         self.console = console or Console(stderr=True)
         self.progress = Progress(
             SpinnerColumn(),
@@ -71,6 +75,8 @@ class SyncProgress:
         elapsed = float(stats.get("transferTime") or stats.get("elapsedTime") or 0)
         if speed <= 0 and elapsed > 0:  # rclone's final stats line reports speed 0
             speed = done / elapsed
+        from rich.filesize import decimal
+
         files = f"{int(stats.get('transfers') or 0)}/{total_files}"
         rate, eta = f"{decimal(int(speed))}/s", _eta(stats.get("eta"))
         if self.task is None:
