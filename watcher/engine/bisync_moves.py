@@ -66,7 +66,7 @@ async def bisync_moves(
     local and remote) and what was moved."""
     if not moves:
         return [], MovesOutcome()
-    outcome = await apply_moves(session, Path(step.src), step.dst, moves)
+    outcome = await apply_moves(session, Path(step.src), step.dst, moves, keep_remote=True)
     if outcome.fallback:
         logger.info("bisync: folder not moved on the remote first ({})", outcome.fallback)
     listed = min(len(side) for side in listings)

@@ -15,10 +15,17 @@ hold), then pushes the other changed paths. A move is refused, and the full guar
 carries the change instead, when it would lose or confuse data:
 
 - the local source exists again, or the local destination is gone or is no folder;
-- the remote destination already holds files that are not in the local destination;
+- the remote destination already holds files that are not in the local destination, or
+  (bisync, ``keep_remote``) a file the move would overwrite: in bisync another writer's file
+  there is no stale copy, and ``rclone move`` would replace it without a trace;
 - a name a filter rule cannot carry (a line break, bytes that are not valid UTF-8).
 
 A remote source that does not exist is nothing to move (the push uploads the folder).
+
+The deletions of a batch are judged together: the moved files the local destination no
+longer holds (the scoped syncs delete them) plus the listed paths gone locally. More than
+``max_delete`` allows of the destination hands the batch to the full push, whose guard
+refuses it (each part alone would pass its own, smaller guard).
 """
 
 from __future__ import annotations
@@ -32,22 +39,25 @@ from pathlib import Path
 
 from loguru import logger
 
-from watcher.engine.incremental import NeedsFullPush, run_incremental_push
+from watcher.engine.incremental import NeedsFullPush, run_incremental_push, too_many_deletes
 from watcher.engine.oneway import list_both, run_one_way
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SyncFailed
 from watcher.plan import Step, remote_join
 from watcher.plan.moves import Move, ScopedFilter, under
+from watcher.rclone import Entry
 from watcher.rclone.encoding import listable
 
 
 @dataclass(frozen=True)
 class MoveDone:
-    """A move that ran (``files`` moved on the remote; 0 when the remote had no source)."""
+    """A move that ran (``files`` moved on the remote; 0 when the remote had no source;
+    ``missing``: the moved files, relative to ``move.dst``, the local destination lacks)."""
 
     move: Move
     files: int
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,37 +107,70 @@ def _utf8(name: str) -> bool:
 
 
 async def apply_moves(
-    session: Session, root: Path, remote: str, moves: Collection[Move]
+    session: Session,
+    root: Path,
+    remote: str,
+    moves: Collection[Move],
+    *,
+    keep_remote: bool = False,
 ) -> MovesOutcome:
     """Do ``moves`` in order on the remote root ``remote`` (sync root ``root``); stop at the
-    first one that does not hold (see the module docstring). Raises :class:`SyncFailed` when
-    rclone fails to move (the daemon retries; the moves are checked again then)."""
+    first one that does not hold (see the module docstring; ``keep_remote``: a remote file the
+    move would overwrite does not hold either). Raises :class:`SyncFailed` when rclone fails
+    to move (the daemon retries; the moves are checked again then)."""
     done: list[MoveDone] = []
     for move in moves:
-        why = local_problem(root, move)
         src, dst = remote_join(remote, move.src), remote_join(remote, move.dst)
-        if why is None:
-            # paths are enough here: without modtimes an object store needs no HEAD per object
-            src_files, dst_files = await list_both(session.rc, src, dst, ["--no-modtime"])
-            if not src_files:
-                done.append(MoveDone(move, 0))
-                continue
-            stray = [e.path for e in dst_files or [] if not (root / move.dst / e.path).exists()]
-            if stray:
-                why = (
-                    f"{move.dst!r} on the remote holds {len(stray)} files that are not in the "
-                    f"local folder (e.g. {stray[0]!r})"
-                )
+        why, src_files = await _check(session, root, remote, move, keep_remote)
         if why is not None:
             return MovesOutcome(tuple(done), f"{move.describe()}: {why}")
+        if not src_files:
+            done.append(MoveDone(move, 0))
+            continue
         # ``moveto`` of a folder is ``move``, which alone takes --delete-empty-src-dirs
         # (a backend without a folder move leaves the emptied folders behind otherwise)
         result = await session.rc.run(["move", src, dst, "--delete-empty-src-dirs"])
         if not result.ok:
             detail = result.message() or "; ".join(result.errors[-2:]) or "see the log"
             raise SyncFailed(f"push: moving {move.describe()} on the remote failed: {detail}")
-        done.append(MoveDone(move, len(src_files or [])))
+        missing = tuple(e.path for e in src_files if not os.path.lexists(root / move.dst / e.path))
+        done.append(MoveDone(move, len(src_files), missing))
     return MovesOutcome(tuple(done))
+
+
+async def _check(
+    session: Session, root: Path, remote: str, move: Move, keep_remote: bool
+) -> tuple[str | None, list[Entry]]:
+    """Why ``move`` does not hold (``None`` when it does) and the remote source's files."""
+    why = local_problem(root, move)
+    if why is not None:
+        return why, []
+    src, dst = remote_join(remote, move.src), remote_join(remote, move.dst)
+    # paths are enough here: without modtimes an object store needs no HEAD per object
+    src_files, dst_files = await list_both(session.rc, src, dst, ["--no-modtime"])
+    if not src_files:
+        return None, []
+    return _remote_problem(root, move, src_files, dst_files or [], keep_remote), src_files
+
+
+def _remote_problem(
+    root: Path, move: Move, src_files: list[Entry], dst_files: list[Entry], keep_remote: bool
+) -> str | None:
+    """Why the remote destination of ``move`` must not receive it (``None`` when it may)."""
+    stray = [e.path for e in dst_files if not (root / move.dst / e.path).exists()]
+    if stray:
+        return (
+            f"{move.dst!r} on the remote holds {len(stray)} files that are not in the "
+            f"local folder (e.g. {stray[0]!r})"
+        )
+    names = {e.path for e in src_files}
+    clash = sorted(e.path for e in dst_files if e.path in names)
+    if keep_remote and clash:
+        return (
+            f"{move.dst!r} on the remote already holds {len(clash)} files the move would "
+            f"overwrite (e.g. {clash[0]!r})"
+        )
+    return None
 
 
 async def push_with_moves(
@@ -146,11 +189,31 @@ async def push_with_moves(
     outcome = await apply_moves(session, root, step.dst, moves)
     if outcome.fallback:
         logger.info("push: full push instead of incremental ({})", outcome.fallback)
+    elif push_paths is not None:
+        deletes = _batch_deletes(root, step, outcome, push_paths)
+        if too_many_deletes(deletes, known_dest_files, session.cfg.max_delete):
+            logger.info("push: full push instead of incremental ({} deletions)", deletes)
+            push_paths = None
     if outcome.fallback or push_paths is None:
         records = [await run_one_way(session, step)]
     else:
         records = await _reconcile(session, step, outcome, push_paths, known_dest_files)
     return _combined(records, outcome, started)
+
+
+def _batch_deletes(
+    root: Path, step: Step, outcome: MovesOutcome, push_paths: Collection[str]
+) -> int:
+    """The deletions the scoped syncs and the incremental push of a batch would make together:
+    moved files the local destination lacks (unless excluded) and listed paths gone locally."""
+    moved = {
+        f"{d.move.dst}/{rel}"
+        for d in outcome.done
+        for rel in d.missing
+        if not step.filter.excluded(f"{d.move.dst}/{rel}")
+    }
+    listed = {rel for rel in push_paths if not os.path.lexists(root / rel)}
+    return len(moved | listed)
 
 
 async def _reconcile(

@@ -1,0 +1,97 @@
+"""Issue 15, hostile checks of folder renames pushed as moves (rows 15-5g, 15-5h): a batch
+that renames a folder and deletes files must not pass more deletions than the delete guard
+allows for the whole destination, and a bisync move must never overwrite a file another
+writer put under the remote destination."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+
+from tests.conftest import Setup, run_cli, tree
+from watcher.config import load_config
+from watcher.engine import CycleReport, open_session, run_cycle
+from watcher.plan.moves import Move
+
+#: Files in the folder that is renamed, and files beside it.
+IN_FOLDER, ELSEWHERE = 20, 20
+
+
+def _populate(root: Path) -> None:
+    (root / "docs").mkdir(parents=True)
+    for i in range(IN_FOLDER):
+        (root / "docs" / f"f{i:02d}.txt").write_text(f"docs file {i}\n")
+    for i in range(ELSEWHERE):
+        (root / f"top{i:02d}.txt").write_text(f"top {i}\n")
+
+
+def _cycle(setup: Setup, moves: tuple[Move, ...], **kwargs: object) -> CycleReport:
+    """The daemon's run of a batch holding ``moves``, run directly."""
+
+    async def run() -> CycleReport:
+        session = await open_session(load_config(setup.config))
+        return await run_cycle(session, settle_wait=False, moves=moves, **kwargs)  # type: ignore[arg-type]
+
+    result: CycleReport = anyio.run(run)
+    return result
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {k: v for k, v in tree(root).items() if not k.startswith(("_inbox", "_outbox"))}
+
+
+def test_mailbox_rename_plus_deletes_cannot_pass_more_than_the_guard(
+    make_setup: Callable[..., Setup],
+) -> None:
+    """40 files, 20 in docs/. One batch: ``mv docs papers``, delete 10 files of papers/ and
+    11 top-level files: 21 of 40 real deletions, more than max_delete (50 %). Each part alone
+    passes its own guard (the folder's scoped sync: 10 of 20; the listed paths: 11 of 40), so
+    the push must judge them together: refused, the 21 files still on the remote, the move
+    itself done (it loses nothing)."""
+    setup = make_setup("mailbox")
+    _populate(setup.sync_root)
+    assert run_cli("sync", config=setup.config).exit_code == 0
+    root = setup.sync_root
+    os.rename(root / "docs", root / "papers")
+    gone = [f"papers/f{i:02d}.txt" for i in range(10)] + [f"top{i:02d}.txt" for i in range(11)]
+    for rel in gone:
+        (root / rel).unlink()
+    report = _cycle(
+        setup,
+        (Move("docs", "papers"),),
+        only={"push"},
+        push_paths=set(gone),
+        known_dest_files=IN_FOLDER + ELSEWHERE,
+    )
+    remote = _files(setup.cloud)
+    assert not report.ok, report.records[0].message
+    assert "would delete 21 of 40 files" in report.records[0].message
+    assert all(rel in remote for rel in gone), sorted(set(gone) - set(remote))[:3]
+
+
+def test_bisync_move_never_overwrites_a_remote_file_under_its_destination(
+    make_setup: Callable[..., Setup],
+) -> None:
+    """bisync: another writer put ``papers/f00.txt`` on the remote since the last run, while
+    locally ``docs`` (holding ``f00.txt``) was renamed to ``papers``. Moving docs → papers on
+    the remote would overwrite the other writer's file (neither side would keep it); the move
+    is not done, bisync decides as before, and that file's content survives on some side."""
+    setup = make_setup("bisync")
+    _populate(setup.sync_root)
+    assert run_cli("sync", "--resync", config=setup.config).exit_code == 0
+    (setup.cloud / "papers").mkdir()
+    (setup.cloud / "papers" / "f00.txt").write_text("the other writer's version\n")
+    os.rename(setup.sync_root / "docs", setup.sync_root / "papers")
+    report = _cycle(setup, (Move("docs", "papers"),))
+    message = report.records[0].message
+    kept = [
+        rel
+        for side in (setup.cloud, setup.sync_root)
+        for rel, data in _files(side).items()
+        if data == b"the other writer's version\n"
+    ]
+    assert kept, f"the remote-only papers/f00.txt was lost: {message}"
+    assert "not moved: docs → papers" in message, message
