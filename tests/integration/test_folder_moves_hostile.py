@@ -95,3 +95,27 @@ def test_bisync_move_never_overwrites_a_remote_file_under_its_destination(
     ]
     assert kept, f"the remote-only papers/f00.txt was lost: {message}"
     assert "not moved: docs → papers" in message, message
+
+
+def test_bisync_rename_then_delete_inside_keeps_the_deletes(
+    make_setup: Callable[..., Setup],
+) -> None:
+    """bisync: ``mv docs papers`` then delete 5 of papers/'s 20 files, in one batch. The move
+    must not bring those 5 back (moved on the remote, bisync would see them new there and copy
+    them to the local side): they are deleted on both sides, counted as deletions; the other
+    15 are moved, and the run is not blocked (5 of 40 is within the guard)."""
+    setup = make_setup("bisync")
+    _populate(setup.sync_root)
+    assert run_cli("sync", "--resync", config=setup.config).exit_code == 0
+    root = setup.sync_root
+    os.rename(root / "docs", root / "papers")
+    gone = [f"papers/f{i:02d}.txt" for i in range(5)]
+    for rel in gone:
+        (root / rel).unlink()
+    report = _cycle(setup, (Move("docs", "papers"),))
+    message = report.records[0].message
+    assert report.ok, message
+    back = sorted(rel for rel in gone if rel in _files(root) or rel in _files(setup.cloud))
+    assert not back, f"deleted after the rename, back again: {back}; {message}"
+    assert _files(root) == _files(setup.cloud)
+    assert "moved docs → papers (15 files)" in message, message

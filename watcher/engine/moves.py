@@ -45,7 +45,7 @@ from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SyncFailed
 from watcher.plan import Step, remote_join
-from watcher.plan.moves import Move, ScopedFilter, under
+from watcher.plan.moves import Move, ScopedFilter, glob_escape, under
 from watcher.rclone import Entry
 from watcher.rclone.encoding import listable
 
@@ -53,11 +53,14 @@ from watcher.rclone.encoding import listable
 @dataclass(frozen=True)
 class MoveDone:
     """A move that ran (``files`` moved on the remote; 0 when the remote had no source;
-    ``missing``: the moved files, relative to ``move.dst``, the local destination lacks)."""
+    ``missing``: the remote source's files, relative to the folder, the local destination
+    lacks; ``left``: those of them not moved but left at the source (bisync: deleted locally
+    after the rename, so bisync deletes them and counts them as deletions))."""
 
     move: Move
     files: int
     missing: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -124,18 +127,36 @@ async def apply_moves(
         why, src_files = await _check(session, root, remote, move, keep_remote)
         if why is not None:
             return MovesOutcome(tuple(done), f"{move.describe()}: {why}")
-        if not src_files:
-            done.append(MoveDone(move, 0))
-            continue
-        # ``moveto`` of a folder is ``move``, which alone takes --delete-empty-src-dirs
-        # (a backend without a folder move leaves the emptied folders behind otherwise)
-        result = await session.rc.run(["move", src, dst, "--delete-empty-src-dirs"])
-        if not result.ok:
-            detail = result.message() or "; ".join(result.errors[-2:]) or "see the log"
-            raise SyncFailed(f"push: moving {move.describe()} on the remote failed: {detail}")
         missing = tuple(e.path for e in src_files if not os.path.lexists(root / move.dst / e.path))
-        done.append(MoveDone(move, len(src_files), missing))
+        left = missing if keep_remote else ()
+        why = _left_problem(left)
+        if why is not None:
+            return MovesOutcome(tuple(done), f"{move.describe()}: {why}")
+        if len(left) < len(src_files):
+            # ``moveto`` of a folder is ``move``, which alone takes --delete-empty-src-dirs
+            # (a backend without a folder move leaves the emptied folders behind otherwise)
+            rules = [a for rel in left for a in ("--filter", f"- /{glob_escape(rel)}")]
+            result = await session.rc.run(["move", src, dst, "--delete-empty-src-dirs", *rules])
+            if not result.ok:
+                detail = result.message() or "; ".join(result.errors[-2:]) or "see the log"
+                raise SyncFailed(f"push: moving {move.describe()} on the remote failed: {detail}")
+        done.append(MoveDone(move, len(src_files) - len(left), missing, left))
     return MovesOutcome(tuple(done))
+
+
+#: bisync: more files than this deleted locally below a moved folder are not left behind by
+#: filter rules (one per file on rclone's command line); bisync then decides alone.
+LEFT_LIMIT = 1000
+
+
+def _left_problem(left: tuple[str, ...]) -> str | None:
+    """Why the files ``left`` at the source cannot be kept out of the move (``None``: they can)."""
+    if len(left) > LEFT_LIMIT:
+        return f"{len(left)} of its files were deleted locally after the rename"
+    odd = [rel for rel in left if not (listable(rel) and _utf8(rel))]
+    if odd:
+        return f"a deleted file's name a filter rule cannot carry ({odd[0]!r})"
+    return None
 
 
 async def _check(
