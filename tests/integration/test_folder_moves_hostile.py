@@ -11,7 +11,7 @@ from pathlib import Path
 
 import anyio
 
-from tests.conftest import Setup, run_cli, tree
+from tests.conftest import Setup, WatchStarter, run_cli, tree, wait_until
 from watcher.config import load_config
 from watcher.engine import CycleReport, open_session, run_cycle
 from watcher.plan.moves import Move
@@ -119,3 +119,27 @@ def test_bisync_rename_then_delete_inside_keeps_the_deletes(
     assert not back, f"deleted after the rename, back again: {back}; {message}"
     assert _files(root) == _files(setup.cloud)
     assert "moved docs → papers (15 files)" in message, message
+
+
+def test_rename_to_the_name_of_an_excluded_folder_is_deletions(
+    make_setup: Callable[..., Setup], start_watch: WatchStarter
+) -> None:
+    """``exclude = ["archive/**"]`` and no archive/ yet: ``mv docs archive`` under watch takes
+    20 of 22 files out of the sync (the folder's own name is not matched by the pattern, its
+    files are). That is deletions, not a move: the guard refuses, the remote keeps docs/ and
+    gets no archive/ (the push never touches excluded files, so they would stay there unseen)."""
+    setup = make_setup("mailbox", debounce=0.3, max_delay=3.0, exclude=["archive/**"])
+    (setup.sync_root / "docs").mkdir(parents=True)
+    for i in range(IN_FOLDER):
+        (setup.sync_root / "docs" / f"f{i:02d}.txt").write_text(f"docs file {i}\n")
+    for i in range(2):
+        (setup.sync_root / f"top{i}.txt").write_text(f"top {i}\n")
+    watcher = start_watch(setup.config)
+    wait_until(lambda: len(_files(setup.cloud)) == IN_FOLDER + 2, 30)
+    os.rename(setup.sync_root / "docs", setup.sync_root / "archive")
+    wait_until(lambda: "refused" in watcher.text() or "moved docs" in watcher.text(), 30)
+    remote = _files(setup.cloud)
+    assert "moved docs" not in watcher.text(), [k for k in remote if "archive" in k][:2]
+    assert "would delete 20 of 22 files" in watcher.text()
+    assert len([k for k in remote if k.startswith("docs/")]) == IN_FOLDER
+    assert not [k for k in remote if k.startswith("archive")]

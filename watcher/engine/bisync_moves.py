@@ -70,7 +70,8 @@ async def bisync_moves(
     local and remote) and what was moved."""
     if not moves:
         return [], MovesOutcome()
-    outcome = await apply_moves(session, Path(step.src), step.dst, moves, keep_remote=True)
+    root = Path(step.src)
+    outcome = await apply_moves(session, root, step.dst, moves, rules=step.filter, keep_remote=True)
     if outcome.fallback:
         logger.info("bisync: folder not moved on the remote first ({})", outcome.fallback)
     listed = min(len(side) for side in listings)

@@ -15,6 +15,8 @@ hold), then pushes the other changed paths. A move is refused, and the full guar
 carries the change instead, when it would lose or confuse data:
 
 - the local source exists again, or the local destination is gone or is no folder;
+- a file of the folder would be excluded by the filters at its new place (``mv docs
+  archive`` with ``archive/**`` excluded: the folder left the sync, deletions for the guard);
 - the remote destination already holds files that are not in the local destination, or
   (bisync, ``keep_remote``) a file the move would overwrite: in bisync another writer's file
   there is no stale copy, and ``rclone move`` would replace it without a trace;
@@ -45,6 +47,7 @@ from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SyncFailed
 from watcher.plan import Step, remote_join
+from watcher.plan.filters import PathFilter
 from watcher.plan.moves import Move, ScopedFilter, glob_escape, under
 from watcher.rclone import Entry
 from watcher.rclone.encoding import listable
@@ -115,16 +118,18 @@ async def apply_moves(
     remote: str,
     moves: Collection[Move],
     *,
+    rules: PathFilter,
     keep_remote: bool = False,
 ) -> MovesOutcome:
     """Do ``moves`` in order on the remote root ``remote`` (sync root ``root``); stop at the
-    first one that does not hold (see the module docstring; ``keep_remote``: a remote file the
-    move would overwrite does not hold either). Raises :class:`SyncFailed` when rclone fails
-    to move (the daemon retries; the moves are checked again then)."""
+    first one that does not hold (see the module docstring; ``rules``: the sync's filter;
+    ``keep_remote``: a remote file the move would overwrite does not hold either). Raises
+    :class:`SyncFailed` when rclone fails to move (the daemon retries; the moves are checked
+    again then)."""
     done: list[MoveDone] = []
     for move in moves:
         src, dst = remote_join(remote, move.src), remote_join(remote, move.dst)
-        why, src_files = await _check(session, root, remote, move, keep_remote)
+        why, src_files = await _check(session, (root, remote), move, rules, keep_remote)
         if why is not None:
             return MovesOutcome(tuple(done), f"{move.describe()}: {why}")
         missing = tuple(e.path for e in src_files if not os.path.lexists(root / move.dst / e.path))
@@ -135,8 +140,8 @@ async def apply_moves(
         if len(left) < len(src_files):
             # ``moveto`` of a folder is ``move``, which alone takes --delete-empty-src-dirs
             # (a backend without a folder move leaves the emptied folders behind otherwise)
-            rules = [a for rel in left for a in ("--filter", f"- /{glob_escape(rel)}")]
-            result = await session.rc.run(["move", src, dst, "--delete-empty-src-dirs", *rules])
+            keep = [a for rel in left for a in ("--filter", f"- /{glob_escape(rel)}")]
+            result = await session.rc.run(["move", src, dst, "--delete-empty-src-dirs", *keep])
             if not result.ok:
                 detail = result.message() or "; ".join(result.errors[-2:]) or "see the log"
                 raise SyncFailed(f"push: moving {move.describe()} on the remote failed: {detail}")
@@ -160,9 +165,10 @@ def _left_problem(left: tuple[str, ...]) -> str | None:
 
 
 async def _check(
-    session: Session, root: Path, remote: str, move: Move, keep_remote: bool
+    session: Session, roots: tuple[Path, str], move: Move, rules: PathFilter, keep_remote: bool
 ) -> tuple[str | None, list[Entry]]:
     """Why ``move`` does not hold (``None`` when it does) and the remote source's files."""
+    root, remote = roots
     why = local_problem(root, move)
     if why is not None:
         return why, []
@@ -171,6 +177,15 @@ async def _check(
     src_files, dst_files = await list_both(session.rc, src, dst, ["--no-modtime"])
     if not src_files:
         return None, []
+    hidden = [
+        e.path
+        for e in src_files
+        if rules.excluded(f"{move.dst}/{e.path}") and not rules.excluded(f"{move.src}/{e.path}")
+    ]
+    if hidden:
+        # e.g. ``mv docs archive`` with ``archive/**`` excluded: deletions, for the guard
+        why = f"{len(hidden)} of its files are excluded there (e.g. {hidden[0]!r})"
+        return why, src_files
     return _remote_problem(root, move, src_files, dst_files or [], keep_remote), src_files
 
 
@@ -207,7 +222,7 @@ async def push_with_moves(
     root = Path(step.src)
     if not root.is_dir():
         return await run_one_way(session, step)  # the guard says what is wrong
-    outcome = await apply_moves(session, root, step.dst, moves)
+    outcome = await apply_moves(session, root, step.dst, moves, rules=step.filter)
     if outcome.fallback:
         logger.info("push: full push instead of incremental ({})", outcome.fallback)
     elif push_paths is not None:
