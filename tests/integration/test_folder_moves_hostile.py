@@ -143,3 +143,30 @@ def test_rename_to_the_name_of_an_excluded_folder_is_deletions(
     assert "would delete 20 of 22 files" in watcher.text()
     assert len([k for k in remote if k.startswith("docs/")]) == IN_FOLDER
     assert not [k for k in remote if k.startswith("archive")]
+
+
+def test_renamed_folder_replaced_by_another_is_no_move(
+    make_setup: Callable[..., Setup], start_watch: WatchStarter
+) -> None:
+    """In one burst: ``mv docs papers``, ``mv papers OUT`` (out of the sync root), ``mv NEW
+    papers`` (another folder, with the same file names). docs' files left the sync: that is
+    deletions, not a rename, so the guard refuses; old code moved docs → papers on the remote
+    and overwrote every file there with the stranger's, unguarded."""
+    setup = make_setup("mailbox", debounce=1.0, max_delay=5.0)
+    root = setup.sync_root
+    (root / "docs").mkdir(parents=True)
+    (setup.root / "new").mkdir()
+    for i in range(IN_FOLDER):
+        (root / "docs" / f"f{i:02d}.txt").write_text(f"docs file {i}\n")
+        (setup.root / "new" / f"f{i:02d}.txt").write_text(f"another folder's file {i}\n")
+    for i in range(2):
+        (root / f"top{i}.txt").write_text(f"top {i}\n")
+    watcher = start_watch(setup.config)
+    wait_until(lambda: len(_files(setup.cloud)) == IN_FOLDER + 2, 30)
+    os.rename(root / "docs", root / "papers")
+    os.rename(root / "papers", setup.root / "out")
+    os.rename(setup.root / "new", root / "papers")
+    wait_until(lambda: "refused" in watcher.text() or "moved docs" in watcher.text(), 30)
+    assert "moved docs" not in watcher.text(), _files(setup.cloud).get("papers/f00.txt")
+    assert "would delete 20 of 22 files" in watcher.text()
+    assert _files(setup.cloud)["docs/f00.txt"] == b"docs file 0\n"
