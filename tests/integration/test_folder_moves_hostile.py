@@ -170,3 +170,22 @@ def test_renamed_folder_replaced_by_another_is_no_move(
     assert "moved docs" not in watcher.text(), _files(setup.cloud).get("papers/f00.txt")
     assert "would delete 20 of 22 files" in watcher.text()
     assert _files(setup.cloud)["docs/f00.txt"] == b"docs file 0\n"
+
+
+def test_mailbox_folder_renamed_to_outbox_is_not_fed_to_the_drain(
+    make_setup: Callable[..., Setup],
+) -> None:
+    """mailbox: the local sync root has no ``_outbox`` (it lives on the remote), so ``mv docs
+    _outbox`` is a folder move to watchdog. Moving docs → _outbox on the remote handed the
+    agent's own files to the drain (old code: "drained 20 files" into ``_inbox``): not moved,
+    the full push decides (20 of 40 deletions, within the guard), the remote ``_outbox`` stays
+    empty and nothing is drained."""
+    setup = make_setup("mailbox")
+    _populate(setup.sync_root)
+    assert run_cli("sync", config=setup.config).exit_code == 0
+    os.rename(setup.sync_root / "docs", setup.sync_root / "_outbox")
+    report = _cycle(setup, (Move("docs", "_outbox"),))
+    messages = " | ".join(r.message for r in report.records)
+    assert "not moved: docs → _outbox" in messages, messages
+    assert not list((setup.cloud / "_outbox").iterdir())
+    assert "drained" not in messages and not (setup.sync_root / "_inbox" / "f00.txt").exists()
