@@ -188,4 +188,4 @@ def test_mailbox_folder_renamed_to_outbox_is_not_fed_to_the_drain(
     messages = " | ".join(r.message for r in report.records)
     assert "not moved: docs → _outbox" in messages, messages
     assert not list((setup.cloud / "_outbox").iterdir())
-    assert "drained" not in messages and not (setup.sync_root / "_inbox" / "f00.txt").exists()
+    assert "drained 20" not in messages and not (setup.sync_root / "_inbox" / "f00.txt").exists()
