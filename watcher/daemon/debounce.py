@@ -161,6 +161,8 @@ def apply_change(
     elif change.structural:
         pending.full = True
         pending.paths.clear()
+        for folder in change.paths if kind == "sync" else ():
+            pending.moves.drop(folder)
         pending.touch(now)
     elif kind == "remote":  # bisync, local remote
         pending.bisync = True

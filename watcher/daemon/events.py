@@ -26,7 +26,8 @@ class WatchRoot:
 
 @dataclass(frozen=True)
 class Change:
-    """What one event changed below a root: file paths (relative, POSIX), or a folder.
+    """What one event changed below a root: file paths (relative, POSIX), or a folder
+    (``structural``: deleted or moved out; ``paths`` names it).
 
     ``move`` is a rename inside the sync root whose two sides are both synced: for a folder
     it is the whole change (no paths); for a file it comes with both paths, so that a file
@@ -71,7 +72,7 @@ def classify(root: WatchRoot, event_type: str, src: str, dest: str, is_dir: bool
         # A folder created or moved inside the root: watchdog reports every file in it as
         # created or moved too, so the folder event itself asks only for the folder's move.
         return None if move is None else Change(root, move=move)
-    return Change(root, paths=() if is_dir else kept, structural=is_dir, removal=removal, move=move)
+    return Change(root, paths=kept, structural=is_dir, removal=removal, move=move)
 
 
 def _move(root: WatchRoot, event_type: str, rels: list[str], kept: tuple[str, ...]) -> Move | None:

@@ -50,9 +50,13 @@ def delete_budget(moved: int, listed: int) -> list[str]:
 def moved_in_listing(listing: Collection[str], outcome: MovesOutcome) -> int:
     """How many files of bisync's last local listing lie under the sources of the moves done
     (what bisync will see deleted on both sides: also after a retry, when the remote move
-    was already done by the failed run and there was nothing left to move)."""
+    was already done by the failed run and there was nothing left to move); files left at
+    the source (deleted locally after the rename) are real deletions and do not count."""
     sources = [d.move.src for d in outcome.done]
-    return sum(1 for name in listing if any(under(name, src) for src in sources))
+    left = {f"{d.move.src}/{rel}" for d in outcome.done for rel in d.left}
+    return sum(
+        1 for name in listing if name not in left and any(under(name, src) for src in sources)
+    )
 
 
 async def bisync_moves(
@@ -66,7 +70,8 @@ async def bisync_moves(
     local and remote) and what was moved."""
     if not moves:
         return [], MovesOutcome()
-    outcome = await apply_moves(session, Path(step.src), step.dst, moves)
+    root = Path(step.src)
+    outcome = await apply_moves(session, root, step.dst, moves, rules=step.filter, keep_remote=True)
     if outcome.fallback:
         logger.info("bisync: folder not moved on the remote first ({})", outcome.fallback)
     listed = min(len(side) for side in listings)

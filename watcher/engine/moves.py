@@ -15,10 +15,19 @@ hold), then pushes the other changed paths. A move is refused, and the full guar
 carries the change instead, when it would lose or confuse data:
 
 - the local source exists again, or the local destination is gone or is no folder;
-- the remote destination already holds files that are not in the local destination;
+- a file of the folder would be excluded by the filters at its new place (``mv docs
+  archive`` with ``archive/**`` excluded: the folder left the sync, deletions for the guard);
+- the remote destination already holds files that are not in the local destination, or
+  (bisync, ``keep_remote``) a file the move would overwrite: in bisync another writer's file
+  there is no stale copy, and ``rclone move`` would replace it without a trace;
 - a name a filter rule cannot carry (a line break, bytes that are not valid UTF-8).
 
 A remote source that does not exist is nothing to move (the push uploads the folder).
+
+The deletions of a batch are judged together: the moved files the local destination no
+longer holds (the scoped syncs delete them) plus the listed paths gone locally. More than
+``max_delete`` allows of the destination hands the batch to the full push, whose guard
+refuses it (each part alone would pass its own, smaller guard).
 """
 
 from __future__ import annotations
@@ -32,22 +41,29 @@ from pathlib import Path
 
 from loguru import logger
 
-from watcher.engine.incremental import NeedsFullPush, run_incremental_push
+from watcher.engine.incremental import NeedsFullPush, run_incremental_push, too_many_deletes
 from watcher.engine.oneway import list_both, run_one_way
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SyncFailed
 from watcher.plan import Step, remote_join
-from watcher.plan.moves import Move, ScopedFilter, under
+from watcher.plan.filters import PathFilter
+from watcher.plan.moves import Move, ScopedFilter, glob_escape, under
+from watcher.rclone import Entry
 from watcher.rclone.encoding import listable
 
 
 @dataclass(frozen=True)
 class MoveDone:
-    """A move that ran (``files`` moved on the remote; 0 when the remote had no source)."""
+    """A move that ran (``files`` moved on the remote; 0 when the remote had no source;
+    ``missing``: the remote source's files, relative to the folder, the local destination
+    lacks; ``left``: those of them not moved but left at the source (bisync: deleted locally
+    after the rename, so bisync deletes them and counts them as deletions))."""
 
     move: Move
     files: int
+    missing: tuple[str, ...] = ()
+    left: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,37 +113,100 @@ def _utf8(name: str) -> bool:
 
 
 async def apply_moves(
-    session: Session, root: Path, remote: str, moves: Collection[Move]
+    session: Session,
+    root: Path,
+    remote: str,
+    moves: Collection[Move],
+    *,
+    rules: PathFilter,
+    keep_remote: bool = False,
 ) -> MovesOutcome:
     """Do ``moves`` in order on the remote root ``remote`` (sync root ``root``); stop at the
-    first one that does not hold (see the module docstring). Raises :class:`SyncFailed` when
-    rclone fails to move (the daemon retries; the moves are checked again then)."""
+    first one that does not hold (see the module docstring; ``rules``: the sync's filter;
+    ``keep_remote``: a remote file the move would overwrite does not hold either). Raises
+    :class:`SyncFailed` when rclone fails to move (the daemon retries; the moves are checked
+    again then)."""
     done: list[MoveDone] = []
     for move in moves:
-        why = local_problem(root, move)
         src, dst = remote_join(remote, move.src), remote_join(remote, move.dst)
-        if why is None:
-            # paths are enough here: without modtimes an object store needs no HEAD per object
-            src_files, dst_files = await list_both(session.rc, src, dst, ["--no-modtime"])
-            if not src_files:
-                done.append(MoveDone(move, 0))
-                continue
-            stray = [e.path for e in dst_files or [] if not (root / move.dst / e.path).exists()]
-            if stray:
-                why = (
-                    f"{move.dst!r} on the remote holds {len(stray)} files that are not in the "
-                    f"local folder (e.g. {stray[0]!r})"
-                )
+        why, src_files = await _check(session, (root, remote), move, rules, keep_remote)
         if why is not None:
             return MovesOutcome(tuple(done), f"{move.describe()}: {why}")
-        # ``moveto`` of a folder is ``move``, which alone takes --delete-empty-src-dirs
-        # (a backend without a folder move leaves the emptied folders behind otherwise)
-        result = await session.rc.run(["move", src, dst, "--delete-empty-src-dirs"])
-        if not result.ok:
-            detail = result.message() or "; ".join(result.errors[-2:]) or "see the log"
-            raise SyncFailed(f"push: moving {move.describe()} on the remote failed: {detail}")
-        done.append(MoveDone(move, len(src_files or [])))
+        missing = tuple(e.path for e in src_files if not os.path.lexists(root / move.dst / e.path))
+        left = missing if keep_remote else ()
+        why = _left_problem(left)
+        if why is not None:
+            return MovesOutcome(tuple(done), f"{move.describe()}: {why}")
+        if len(left) < len(src_files):
+            # ``moveto`` of a folder is ``move``, which alone takes --delete-empty-src-dirs
+            # (a backend without a folder move leaves the emptied folders behind otherwise)
+            keep = [a for rel in left for a in ("--filter", f"- /{glob_escape(rel)}")]
+            result = await session.rc.run(["move", src, dst, "--delete-empty-src-dirs", *keep])
+            if not result.ok:
+                detail = result.message() or "; ".join(result.errors[-2:]) or "see the log"
+                raise SyncFailed(f"push: moving {move.describe()} on the remote failed: {detail}")
+        done.append(MoveDone(move, len(src_files) - len(left), missing, left))
     return MovesOutcome(tuple(done))
+
+
+#: bisync: more files than this deleted locally below a moved folder are not left behind by
+#: filter rules (one per file on rclone's command line); bisync then decides alone.
+LEFT_LIMIT = 1000
+
+
+def _left_problem(left: tuple[str, ...]) -> str | None:
+    """Why the files ``left`` at the source cannot be kept out of the move (``None``: they can)."""
+    if len(left) > LEFT_LIMIT:
+        return f"{len(left)} of its files were deleted locally after the rename"
+    odd = [rel for rel in left if not (listable(rel) and _utf8(rel))]
+    if odd:
+        return f"a deleted file's name a filter rule cannot carry ({odd[0]!r})"
+    return None
+
+
+async def _check(
+    session: Session, roots: tuple[Path, str], move: Move, rules: PathFilter, keep_remote: bool
+) -> tuple[str | None, list[Entry]]:
+    """Why ``move`` does not hold (``None`` when it does) and the remote source's files."""
+    root, remote = roots
+    why = local_problem(root, move)
+    if why is not None:
+        return why, []
+    src, dst = remote_join(remote, move.src), remote_join(remote, move.dst)
+    # paths are enough here: without modtimes an object store needs no HEAD per object
+    src_files, dst_files = await list_both(session.rc, src, dst, ["--no-modtime"])
+    if not src_files:
+        return None, []
+    hidden = [
+        e.path
+        for e in src_files
+        if rules.excluded(f"{move.dst}/{e.path}") and not rules.excluded(f"{move.src}/{e.path}")
+    ]
+    if hidden:
+        # e.g. ``mv docs archive`` with ``archive/**`` excluded: deletions, for the guard
+        why = f"{len(hidden)} of its files are excluded there (e.g. {hidden[0]!r})"
+        return why, src_files
+    return _remote_problem(root, move, src_files, dst_files or [], keep_remote), src_files
+
+
+def _remote_problem(
+    root: Path, move: Move, src_files: list[Entry], dst_files: list[Entry], keep_remote: bool
+) -> str | None:
+    """Why the remote destination of ``move`` must not receive it (``None`` when it may)."""
+    stray = [e.path for e in dst_files if not (root / move.dst / e.path).exists()]
+    if stray:
+        return (
+            f"{move.dst!r} on the remote holds {len(stray)} files that are not in the "
+            f"local folder (e.g. {stray[0]!r})"
+        )
+    names = {e.path for e in src_files}
+    clash = sorted(e.path for e in dst_files if e.path in names)
+    if keep_remote and clash:
+        return (
+            f"{move.dst!r} on the remote already holds {len(clash)} files the move would "
+            f"overwrite (e.g. {clash[0]!r})"
+        )
+    return None
 
 
 async def push_with_moves(
@@ -143,14 +222,34 @@ async def push_with_moves(
     root = Path(step.src)
     if not root.is_dir():
         return await run_one_way(session, step)  # the guard says what is wrong
-    outcome = await apply_moves(session, root, step.dst, moves)
+    outcome = await apply_moves(session, root, step.dst, moves, rules=step.filter)
     if outcome.fallback:
         logger.info("push: full push instead of incremental ({})", outcome.fallback)
+    elif push_paths is not None:
+        deletes = _batch_deletes(root, step, outcome, push_paths)
+        if too_many_deletes(deletes, known_dest_files, session.cfg.max_delete):
+            logger.info("push: full push instead of incremental ({} deletions)", deletes)
+            push_paths = None
     if outcome.fallback or push_paths is None:
         records = [await run_one_way(session, step)]
     else:
         records = await _reconcile(session, step, outcome, push_paths, known_dest_files)
     return _combined(records, outcome, started)
+
+
+def _batch_deletes(
+    root: Path, step: Step, outcome: MovesOutcome, push_paths: Collection[str]
+) -> int:
+    """The deletions the scoped syncs and the incremental push of a batch would make together:
+    moved files the local destination lacks (unless excluded) and listed paths gone locally."""
+    moved = {
+        f"{d.move.dst}/{rel}"
+        for d in outcome.done
+        for rel in d.missing
+        if not step.filter.excluded(f"{d.move.dst}/{rel}")
+    }
+    listed = {rel for rel in push_paths if not os.path.lexists(root / rel)}
+    return len(moved | listed)
 
 
 async def _reconcile(

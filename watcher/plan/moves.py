@@ -10,6 +10,9 @@ of one batch of events in order and composes them:
 - a move of a folder that holds an earlier move's destination (``x → d/b``, then ``d → e``)
   rewrites that destination (``x → e/b``): every destination names where the files are now;
 - paths changed before a move, under its source, now live under its destination;
+- a move whose destination is then deleted or moved out of the sync root is dropped
+  (:meth:`MoveLog.drop`): ``mv docs papers; mv papers /elsewhere; mv other papers`` is no
+  rename of docs;
 - the per-file moves watchdog reports for the files below a moved folder are *covered* by
   the folder's move (:meth:`MoveLog.covers`) and are not pushed as paths; a subfolder's move
   reported before its folder's (watchdog's polling observer) is dropped for the folder's.
@@ -99,6 +102,11 @@ class MoveLog:
     def extend(self, earlier: Iterable[Move]) -> None:
         """Put ``earlier`` moves (e.g. of a failed run, to be retried) before these ones."""
         self.moves = [*earlier, *self.moves]
+
+    def drop(self, folder: str) -> None:
+        """``folder`` was deleted or moved out of the sync root: a move that put files there
+        is no rename any more (its files left the sync: deletions, for the guard)."""
+        self.moves = [m for m in self.moves if not under(m.dst, folder)]
 
     def clear(self) -> None:
         """Forget every move (events were lost: the full cycle decides alone)."""
