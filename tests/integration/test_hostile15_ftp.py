@@ -5,17 +5,20 @@ that refuses the credentials."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import tomllib
 
-from tests.conftest import S3_KEY, S3_SECRET, S3Server, Setup, tree
+from tests.conftest import S3_KEY, S3_SECRET, S3Server, Setup, run_cli, tree, write_config
 from tests.integration.helpers import Backend, backups, ok, sync, write
+from tests.integration.test_ftp import ftp_config
 from tests.integration.test_inbound_partial import _serve
-from tests.servers import DavServer, start_wsgidav
+from tests.servers import DavServer, FtpServer, ServerUnavailable, start_ftp, start_wsgidav
 
 REMOTE = {"a.txt": b"a v1\n", "b.txt": b"b v1\n", "c.txt": b"c v1\n", "d.txt": b"d v1\n"}
 
@@ -96,3 +99,61 @@ def test_mirror_pulls_without_local_edits_keep_no_backups(remote: Remote) -> Non
     quiet = ok(sync(setup))
     assert "moved aside" not in quiet.output, quiet.output
     assert backups(setup) == {"c.txt": b"my edit of c, longer\n", "d.txt": b"D v1\n"}
+
+
+@pytest.fixture
+def ftpd(tmp_path: Path) -> Iterator[FtpServer]:
+    """pyftpdlib serving ``tmp_path/ftproot``; skipped with the reason when it cannot start."""
+    yield from _serve(lambda: start_ftp(tmp_path / "ftproot"))
+
+
+def test_push_to_a_root_a_read_only_ftp_user_cannot_create(tmp_path: Path) -> None:
+    """15-4i: a read-only FTP user (pyftpdlib ``perm = "elr"``) and a missing remote root:
+    pyftpdlib refuses ``MKD`` with ``550``, which rclone's FTP backend takes for "exists
+    already" (``rclone mkdir`` exits 0). The push and the mirror's ingest fail (exit 1) naming
+    the folder that could not be created and why; nothing claims it was created, every local
+    file stays, and ``status`` is not ``ok``."""
+    try:
+        server = start_ftp(tmp_path / "ftproot", perm="elr")
+    except ServerUnavailable as exc:
+        pytest.skip(str(exc))
+    try:
+        config = ftp_config(tmp_path / "gw", server, "mailbox", "deep/share")
+        write(tmp_path / "gw" / "ws" / "shared", "a.txt", "alpha")
+        push = run_cli("sync", config=config)
+        assert push.exit_code == 1, push.output
+        assert "cannot create cloud:deep/share" in push.output, push.output
+        assert "created cloud:" not in push.output and "was created" not in push.output
+        assert tree(tmp_path / "gw" / "ws" / "shared") == {"a.txt": b"alpha"}
+        assert run_cli("status", "--json", config=config).output.count('"health": "ok"') == 0
+        laptop = ftp_config(tmp_path / "lap", server, "mirror", "", ingest=True)
+        write(tmp_path / "lap" / "ws" / "inbox", "note.txt", "for the agent")
+        ingest = run_cli("sync", config=laptop)
+        assert ingest.exit_code == 1, ingest.output
+        assert "cannot create cloud:_outbox" in ingest.output, ingest.output
+        assert tree(tmp_path / "lap" / "ws" / "inbox") == {"note.txt": b"for the agent"}
+        assert tree(server.root) == {}
+    finally:
+        server.stop()
+
+
+def test_ftp_530_wrong_password_is_credentials_never_a_missing_folder(
+    tmp_path: Path, ftpd: FtpServer
+) -> None:
+    """15-4j: pyftpdlib answers a wrong password with ``530 "Authentication failed."``:
+    ``status`` says unreachable and names the credentials (not "does not exist yet"), ``sync``
+    fails (exit 1) naming them, creates nothing and keeps the local file."""
+    config = ftp_config(tmp_path, ftpd, "mailbox", "share")
+    data = tomllib.loads(config.read_text(encoding="utf-8"))
+    data["custom"]["rclone_options"]["pass"] = "not the password"
+    write_config(config, data)
+    write(tmp_path / "ws" / "shared", "a.txt", "alpha")
+    pushed = run_cli("sync", config=config)
+    assert pushed.exit_code == 1, pushed.output
+    assert "access denied" in pushed.output and "check the credentials" in pushed.output
+    state = json.loads(ok(run_cli("status", "--json", config=config)).output)
+    assert state["health"] == "unreachable" and not state["remote"]["reachable"], state
+    assert "does not exist" not in state["remote"]["message"]
+    assert "access denied" in state["remote"]["message"], state["remote"]
+    assert tree(ftpd.root) == {} and not (ftpd.root / "share").exists()
+    assert tree(tmp_path / "ws" / "shared") == {"a.txt": b"alpha"}
