@@ -14,7 +14,15 @@ from pathlib import Path
 import pytest
 import tomllib
 
-from tests.conftest import S3_KEY, S3_SECRET, S3Server, Setup, run_cli, tree, write_config
+from tests.conftest import (
+    S3_KEY,
+    S3_SECRET,
+    S3Server,
+    Setup,
+    run_cli,
+    tree,
+    write_config,
+)
 from tests.integration.helpers import Backend, backups, ok, sync, write
 from tests.integration.test_ftp import ftp_config
 from tests.integration.test_inbound_partial import _serve
