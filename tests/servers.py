@@ -292,8 +292,9 @@ def _serve_ftp(server: Any, stopping: threading.Event) -> None:
         server.close_all()
 
 
-def start_ftp(root: Path) -> FtpServer:
-    """Serve ``root`` with pyftpdlib on a free 127.0.0.1 port (passive ports on loopback)."""
+def start_ftp(root: Path, perm: str = "elradfmwMT") -> FtpServer:
+    """Serve ``root`` with pyftpdlib on a free 127.0.0.1 port (passive ports on loopback);
+    ``perm``: pyftpdlib's permissions of the user (``"elr"``: read-only)."""
     try:
         with warnings.catch_warnings():  # pyftpdlib still imports asyncore/asynchat
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -309,8 +310,10 @@ def start_ftp(root: Path) -> FtpServer:
     quiet.setLevel(logging.WARNING)
     quiet.propagate = False
     authorizer = DummyAuthorizer()
-    authorizer.add_user(FTP_USER, FTP_PASS, str(root), perm="elradfmwMT")
-    handler = type("Handler", (FTPHandler,), {"authorizer": authorizer, "banner": "test"})
+    authorizer.add_user(FTP_USER, FTP_PASS, str(root), perm=perm)
+    # auth_failed_timeout: pyftpdlib waits 3 s before answering a wrong password with 530.
+    attrs = {"authorizer": authorizer, "banner": "test", "auth_failed_timeout": 0.1}
+    handler = type("Handler", (FTPHandler,), attrs)
     handler.masquerade_address = "127.0.0.1"
     server = FTPServer(("127.0.0.1", 0), handler)
     port = int(server.socket.getsockname()[1])

@@ -19,6 +19,7 @@ from watcher.engine.pulled import (
     dump_record,
     is_pristine,
     parse_record,
+    without_modtimes,
 )
 from watcher.rclone import Entry, RcloneResult
 from watcher.rclone.result import record
@@ -91,9 +92,46 @@ def test_mtime_slack_follows_precision_within_bounds() -> None:
     assert not is_pristine(sftp, "a.txt", 3, NS + 500_000_000)  # never looser than 1 ms
 
 
-@pytest.mark.parametrize("precision", [None, DAV_OTHER, 2.0])
-def test_no_or_coarse_modtimes_keep_every_backup(precision: float | None) -> None:
-    assert not is_pristine(rec(precision, **{"a.txt": (3, T)}), "a.txt", 3, NS)
+def test_unknown_precision_keeps_every_backup() -> None:
+    assert not is_pristine(rec(None, **{"a.txt": (3, T)}), "a.txt", 3, NS)
+
+
+@pytest.mark.parametrize("precision", [DAV_OTHER, 2.0])
+def test_no_or_coarse_modtimes_compare_the_listed_time_exactly(precision: float) -> None:
+    """rclone gives a pulled file the listed time (an upload time on a backend without
+    modtimes): that exact time is pristine, an edit a millisecond off is not."""
+    record = rec(precision, **{"a.txt": (3, T)})
+    assert is_pristine(record, "a.txt", 3, NS)
+    assert not is_pristine(record, "a.txt", 3, NS + 2_000_000)
+    assert not is_pristine(record, "a.txt", 4, NS)
+
+
+@pytest.mark.parametrize(
+    ("compare", "precision", "expected"),
+    [
+        ((), LOCAL, False),
+        ((), None, False),
+        (("--size-only",), None, True),
+        (("--checksum",), DAV_OTHER, True),
+        ((), DAV_OTHER, True),
+        ((), 2.0, False),
+    ],
+)
+def test_which_pulls_leave_same_size_files_alone(
+    compare: tuple[str, ...], precision: float | None, expected: bool
+) -> None:
+    assert without_modtimes(compare, precision) is expected
+
+
+def test_record_of_a_size_only_pull_carries_the_files_it_did_not_transfer() -> None:
+    """A size-only pull leaves a same-size file alone even when its listed (upload) time
+    changed: its entry stays the earlier pull's; one without an earlier entry of that size
+    (never pulled, or edited to the listed size) is left out; a transferred one is new."""
+    earlier = rec(DAV_OTHER, **{"same.txt": (3, T - 60), "grown.txt": (2, T - 60)})
+    listing = [Entry("same.txt", 3, T), Entry("grown.txt", 3, T), Entry("new.txt", 4, T)]
+    listing.append(Entry("pulled.txt", 5, T))
+    built = build_record(listing, {"pulled.txt": 5}, DAV_OTHER, earlier)
+    assert built == rec(DAV_OTHER, **{"same.txt": (3, T - 60), "pulled.txt": (5, T)})
 
 
 def test_drop_pristine_keeps_edits_and_unknown_files(tmp_path: Path) -> None:

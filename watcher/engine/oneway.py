@@ -12,7 +12,14 @@ from loguru import logger
 
 from watcher.config import Config
 from watcher.engine.guard import check_one_way
-from watcher.engine.pulled import PullRecord, build_record, drop_pristine, read_record, write_record
+from watcher.engine.pulled import (
+    PullRecord,
+    build_record,
+    drop_pristine,
+    read_record,
+    without_modtimes,
+    write_record,
+)
 from watcher.engine.remote_root import create_and_list, dry_push_to_missing
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
@@ -135,7 +142,14 @@ async def run_one_way(
     result = await session.rc.run(args)
     extra = ""
     if step.kind == "pull" and not dry_run:
-        extra = await settle_pull(session, step, backup_dir, result, (src, precision))
+        extra = await settle_pull(
+            session,
+            step,
+            backup_dir,
+            result,
+            (src, precision),
+            carry=without_modtimes(compare, precision),
+        )
     extra += _held_back_note(result) + (f"; {changed} file ↔ folder changes" if changed else "")
     extra += await hidden_in_the_way(session, step, result, src)
     record = record_from(step.kind, result, started, dry_run=dry_run, extra=extra)
@@ -191,17 +205,20 @@ async def settle_pull(
     backup_dir: Path | None,
     result: RcloneResult,
     remote: tuple[list[Entry] | None, float | None] = (None, None),
+    *,
+    carry: bool = False,
 ) -> str:
     """After a pull (failed or not): drop from the backup the files a pull wrote untouched (in
     mirror mode, by the record of :mod:`watcher.engine.pulled`); after a successful one,
     record what it wrote from ``remote`` (the remote's files before the run and its modtime
-    precision; listed anew when missing); prune old backups. Returns a note about local edits
-    kept, or ``""``."""
+    precision; listed anew when missing), with ``carry`` (a pull that compared without
+    modtimes) keeping the previous entries of the files it did not transfer; prune old
+    backups. Returns a note about local edits kept, or ``""``."""
     cfg, paths = session.cfg, session.paths
     mirror = cfg.mode == "mirror"
     note = ""
+    record = read_record(paths.mirror_manifest) if mirror else PullRecord()
     if backup_dir is not None and backup_dir.exists():
-        record = read_record(paths.mirror_manifest) if mirror else PullRecord()
         kept = drop_pristine(backup_dir, record)
         if kept:
             note = f"; {kept} locally changed files moved aside to {backup_dir}"
@@ -213,7 +230,9 @@ async def settle_pull(
         if listing is None:
             listing, precision = await _listing_after(session, step)
         if listing is not None:
-            write_record(paths.mirror_manifest, build_record(listing, result.sizes, precision))
+            carried = record if carry else None
+            built = build_record(listing, result.sizes, precision, carried)
+            write_record(paths.mirror_manifest, built)
     prune_backups(paths.mirror_backups)
     return note
 

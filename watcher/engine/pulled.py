@@ -12,6 +12,13 @@ pull ran has another mtime than the remote's listing and so counts as an edit. O
 succeeded writes a new record; a failed or partial one leaves the previous record, which still
 describes states a pull wrote (a spurious backup is possible, a lost edit is not).
 
+On a backend without modification times (WebDAV ``vendor = other``: listed times are upload
+times) the pull compares by size only (``--size-only``; ``--checksum`` with a hash but no
+modtime): rclone still gives every file it transfers the listed time, but leaves a file of the
+same size alone, also when the remote's listed time changed (a re-upload of the same bytes). For
+such a pull the record keeps, for a file it did not transfer, the previous record's entry (what
+an earlier pull wrote there), not the new listing's time; a file without one is left out.
+
 The file is ``{"version": 2, "precision": seconds, "files": {path: [size, mtime]}}``, the
 precision being the remote's (``rclone backend features``, asked beside the guard's
 listings). Anything else (the older ``{path: [size, mtime]}`` form, which a walk of the local
@@ -30,15 +37,13 @@ from loguru import logger
 
 from watcher.engine.state import read_json, write_json
 from watcher.rclone import Entry
+from watcher.rclone.features import MODTIME_NOT_SUPPORTED_NS
 
 MANIFEST_VERSION = 2
 #: Two modification times closer than this are the same (float rounding of nanoseconds)...
 MIN_SLACK = 1e-5
 #: ...and never further apart than this, whatever the backend's precision.
 MAX_SLACK = 1e-3
-#: A remote whose modification times are coarser than this cannot tell a local edit from the
-#: file a pull wrote (e.g. WebDAV without modtimes): every backup there is kept.
-COARSEST_PRECISION = 1.0
 
 
 @dataclass(frozen=True)
@@ -59,20 +64,39 @@ class PullRecord:
 
 
 def build_record(
-    listing: Iterable[Entry], sizes: Mapping[str, int], precision: float | None
+    listing: Iterable[Entry],
+    sizes: Mapping[str, int],
+    precision: float | None,
+    carried: PullRecord | None = None,
 ) -> PullRecord:
     """The record after a successful pull: each file of the remote's ``listing`` (which the
     pull made the local side equal to), unless rclone transferred it with another size than
     listed (the remote changed in between: unknown, so left out). Entries without a
-    modification time are left out too."""
+    modification time are left out too. With ``carried`` (the previous record, for a pull
+    that compared without modtimes), a file the pull did not transfer keeps its entry there
+    when the size matches, and is left out otherwise."""
     files: dict[str, Written] = {}
     for entry in listing:
         if entry.mtime <= 0 or entry.size < 0:
             continue
         if entry.path in sizes and sizes[entry.path] != entry.size:
             continue
+        if carried is not None and entry.path not in sizes:
+            earlier = carried.files.get(entry.path)
+            if earlier is not None and earlier.size == entry.size:
+                files[entry.path] = earlier
+            continue
         files[entry.path] = Written(entry.size, entry.mtime)
     return PullRecord(files, precision)
+
+
+def without_modtimes(compare: Iterable[str], precision: float | None) -> bool:
+    """True when a pull run with the compare flags ``compare`` from a remote of modtime
+    ``precision`` (seconds) leaves same-size files alone whatever their listed times: size
+    only or checksum compares, or a remote without modtimes (rclone compares sizes then,
+    flag or not)."""
+    no_modtimes = precision is not None and precision * 1e9 >= MODTIME_NOT_SUPPORTED_NS
+    return no_modtimes or bool({"--size-only", "--checksum"} & set(compare))
 
 
 def parse_record(data: Any) -> PullRecord:
@@ -104,10 +128,12 @@ def dump_record(record: PullRecord) -> dict[str, Any]:
 
 def is_pristine(record: PullRecord, rel: str, size: int, mtime_ns: int) -> bool:
     """True when the backed-up file ``rel`` (``size`` bytes, modified at ``mtime_ns``) is
-    exactly what a pull wrote. When the remote's modtime precision is unknown or coarser than
-    :data:`COARSEST_PRECISION`, nothing is pristine (when in doubt, keep the backup)."""
+    exactly what a pull wrote: the same size and, within the remote's precision but never
+    looser than :data:`MAX_SLACK`, the same modification time (rclone gives a file it pulls
+    the listed time, also from a backend without modtimes). When the remote's precision is
+    unknown, nothing is pristine (when in doubt, keep the backup)."""
     written, precision = record.files.get(rel), record.precision
-    if written is None or precision is None or precision > COARSEST_PRECISION:
+    if written is None or precision is None:
         return False
     slack = min(max(precision, MIN_SLACK), MAX_SLACK)
     return written.size == size and abs(written.mtime - mtime_ns / 1e9) <= slack

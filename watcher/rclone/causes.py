@@ -38,6 +38,13 @@ _MARKERS: tuple[tuple[CauseKind, tuple[str, ...]], ...] = (
             "empty token found",
             "invalid_grant",
             "unauthenticated",
+            # FTP's 530 for a wrong user or password (pyftpdlib, vsftpd/proftpd, pure-ftpd)
+            # and SSH's refusal of every offered method.
+            '530 "authentication failed',
+            "530 login incorrect",
+            '530 "login incorrect',
+            "530 login authentication failed",
+            "ssh: unable to authenticate",
         ),
     ),
     (
@@ -59,7 +66,7 @@ _LABELS: dict[CauseKind, str] = {
     "timeout": "timed out (the server accepted no data in time)",
     "dns": "host name not found (DNS; check the endpoint)",
     "tls": "TLS/certificate error (check the endpoint's certificate or https/http)",
-    "auth": "access denied (401/403 or no valid token)",
+    "auth": "access denied (401/403, FTP 530 or no valid token)",
 }
 
 
