@@ -17,9 +17,11 @@ from typing import Any
 import anyio
 import pytest
 from loguru import logger
+from watchdog.events import FileCreatedEvent
 
 from tests.conftest import wait_until
 from watcher.cli.app import _first_error
+from watcher.daemon import observe
 from watcher.daemon.events import Change, WatchRoot
 from watcher.daemon.inotify_limits import (
     SYSCTL,
@@ -226,6 +228,50 @@ def test_replaced_root_is_rewatched_and_old_inode_ignored(tmp_path: Path):
         liveness.check()
         assert host.full == 1  # nothing more to repair
     finally:
+        observers.stop()
+
+
+class _HoldingSink(_Sink):
+    """A sink that blocks watchdog's dispatch thread on ``hold.txt`` until ``release``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def __call__(self, change: Change | None) -> None:
+        if change is not None and "hold.txt" in change.paths:
+            self.release.wait(10)
+        super().__call__(change)
+
+
+def test_events_queued_by_the_old_watch_never_reach_the_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """An event of the replaced folder still queued when the root is watched again (the
+    dispatch thread was busy; under load the emitter reads the rename and a later write in
+    one batch): watchdog keys handlers by path, so the old code handed it to the new watch
+    as a change of the new folder (the rare failure of the test above)."""
+    monkeypatch.setattr(observe, "QUEUE_SETTLE", 5.0)  # the release below comes within it
+    sink = _HoldingSink()
+    observers, root = _observed(tmp_path, sink)
+    host = _Host(observers)
+    liveness = Liveness(host)
+    try:
+        old_watch = observers.scheduled[str(root)].watch
+        (root / "hold.txt").write_text("h")  # the dispatch thread blocks on it
+        wait_until(lambda: observers.observer.event_queue.unfinished_tasks >= 1, timeout=5)
+        root.rename(tmp_path / "shared.old")
+        root.mkdir()
+        stale = FileCreatedEvent(str(root / "stale.txt"))  # what the old watch emitted
+        observers.observer.event_queue.put((stale, old_watch))
+        threading.Timer(1.0, sink.release.set).start()  # after the old code re-watched
+        liveness.check()
+        assert observers.scheduled[str(root)].watch == old_watch  # same key: the trap
+        (root / "new.txt").write_text("n")
+        wait_until(lambda: "new.txt" in sink.paths(), timeout=5)
+        assert "stale.txt" not in sink.paths()
+    finally:
+        sink.release.set()
         observers.stop()
 
 
