@@ -18,6 +18,7 @@ import anyio
 import pytest
 from loguru import logger
 from watchdog.events import FileCreatedEvent
+from watchdog.observers.api import ObservedWatch
 
 from tests.conftest import wait_until
 from watcher.cli.app import _first_error
@@ -231,47 +232,51 @@ def test_replaced_root_is_rewatched_and_old_inode_ignored(tmp_path: Path):
         observers.stop()
 
 
-class _HoldingSink(_Sink):
-    """A sink that blocks watchdog's dispatch thread on ``hold.txt`` until ``release``."""
+def _hold_dispatch(observers: Observers) -> threading.Event:
+    """Make watchdog's dispatch thread wait (holding no lock) before it takes each queued
+    event until the returned gate is set: events queue up as on a loaded machine."""
+    observer = observers.observer
+    gate = threading.Event()
+    dispatch = observer.dispatch_events
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.release = threading.Event()
+    def slow(queue: Any) -> None:
+        gate.wait(10)
+        dispatch(queue)
 
-    def __call__(self, change: Change | None) -> None:
-        if change is not None and "hold.txt" in change.paths:
-            self.release.wait(10)
-        super().__call__(change)
+    observer.dispatch_events = slow  # type: ignore[method-assign]
+    nowhere = ObservedWatch("/nowhere", recursive=False)  # no handler: dropped
+    observer.event_queue.put((FileCreatedEvent("/nowhere/x"), nowhere))  # ends the current get
+    wait_until(lambda: observer.event_queue.unfinished_tasks == 0, timeout=5)
+    return gate
 
 
 def test_events_queued_by_the_old_watch_never_reach_the_new_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     """An event of the replaced folder still queued when the root is watched again (the
-    dispatch thread was busy; under load the emitter reads the rename and a later write in
-    one batch): watchdog keys handlers by path, so the old code handed it to the new watch
-    as a change of the new folder (the rare failure of the test above)."""
-    monkeypatch.setattr(observe, "QUEUE_SETTLE", 5.0, raising=False)  # release comes within
-    sink = _HoldingSink()
+    dispatch thread lagging behind on a loaded machine): watchdog keys handlers by path, so
+    the old code handed it to the new watch as a change of the new folder (the rare failure
+    of the test above)."""
+    monkeypatch.setattr(observe, "QUEUE_SETTLE", 5.0, raising=False)  # the gate opens within
+    sink = _Sink()
     observers, root = _observed(tmp_path, sink)
     host = _Host(observers)
     liveness = Liveness(host)
+    gate = _hold_dispatch(observers)
     try:
         old_watch = observers.scheduled[str(root)].watch
-        (root / "hold.txt").write_text("h")  # the dispatch thread blocks on it
-        wait_until(lambda: observers.observer.event_queue.unfinished_tasks >= 1, timeout=5)
         root.rename(tmp_path / "shared.old")
         root.mkdir()
         stale = FileCreatedEvent(str(root / "stale.txt"))  # what the old watch emitted
         observers.observer.event_queue.put((stale, old_watch))
-        threading.Timer(1.0, sink.release.set).start()  # after the old code re-watched
+        threading.Timer(1.0, gate.set).start()
         liveness.check()
-        assert observers.scheduled[str(root)].watch == old_watch  # same key: the trap
+        assert observers.scheduled[str(root)].watch == old_watch  # the same key: the trap
         (root / "new.txt").write_text("n")
         wait_until(lambda: "new.txt" in sink.paths(), timeout=5)
         assert "stale.txt" not in sink.paths()
     finally:
-        sink.release.set()
+        gate.set()
         observers.stop()
 
 
