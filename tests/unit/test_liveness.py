@@ -17,9 +17,12 @@ from typing import Any
 import anyio
 import pytest
 from loguru import logger
+from watchdog.events import FileCreatedEvent
+from watchdog.observers.api import ObservedWatch
 
 from tests.conftest import wait_until
 from watcher.cli.app import _first_error
+from watcher.daemon import observe
 from watcher.daemon.events import Change, WatchRoot
 from watcher.daemon.inotify_limits import (
     SYSCTL,
@@ -226,6 +229,54 @@ def test_replaced_root_is_rewatched_and_old_inode_ignored(tmp_path: Path):
         liveness.check()
         assert host.full == 1  # nothing more to repair
     finally:
+        observers.stop()
+
+
+def _hold_dispatch(observers: Observers) -> threading.Event:
+    """Make watchdog's dispatch thread wait (holding no lock) before it takes each queued
+    event until the returned gate is set: events queue up as on a loaded machine."""
+    observer = observers.observer
+    gate = threading.Event()
+    dispatch = observer.dispatch_events
+
+    def slow(queue: Any) -> None:
+        gate.wait(10)
+        dispatch(queue)
+
+    observer.dispatch_events = slow  # type: ignore[method-assign]
+    nowhere = ObservedWatch("/nowhere", recursive=False)  # no handler: dropped
+    observer.event_queue.put((FileCreatedEvent("/nowhere/x"), nowhere))  # ends the current get
+    wait_until(lambda: observer.event_queue.unfinished_tasks == 0, timeout=5)
+    return gate
+
+
+def test_events_queued_by_the_old_watch_never_reach_the_new_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """An event of the replaced folder still queued when the root is watched again (the
+    dispatch thread lagging behind on a loaded machine): watchdog keys handlers by path, so
+    the old code handed it to the new watch as a change of the new folder (the rare failure
+    of the test above)."""
+    monkeypatch.setattr(observe, "QUEUE_SETTLE", 5.0, raising=False)  # the gate opens within
+    sink = _Sink()
+    observers, root = _observed(tmp_path, sink)
+    host = _Host(observers)
+    liveness = Liveness(host)
+    gate = _hold_dispatch(observers)
+    try:
+        old_watch = observers.scheduled[str(root)].watch
+        root.rename(tmp_path / "shared.old")
+        root.mkdir()
+        stale = FileCreatedEvent(str(root / "stale.txt"))  # what the old watch emitted
+        observers.observer.event_queue.put((stale, old_watch))
+        threading.Timer(1.0, gate.set).start()
+        liveness.check()
+        assert observers.scheduled[str(root)].watch == old_watch  # the same key: the trap
+        (root / "new.txt").write_text("n")
+        wait_until(lambda: "new.txt" in sink.paths(), timeout=5)
+        assert "stale.txt" not in sink.paths()
+    finally:
+        gate.set()
         observers.stop()
 
 

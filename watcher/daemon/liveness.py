@@ -136,6 +136,8 @@ class Liveness:
                     path,
                 )
             repaired = True
+        if repaired:
+            observers.settle_queues()
         for root in observers.refresh():
             if root.path in observers.gone:
                 observers.gone.discard(root.path)

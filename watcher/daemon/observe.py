@@ -11,6 +11,7 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,6 +32,8 @@ ChangeSink = Callable[[Change | None], None]
 POLL_INTERVAL = 1.0
 #: Folders created under inotify roots remembered for the limit check; more: check them all.
 NEW_DIRS_MAX = 4096
+#: At most this long (s) a re-watch waits for events an old watch of the same path queued.
+QUEUE_SETTLE = 0.5
 #: inotify errors that mean "a limit is reached": poll the root instead.
 LIMIT_ERRORS = frozenset({errno.ENOSPC, errno.EMFILE})
 _WATCHDOG_LOGGERS = ("watchdog.observers.inotify", "watchdog.observers.inotify_c")
@@ -253,6 +256,19 @@ class Observers:
                 observer.unschedule(entry.watch)
             except (KeyError, OSError) as exc:
                 logger.debug("unscheduling {}: {!r}", path, exc)
+
+    def settle_queues(self) -> None:
+        """Let the events that unscheduled watches already queued be dispatched (to no
+        handler: they are dropped) before a watch of the same path is scheduled again.
+        watchdog keys handlers by path, so a new watch of a replaced root would otherwise
+        receive the old folder's queued events as its own."""
+        deadline = time.monotonic() + QUEUE_SETTLE
+        for observer in (self.observer, self.poller):
+            if observer is None or not observer.is_alive():
+                continue
+            queue = observer.event_queue
+            while queue.unfinished_tasks and time.monotonic() < deadline:
+                time.sleep(0.002)
 
     def dead(self) -> list[str]:
         """The observer threads (or per-root emitter threads) that stopped unasked."""
