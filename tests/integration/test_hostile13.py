@@ -118,7 +118,7 @@ def test_sighup_during_start_up_does_not_kill_the_daemon(make_setup: Any, start_
     deaths = []
     # Not earlier than 0.3 s: before that, at a load of 15, Python itself may not have run a
     # line of the tool yet (no handler can exist then; the unit is Type=notify now, so
-    # systemd sends no reload before READY=1). The old code's handler came after ~1 s.
+    # systemd sends no reload before READY=1).
     for delay in (0.3, 0.5):
         watcher = start_watch(setup.config, ready="")
         time.sleep(delay)  # deliberately inside start-up (imports, config, session)
