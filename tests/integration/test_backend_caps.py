@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import WatchStarter, run_cli, tree, wait_until, write_config
-from tests.integration.test_inbound_partial import _serve
+from tests.integration.server_fixtures import serve
 from tests.servers import (
     APT_SSH,
     DavServer,
@@ -26,7 +26,6 @@ from tests.servers import (
     SshServer,
     start_ftp,
     start_sshd,
-    start_wsgidav,
 )
 
 
@@ -36,21 +35,15 @@ def _test_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WORKSPACE_SYNC_TEST_LIMITS", "1")
 
 
-@pytest.fixture
-def dav(tmp_path: Path) -> Iterator[DavServer]:
-    """wsgidav serving ``tmp_path/davroot``; skipped with the reason when it cannot start."""
-    yield from _serve(lambda: start_wsgidav(tmp_path / "davroot"))
-
-
 @pytest.fixture(params=["ftp", "sftp"])
 def coarse(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
     """A server keeping 1 s modtimes and no hash: pyftpdlib, or OpenSSH (internal-sftp)."""
     if request.param == "ftp":
-        yield from _serve(lambda: start_ftp(tmp_path / "srvroot"))
+        yield from serve(lambda: start_ftp(tmp_path / "srvroot"))
         return
     if shutil.which("sftp") is None:
         pytest.skip(f"openssh-client not installed: {APT_SSH}")
-    yield from _serve(lambda: start_sshd(tmp_path / "sshd", tmp_path / "srvroot"))
+    yield from serve(lambda: start_sshd(tmp_path / "sshd", tmp_path / "srvroot"))
 
 
 def config_for(tmp_path: Path, mode: str, rclone_type: str, options: dict[str, Any]) -> Path:

@@ -9,27 +9,19 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import WatchStarter, run_cli, tree, wait_until
 from tests.integration.test_backend_caps import config_for, same_size_edit
-from tests.integration.test_inbound_partial import _serve
-from tests.servers import DavServer, FtpServer, start_ftp, start_wsgidav
+from tests.servers import DavServer, FtpServer
 
 
 @pytest.fixture(autouse=True)
 def _test_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     """Short polls need the lowered test minimums (inherited by the daemon)."""
     monkeypatch.setenv("WORKSPACE_SYNC_TEST_LIMITS", "1")
-
-
-@pytest.fixture
-def dav(tmp_path: Path) -> Iterator[DavServer]:
-    """wsgidav serving ``tmp_path/davroot``; skipped with the reason when it cannot start."""
-    yield from _serve(lambda: start_wsgidav(tmp_path / "davroot"))
 
 
 @pytest.mark.timeout(60)
@@ -110,15 +102,9 @@ class Gate:
             self.listener = None
 
 
-@pytest.fixture
-def ftp(tmp_path: Path) -> Iterator[FtpServer]:
-    """pyftpdlib serving ``tmp_path/ftproot``; skipped with the reason when it cannot start."""
-    yield from _serve(lambda: start_ftp(tmp_path / "ftproot"))
-
-
 @pytest.mark.timeout(60)
 def test_ftp_down_when_asked_then_back_same_second_edit_still_pushed(
-    tmp_path: Path, ftp: FtpServer, start_watch: WatchStarter
+    tmp_path: Path, ftpd: FtpServer, start_watch: WatchStarter
 ) -> None:
     """``watch`` starts while the FTP server is down, so rclone cannot say what the backend
     supports (1 s modtimes, no hash); the server comes back and a same-size edit within the
@@ -128,10 +114,10 @@ def test_ftp_down_when_asked_then_back_same_second_edit_still_pushed(
     Then the server goes down again, the next such edit's push fails and is retried as a full
     cycle (size + 1 s modtime: it cannot see the edit): the edit still arrives, pushed as a
     carried listed path (old code: lost, "push: copied 0", health ok; row 15-3i)."""
-    gate = Gate(ftp.port)
-    (ftp.root / "share" / "_outbox").mkdir(parents=True)  # FTP 501 on a missing folder: 15-4x
-    config = config_for(tmp_path, "mailbox", "ftp", {**ftp.rclone_options(), "port": gate.port})
-    local, remote = tmp_path / "ws" / "shared" / "a.txt", ftp.root / "share" / "a.txt"
+    gate = Gate(ftpd.port)
+    (ftpd.root / "share" / "_outbox").mkdir(parents=True)  # FTP 501 on a missing folder: 15-4x
+    config = config_for(tmp_path, "mailbox", "ftp", {**ftpd.rclone_options(), "port": gate.port})
+    local, remote = tmp_path / "ws" / "shared" / "a.txt", ftpd.root / "share" / "a.txt"
     local.write_bytes(b"version-1")
     second = (time.time_ns() // 10**9 - 5) * 10**9
     os.utime(local, ns=(second, second))

@@ -12,32 +12,16 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.conftest import RCLONE, Setup, run_cli, tree, write_config
 from tests.integration.helpers import ok, write
 from tests.integration.test_backup import backup_setup, conf_of, snapshots
-from tests.servers import FtpServer, ServerUnavailable, start_ftp
+from tests.servers import FtpServer
 
 PASSWORD = "ftp backup pass phrase 77"
-
-
-@pytest.fixture
-def ftpd(tmp_path: Path) -> Iterator[FtpServer]:
-    """A pyftpdlib FTP server serving ``tmp_path/ftproot``; skipped with the reason when it
-    cannot start."""
-    try:
-        server = start_ftp(tmp_path / "ftproot")
-    except ServerUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def ftp_config(tmp_path: Path, ftpd: FtpServer, mode: str, remote_path: str, **extra: Any) -> Path:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -25,16 +25,9 @@ from tests.conftest import (
 )
 from tests.integration.helpers import Backend, backups, ok, sync, write
 from tests.integration.test_ftp import ftp_config
-from tests.integration.test_inbound_partial import _serve
-from tests.servers import DavServer, FtpServer, ServerUnavailable, start_ftp, start_wsgidav
+from tests.servers import DavServer, FtpServer, ServerUnavailable, start_ftp
 
 REMOTE = {"a.txt": b"a v1\n", "b.txt": b"b v1\n", "c.txt": b"c v1\n", "d.txt": b"d v1\n"}
-
-
-@pytest.fixture
-def dav(tmp_path: Path) -> Iterator[DavServer]:
-    """wsgidav serving ``tmp_path/davroot``; skipped with the reason when it cannot start."""
-    yield from _serve(lambda: start_wsgidav(tmp_path / "davroot"))
 
 
 class Remote:
@@ -107,12 +100,6 @@ def test_mirror_pulls_without_local_edits_keep_no_backups(remote: Remote) -> Non
     quiet = ok(sync(setup))
     assert "moved aside" not in quiet.output, quiet.output
     assert backups(setup) == {"c.txt": b"my edit of c, longer\n", "d.txt": b"D v1\n"}
-
-
-@pytest.fixture
-def ftpd(tmp_path: Path) -> Iterator[FtpServer]:
-    """pyftpdlib serving ``tmp_path/ftproot``; skipped with the reason when it cannot start."""
-    yield from _serve(lambda: start_ftp(tmp_path / "ftproot"))
 
 
 def test_push_to_a_root_a_read_only_ftp_user_cannot_create(tmp_path: Path) -> None:

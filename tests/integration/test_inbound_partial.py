@@ -13,30 +13,24 @@ import ftplib
 import hashlib
 import http.client
 import os
-import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 import pytest
 
 from tests.conftest import Watcher, WatchStarter, tree, wait_until, write_config
 from tests.servers import (
-    APT_SSH,
     DAV_PASS,
     DAV_USER,
     FTP_PASS,
     FTP_USER,
     DavServer,
     FtpServer,
-    ServerUnavailable,
     SshServer,
-    start_ftp,
-    start_sshd,
-    start_wsgidav,
 )
 
 NAME = "slow.bin"
@@ -46,47 +40,6 @@ NAME = "slow.bin"
 def _test_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     """outbox_poll = 1 needs the lowered test minimums (inherited by the daemon)."""
     monkeypatch.setenv("WORKSPACE_SYNC_TEST_LIMITS", "1")
-
-
-class _Stoppable(Protocol):
-    def stop(self) -> None: ...
-
-
-S = TypeVar("S", bound=_Stoppable)
-
-
-def _serve(start: Callable[[], S]) -> Iterator[S]:
-    """Start a server for a fixture, skip the test with its reason when it cannot start, and
-    stop it afterwards."""
-    try:
-        server = start()
-    except ServerUnavailable as exc:
-        pytest.skip(str(exc))
-    try:
-        yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def sshd(tmp_path: Path) -> Iterator[SshServer]:
-    """A private OpenSSH sshd (SFTP only) rooted at ``tmp_path/sftproot``; skipped when it or
-    the ``sftp`` client is absent."""
-    if shutil.which("sftp") is None:
-        pytest.skip(f"openssh-client (sftp) not installed: {APT_SSH}")
-    yield from _serve(lambda: start_sshd(tmp_path / "sshd", tmp_path / "sftproot"))
-
-
-@pytest.fixture
-def dav(tmp_path: Path) -> Iterator[DavServer]:
-    """A wsgidav WebDAV server serving ``tmp_path/davroot``; skipped when absent."""
-    yield from _serve(lambda: start_wsgidav(tmp_path / "davroot"))
-
-
-@pytest.fixture
-def ftpd(tmp_path: Path) -> Iterator[FtpServer]:
-    """A pyftpdlib FTP server serving ``tmp_path/ftproot``; skipped when absent."""
-    yield from _serve(lambda: start_ftp(tmp_path / "ftproot"))
 
 
 def payload(size: int) -> bytes:

@@ -28,7 +28,6 @@ from tests.conftest import (
 )
 from tests.integration.fault_helpers import s3_backend
 from tests.integration.helpers import Backend, backups, big_blob, ok, paths_of, sync, write
-from tests.integration.test_inbound_partial import dav  # noqa: F401  (a fixture)
 from tests.proxy import StallingProxy
 from tests.servers import DavServer
 
@@ -190,7 +189,7 @@ def test_summary_counts_deletes_with_backups_on_another_file_system(
 
 def test_remote_without_modtimes_keeps_every_backup(
     make_setup: Callable[..., Setup],
-    dav: DavServer,  # noqa: F811  (the fixture imported above)
+    dav: DavServer,
 ) -> None:
     """13-2b: on WebDAV without modtimes (wsgidav, ``vendor = other``): a same-size local edit
     (which rclone's size-only compare leaves alone) is kept once the remote changes the file;

@@ -247,6 +247,19 @@ async def _run_steps(
         report.records.append(record)
 
 
+async def _planned_steps(
+    session: Session,
+    direction: Direction | None,
+    resync: bool,
+    only: Collection[StepKind] | None,
+) -> tuple[Step, ...]:
+    """The cycle's steps (those of ``only`` kinds), planned for what the backend keeps."""
+    features = await session.features()
+    modtime = features is None or features.modtime
+    planned = plan_cycle(session.cfg, direction=direction, resync=resync, remote_modtime=modtime)
+    return tuple(s for s in planned if only is None or s.kind in only)
+
+
 async def run_cycle(
     session: Session,
     *,
@@ -281,13 +294,7 @@ async def run_cycle(
     cfg = session.cfg
     failures = PathFailures(forward=on_event)
     session = dataclasses.replace(session, rc=session.rc.with_event_hook(failures.hook))
-    features = await session.features()
-    modtime = features is None or features.modtime
-    steps = tuple(
-        s
-        for s in plan_cycle(cfg, direction=direction, resync=resync, remote_modtime=modtime)
-        if only is None or s.kind in only
-    )
+    steps = await _planned_steps(session, direction, resync, only)
     report = CycleReport()
     wait = LOCK_WAIT if lock_wait is None else lock_wait
     async with session.run_lock(wait):

@@ -122,18 +122,7 @@ def plan_cycle(
         )
         return (push, drain)
     if cfg.mode == "mirror":
-        steps: list[Step] = []
-        if cfg.ingest:
-            steps.append(
-                Step(
-                    "ingest",
-                    str(cfg.ingest_root),
-                    remote_join(remote, OUTBOX),
-                    PathFilter.from_user(cfg.exclude, PARTIAL_EXCLUDES),
-                )
-            )
-        steps.append(pull)
-        return tuple(steps)
+        return (*_ingest(cfg, remote), pull)
     return (
         Step(
             "bisync",
@@ -143,6 +132,14 @@ def plan_cycle(
             flags=bisync_flags(cfg, resync=resync, remote_modtime=remote_modtime),
         ),
     )
+
+
+def _ingest(cfg: Config, remote: str) -> tuple[Step, ...]:
+    """Mirror's ingest step (local ingest folder → remote ``_outbox``), when enabled."""
+    if not cfg.ingest:
+        return ()
+    inbound = PathFilter.from_user(cfg.exclude, PARTIAL_EXCLUDES)
+    return (Step("ingest", str(cfg.ingest_root), remote_join(remote, OUTBOX), inbound),)
 
 
 def bisync_flags(cfg: Config, *, resync: bool, remote_modtime: bool = True) -> tuple[str, ...]:
