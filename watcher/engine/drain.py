@@ -55,7 +55,7 @@ from watcher.engine.drainrecords import (
     unstaged,
     wanted_name,
 )
-from watcher.engine.journal import Journal, JournalEntry, merge_journals
+from watcher.engine.journal import Journal, JournalEntry, KnownVersions, merge_journals
 from watcher.engine.names import FreeNames, folder_lister, short_paths
 from watcher.engine.outbox import Outbox, claimed_rel, is_claimed
 from watcher.engine.place import PlaceError, place
@@ -146,7 +146,7 @@ class Drain:
         )
 
     async def _settled(
-        self, listing: list[Entry], settle_wait: bool, known: set[tuple[str, int, float]]
+        self, listing: list[Entry], settle_wait: bool, known: KnownVersions
     ) -> tuple[list[Entry], Readiness]:
         """The listing and the split of its new files (not claimed, not in the journal) into
         settled and waiting ones, waiting once within the run when asked to and the wait is
@@ -159,16 +159,12 @@ class Drain:
             listing, readiness = self._split(await self.outbox.listing(), known)
         return listing, readiness
 
-    def _split(
-        self, listing: list[Entry], known: set[tuple[str, int, float]]
-    ) -> tuple[list[Entry], Readiness]:
+    def _split(self, listing: list[Entry], known: KnownVersions) -> tuple[list[Entry], Readiness]:
         """The settle rule on the new files; claimed files skip the wait (they were settled
         when claimed) but not the open-for-writing check (a sender may write into a claim
         folder), and those still open are left out of the listing for now."""
         fresh = [
-            e
-            for e in listing
-            if not is_claimed(e.path) and (e.path, e.size, round(e.mtime, 3)) not in known
+            e for e in listing if not is_claimed(e.path) and (e.path, e.size, e.mtime) not in known
         ]
         readiness = self.settler.split(fresh, time.time())
         busy = self.settler.busy(e for e in listing if is_claimed(e.path))
@@ -188,7 +184,7 @@ class Drain:
         self.staging.prepare()
         outcome = Outcome()
         journal = self.load_journal()
-        known = {(e.where, e.size, round(e.mtime, 3)) for e in journal if e.landed or e.claim}
+        known = KnownVersions(e for e in journal if e.landed or e.claim)
         listing, outcome.readiness = await self._settled(listing, settle_wait, known)
         names = FreeNames(folder_lister(self.inbox), {STAGING})
         entries = self._plan(journal, listing, names)
@@ -228,9 +224,9 @@ class Drain:
                 kept.append(entry)
         for entry in kept:
             names.taken.add(entry.target.casefold())
-        known = {(e.where, e.size, round(e.mtime, 3)) for e in kept}
+        known = KnownVersions(kept)
         for item in listing:
-            if is_claimed(item.path) and (item.path, item.size, round(item.mtime, 3)) not in known:
+            if is_claimed(item.path) and (item.path, item.size, item.mtime) not in known:
                 rel = claimed_rel(item.path)
                 target = names.claim(wanted_name(rel))
                 kept.append(JournalEntry(rel, item.size, item.mtime, target, claim=item.path))

@@ -8,6 +8,7 @@ merged in once, and removed only after the merged journal was written.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -50,6 +51,24 @@ def read_journal(path: Path) -> list[JournalEntry]:
         for item in raw
         if isinstance(item, dict)
     ]
+
+
+class KnownVersions:
+    """The outbox versions (path, size, mtime) a journal knows, looked up with the tolerance of
+    :meth:`JournalEntry.matches`. Keys with the mtime rounded to 1 ms split two readings of one
+    mtime that fall on either side of a rounding boundary (a claim listed by rclone vs the
+    journal's copy): the file then got a second entry, landed once and failed once."""
+
+    def __init__(self, entries: Iterable[JournalEntry]) -> None:
+        self._mtimes: dict[tuple[str, int], list[float]] = {}
+        for entry in entries:
+            self._mtimes.setdefault((entry.where, entry.size), []).append(entry.mtime)
+
+    def __contains__(self, version: object) -> bool:
+        if not isinstance(version, tuple) or len(version) != 3:
+            return False
+        path, size, mtime = version
+        return any(abs(mtime - m) < 1e-3 for m in self._mtimes.get((path, size), ()))
 
 
 def merge_journals(*journals: list[JournalEntry]) -> list[JournalEntry]:
