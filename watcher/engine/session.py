@@ -27,6 +27,16 @@ from watcher.rclone.features import Features, load_features
 REASK_AFTER = 300.0
 
 
+@dataclass
+class BackendKnowledge:
+    """What a session learnt of the remote's backend: its features once rclone told them,
+    and when asking last failed (monotonic seconds), so a down server is asked again only
+    after :data:`REASK_AFTER`."""
+
+    features: Features | None = None
+    failed_at: float | None = None
+
+
 @dataclass(frozen=True)
 class Session:
     """Everything a run needs; built by :func:`open_session`."""
@@ -38,10 +48,10 @@ class Session:
     #: Modification-time precision by remote root, once rclone has told it (it stays the
     #: backend's for the session's life: a daemon asks once, not on every pull).
     precisions: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
-    #: The remote backend's features once known (key ``"remote"``; see :meth:`features`).
-    known: dict[str, Features] = field(default_factory=dict, compare=False, repr=False)
-    #: When asking for them last failed (key ``"failed"``, monotonic seconds).
-    asked: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    #: The remote backend's features, once known (see :meth:`features`).
+    backend: BackendKnowledge = field(
+        default_factory=lambda: BackendKnowledge(), compare=False, repr=False
+    )
 
     @property
     def remote(self) -> str:
@@ -52,9 +62,9 @@ class Session:
         """What the remote's backend supports: stored when rclone.conf was written; while
         unknown, asked again (and stored) at most every :data:`REASK_AFTER` seconds (never
         without ``ask``); ``None`` when rclone cannot say (files are compared as before)."""
-        if "remote" in self.known:
-            return self.known["remote"]
-        failed = self.asked.get("failed")
+        if self.backend.features is not None:
+            return self.backend.features
+        failed = self.backend.failed_at
         if failed is not None and time.monotonic() - failed < REASK_AFTER:
             ask = False
         found = await load_features(
@@ -68,17 +78,18 @@ class Session:
         )
         if found is None:
             if ask:
-                self.asked["failed"] = time.monotonic()
+                self.backend.failed_at = time.monotonic()
             return None
-        self.known["remote"] = found
+        self.backend.features = found
         return found
 
     async def modtime_precision(self, root: str) -> float | None:
         """The precision of ``root``'s backend (:func:`watcher.rclone.modtime_precision`),
         asked of rclone once per session (the remote's comes from :meth:`features`); an
         unknown answer is asked again next time."""
-        if root.startswith(self.remote) and "remote" in self.known:
-            return self.known["remote"].precision_ns / 1e9
+        known = self.backend.features
+        if root.startswith(self.remote) and known is not None:
+            return known.precision_ns / 1e9
         if root not in self.precisions:
             precision = await modtime_precision(self.rc, root)
             if precision is None:
@@ -150,7 +161,7 @@ async def open_session(cfg: Config, *, ask_features: bool = True) -> Session:
         ask=ask_features,
     )
     if found is not None:
-        session.known["remote"] = found
+        session.backend.features = found
     elif ask_features:
-        session.asked["failed"] = time.monotonic()
+        session.backend.failed_at = time.monotonic()
     return session
