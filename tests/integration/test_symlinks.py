@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from tests.conftest import run_cli, tree
+from tests.conftest import run_cli, tree, wait_until
 from watcher.engine.links import dangerous_links
 
 
@@ -77,3 +77,21 @@ def test_dangerous_links_details(tmp_path):
     assert any("back" in p and "loop" in p for p in problems)
     assert not any(p.startswith(("ok1 ", "ok2 ", "broken")) for p in problems)
     assert len(problems) == 2
+
+
+def test_watch_skips_a_new_dangling_link_without_a_failed_push(make_setup, start_watch):
+    """Found by the oracle (seed 1): a symlink created under ``watch`` (dangling, or pointing
+    outside) was listed in the incremental push, and rclone failed it (``failed to open
+    source object``: a listed path is opened, ``--skip-links`` does not apply), so the push
+    failed and was retried. Links are skipped without a failure; the file next to it lands."""
+    setup = make_setup("mailbox", debounce=0.1)
+    setup.sync_root.mkdir(parents=True)
+    (setup.sync_root / "keep.txt").write_text("keep")
+    watcher = start_watch(setup.config)
+    (setup.sync_root / "docs").mkdir()
+    os.symlink("../outside.txt", setup.sync_root / "docs" / "dangling.txt")
+    (setup.sync_root / "docs" / "real.txt").write_text("real")
+    wait_until(lambda: (setup.cloud / "docs" / "real.txt").exists(), 20)
+    wait_until(lambda: watcher.count("push:") >= 2, 20)
+    assert "push failed" not in watcher.text(), watcher.text()
+    assert not (setup.cloud / "docs" / "dangling.txt").exists()

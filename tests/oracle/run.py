@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -118,6 +119,7 @@ class Report:
 def run_oracle(params: Params) -> Report:
     """Run ``params`` to the end or to the first batch with a violation."""
     base = params.base or Path(tempfile.mkdtemp(prefix="oracle-"))
+    shutil.rmtree(base / "w", ignore_errors=True)  # a fresh world, also when --base is reused
     base.mkdir(parents=True, exist_ok=True)
     report = Report(params, base / "oracle.log")
     started = time.monotonic()

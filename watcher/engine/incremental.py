@@ -72,6 +72,12 @@ async def run_incremental_push(
     )
     if folders:
         raise NeedsFullPush(f"{folders[0]!r} is a folder now (a file ↔ folder change)")
+    links = sorted(rel for rel in paths if (root / rel).is_symlink())
+    if links and not (session.cfg.copy_symlinks and all((root / r).exists() for r in links)):
+        # A listed path is opened by rclone: --skip-links does not apply to it, and a
+        # dangling link fails the run. The full push skips (or follows) links as configured
+        # and deletes what a link replaced.
+        raise NeedsFullPush(f"{links[0]!r} is a symlink")
     odd = sorted(rel for rel in paths if not listable(rel))
     if odd:
         raise NeedsFullPush(f"{len(odd)} name(s) a files-from list cannot carry: {odd[0]!r}")
