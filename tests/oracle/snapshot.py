@@ -21,6 +21,17 @@ from typing import Any
 REMOTE = "remote"
 
 
+@dataclass
+class ReadStats:
+    """What :func:`digest_tree` read in this process (the soak's "files and bytes checked")."""
+
+    files: int = 0
+    bytes: int = 0
+
+
+STATS = ReadStats()
+
+
 def digest(data: bytes) -> str:
     """SHA-256 hex of ``data``: how the oracle names a version."""
     return hashlib.sha256(data).hexdigest()
@@ -52,6 +63,8 @@ def digest_tree(root: Path) -> dict[str, str]:
                     data = fh.read()
             except OSError:
                 continue
+            STATS.files += 1
+            STATS.bytes += len(data)
             rel = os.path.relpath(path, os.fsencode(root))
             out[os.fsdecode(rel).replace(os.sep, "/")] = digest(data)
         dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(folder, d))]
