@@ -40,11 +40,13 @@ class Mutant:
 REPLACED: list[tuple[str, object]] = []
 
 
-def _replace(attr: str, new: Any, *modules: str) -> Any:
+def _replace(attr: str, new: Any, *modules: str, scoped: bool = False) -> Any:
     """Set ``attr`` to ``new`` in each of ``modules`` (the defining module first, then every
     module holding a ``from x import attr`` copy); returns the original. A module that lacks
     the attribute, or holds another object under it, is an error: the mutant would silently
-    patch nothing after a refactor."""
+    patch nothing after a refactor. ``scoped``: only the importers named are meant to be
+    broken (e.g. the drain's copy of a helper the ingest shares), so
+    :func:`stale_copies` does not list the others."""
     loaded = [importlib.import_module(name) for name in modules]  # all before any patch
     original = getattr(loaded[0], attr)
     for module in loaded:
@@ -52,7 +54,8 @@ def _replace(attr: str, new: Any, *modules: str) -> Any:
             raise RuntimeError(f"mutant: {module.__name__}.{attr} is not what it patches")
     for module in loaded:
         setattr(module, attr, new)
-    REPLACED.append((attr, original))
+    if not scoped:
+        REPLACED.append((attr, original))
     return original
 
 
@@ -221,6 +224,44 @@ def _bisync_drops_loser() -> None:
     original = _replace("bisync_flags", bisync_flags, "watcher.plan.cycle")
 
 
+# -- drain-overwrites ----------------------------------------------------------------------
+
+
+def _drain_overwrites() -> None:
+    """The drain takes ``_inbox`` for empty when naming inbound files and places them by
+    replacing: an inbound file named like one already in ``_inbox`` overwrites it."""
+    import os
+
+    def folder_lister(root: Any) -> Callable[[str], set[str]]:
+        return lambda folder: set()
+
+    def place(staged: Any, inbox: Any, target: str) -> None:
+        dest = inbox / target
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staged, dest)
+
+    def rename_taken(inbox: Any, entries: list[Any], names: Any) -> bool:
+        return False
+
+    _replace("folder_lister", folder_lister, "watcher.engine.drain", scoped=True)
+    _replace("place", place, "watcher.engine.drain", scoped=True)
+    _replace("rename_taken", rename_taken, "watcher.engine.drain", scoped=True)
+
+
+# -- drain-keeps-landed --------------------------------------------------------------------
+
+
+def _drain_keeps_landed() -> None:
+    """The drain never deletes what landed from the remote ``_outbox``: the next drain takes
+    the claimed files again and delivers them a second time (``note (1).txt``)."""
+    from watcher.engine.outbox import Outbox
+
+    async def delete_landed(self: Outbox, landed: list[Any]) -> int:
+        return 0
+
+    Outbox.delete_landed = delete_landed  # type: ignore[method-assign]
+
+
 MUTANTS: dict[str, Mutant] = {
     m.name: m
     for m in (
@@ -265,6 +306,20 @@ MUTANTS: dict[str, Mutant] = {
             ("convergence", "honesty"),
             "mailbox-mirror",
             _debounce_drops_last,
+        ),
+        Mutant(
+            "drain-overwrites",
+            "an inbound file named like one in _inbox replaces it instead of landing beside it",
+            ("nothing-lost",),
+            "mailbox-mirror",
+            _drain_overwrites,
+        ),
+        Mutant(
+            "drain-keeps-landed",
+            "the drain never deletes landed files from _outbox: the next drain delivers them again",
+            ("exactly-once",),
+            "mailbox-mirror",
+            _drain_keeps_landed,
         ),
         Mutant(
             "bisync-drops-loser",

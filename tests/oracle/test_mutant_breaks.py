@@ -194,6 +194,42 @@ def test_debounce_drops_last_never_pushes(
     wait_until(lambda: health(mutant, setup) == "ok", 10, interval=0.1)
 
 
+@pytest.mark.parametrize("mutant", ["drain-overwrites", None])
+def test_drain_overwrites_loses_the_first(
+    mutant: str | None, make_setup: Callable[..., Setup]
+) -> None:
+    """Two inbound files of one name, drained one after the other, both land (the second
+    as ``note (1).txt``); the mutant's second replaces the first."""
+    setup = make_setup("mailbox")
+    write(setup.sync_root, "keep.txt", "k")
+    write(setup.cloud, "_outbox/note.txt", "first")
+    ok(cli(mutant, setup, "sync"))
+    write(setup.cloud, "_outbox/note.txt", "second")
+    ok(cli(mutant, setup, "sync"))
+    inbox = tree(setup.sync_root / "_inbox")
+    if mutant is None:
+        assert inbox == {"note.txt": b"first", "note (1).txt": b"second"}
+    else:
+        assert inbox == {"note.txt": b"second"}
+
+
+@pytest.mark.parametrize("mutant", ["drain-keeps-landed", None])
+def test_drain_keeps_landed_delivers_twice(
+    mutant: str | None, make_setup: Callable[..., Setup]
+) -> None:
+    """An inbound file lands once, whatever drains follow; the mutant's next drain delivers
+    it again."""
+    setup = make_setup("mailbox")
+    write(setup.sync_root, "keep.txt", "k")
+    write(setup.cloud, "_outbox/note.txt", "once")
+    ok(cli(mutant, setup, "sync"))
+    ok(cli(mutant, setup, "sync"))
+    want = {"note.txt": b"once"}
+    if mutant is not None:
+        want["note (1).txt"] = b"once"
+    assert tree(setup.sync_root / "_inbox") == want
+
+
 @pytest.mark.parametrize("mutant", ["bisync-drops-loser", None])
 def test_bisync_drops_loser_loses_edit(
     mutant: str | None, make_setup: Callable[..., Setup]
