@@ -47,9 +47,9 @@ class Model:
         """``place`` replaced ``prior``: a mirror's local edit supersedes only its own."""
         if prior is None:
             return
-        if self.topology == "mailbox-mirror" and place == "laptop":
-            if self.writer.get(prior) != "laptop":
-                return
+        mirror_edit = self.topology == "mailbox-mirror" and place == "laptop"
+        if mirror_edit and self.writer.get(prior) != "laptop":
+            return
         self.superseded.add(prior)
 
     def wrote(self, place: str, rel: str, digest: str, prior: str | None) -> None:

@@ -74,7 +74,7 @@ def _size(rng: random.Random) -> int:
 
 def _weighted(rng: random.Random, table: tuple[tuple[str, int], ...]) -> str:
     kinds, weights = zip(*table, strict=True)
-    return rng.choices(kinds, weights)[0]
+    return str(rng.choices(kinds, weights)[0])
 
 
 class _Gen:
@@ -108,7 +108,9 @@ class _Gen:
             path = self.existing("gw")
             if path is None:
                 return Op(index, "pause", "gw", args={"seconds": 0.1})
-            return Op(index, "overwrite", "laptop", path, size=_size(rng) or 1, seed=rng.random())
+            return Op(
+                index, "overwrite", "laptop", path, size=_size(rng) or 1, seed=rng.randrange(2**31)
+            )
         if place in ("remote", "laptop:ingest"):
             kind = (
                 "slow_write"
@@ -116,12 +118,19 @@ class _Gen:
                 else "create"
             )
             return Op(
-                index, kind, place, self.new_path(place), size=_size(rng) or 1, seed=rng.random()
+                index,
+                kind,
+                place,
+                self.new_path(place),
+                size=_size(rng) or 1,
+                seed=rng.randrange(2**31),
             )
         if self.topology == "bisync" and rng.random() < 0.05:
             path = self.existing(place)
             if path:
-                return Op(index, "both_edit", place, path, size=_size(rng) or 1, seed=rng.random())
+                return Op(
+                    index, "both_edit", place, path, size=_size(rng) or 1, seed=rng.randrange(2**31)
+                )
         return self.root_op(index, place)
 
     def root_op(self, index: int, place: str) -> Op:
@@ -136,7 +145,9 @@ class _Gen:
                 kind = "create"
                 live.append(path)
             target = rng.choice(["../outside.txt", "missing-target", live[0] if live else "x"])
-            return Op(index, kind, place, path, target=target, size=_size(rng), seed=rng.random())
+            return Op(
+                index, kind, place, path, target=target, size=_size(rng), seed=rng.randrange(2**31)
+            )
         path = rng.choice(live)
         if kind in ("delete", "type_change"):
             live.remove(path)
@@ -148,14 +159,21 @@ class _Gen:
         if kind == "move_dir":
             folder = path.rpartition("/")[0]
             if not folder:
-                return Op(index, "append", place, path, size=rng.randint(1, 500), seed=rng.random())
+                return Op(
+                    index,
+                    "append",
+                    place,
+                    path,
+                    size=rng.randint(1, 500),
+                    seed=rng.randrange(2**31),
+                )
             target = f"moved{self.n}/{folder.rpartition('/')[2]}"
             self.n += 1
             for i, p in enumerate(live):
                 if p.startswith(folder + "/"):
                     live[i] = target + p[len(folder) :]
             return Op(index, kind, place, folder, target=target)
-        return Op(index, kind, place, path, size=_size(rng), seed=rng.random())
+        return Op(index, kind, place, path, size=_size(rng), seed=rng.randrange(2**31))
 
     def fault(self, index: int) -> Op:
         rng = self.rng

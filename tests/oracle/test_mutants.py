@@ -66,6 +66,10 @@ def _clean(seed: int, ops: int, topology: str, base: Path) -> Report:
 
 
 @pytest.mark.oracle
+@pytest.mark.skipif(
+    os.environ.get("WS_ORACLE_RUNS") != "1",
+    reason="oracle runs not calibrated yet (issue 16): set WS_ORACLE_RUNS=1 to run",
+)
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("name", sorted(MUTANTS))
 def test_oracle_catches_mutant(name: str, tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 from tests.conftest import RCLONE, S3_KEY, S3_SECRET, S3Server, start_s3, write_config
 from tests.oracle.snapshot import REMOTE, Snapshot, backups_place, digest_tree, ingest_place
 from tests.proxy import StallingProxy
+from watcher.config.load import tomllib  # type: ignore[attr-defined]
 
 TOPOLOGIES = ("mailbox-mirror", "bisync")
 REMOTES = ("local", "s3", "moto")
@@ -39,6 +40,11 @@ POLL = 0.1
 #: The gateway's arrival hook: reads the JSON, lingers a little (so a hook process can be
 #: alive when a daemon is killed: the leftovers check must find none after stop).
 HOOK = ["sh", "-c", "cat > /dev/null; sleep 0.2"]
+
+
+def load_toml(text: str) -> dict[str, Any]:
+    """``text`` parsed as TOML (tomllib, or tomli before Python 3.11)."""
+    return dict(tomllib.loads(text))
 
 
 class Unavailable(Exception):
@@ -349,10 +355,8 @@ class World:
         self, name: str, *, exclude: list[str] | None = None, debounce: float | None = None
     ) -> None:
         """Rewrite ``name``'s ``sync.toml`` (new excludes and/or debounce), then SIGHUP it."""
-        import tomllib
-
         machine = self.machines[name]
-        data = tomllib.loads(machine.config.read_text())
+        data = load_toml(machine.config.read_text())
         if exclude is not None:
             data["exclude"] = exclude
         if debounce is not None:
