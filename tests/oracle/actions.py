@@ -14,7 +14,7 @@ from pathlib import Path
 from tests.oracle.model import Model
 from tests.oracle.ops import Op
 from tests.oracle.snapshot import digest
-from tests.oracle.world import World
+from tests.oracle.world import World, write_slowly
 
 
 @dataclass
@@ -160,12 +160,7 @@ def _slow(op: Op, world: World, model: Model) -> Outcome:
     prior = _prior(path)
 
     def local() -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-                fh.flush()
-                time.sleep(pause)
+        write_slowly(path, chunks, pause)
         model.wrote(op.place, op.path, digest(data), prior)
 
     return Outcome(f"slow write in {len(chunks)} chunks", background=_background(local))

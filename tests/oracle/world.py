@@ -42,6 +42,16 @@ POLL = 0.1
 HOOK = ["sh", "-c", "cat > /dev/null; sleep 0.2"]
 
 
+def write_slowly(path: Path, chunks: list[bytes], pause: float) -> None:
+    """Write ``path`` chunk by chunk, ``pause`` seconds after each (a slow writer)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as fh:
+        for chunk in chunks:
+            fh.write(chunk)
+            fh.flush()
+            time.sleep(pause)
+
+
 def load_toml(text: str) -> dict[str, Any]:
     """``text`` parsed as TOML (tomllib, or tomli before Python 3.11)."""
     return dict(tomllib.loads(text))
@@ -268,13 +278,7 @@ class World:
         """Write ``rel`` in place chunk by chunk (a slow uploader); ``local`` remote only."""
         if self.server is not None:
             return False
-        target = self.remote_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("wb") as fh:
-            for chunk in chunks:
-                fh.write(chunk)
-                fh.flush()
-                time.sleep(pause)
+        write_slowly(self.remote_dir / rel, chunks, pause)
         return True
 
     def remote_delete(self, rel: str) -> None:
