@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TextIO
 
+from tests.conftest import proc_cmdlines
 from tests.oracle import actions
 from tests.oracle.check import Violation, check
 from tests.oracle.model import Model
@@ -211,14 +212,12 @@ def daemon_rss(world: World) -> dict[str, int]:
     """VmRSS (kB) of every machine's running ``watch`` process (by its config in argv)."""
     out: dict[str, int] = {}
     wanted = {os.fsencode(m.config): name for name, m in world.machines.items()}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    for pid, raw in proc_cmdlines():
+        argv = raw.split(b"\0")
+        name = next((n for c, n in wanted.items() if c in argv), None) if b"watch" in argv else None
+        if name is None:
+            continue
         try:
-            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            if b"watch" not in argv:
-                continue
-            name = next((n for c, n in wanted.items() if c in argv), None)
-            if name is None:
-                continue
             for line in Path(f"/proc/{pid}/status").read_text().splitlines():
                 if line.startswith("VmRSS:"):
                     out[name] = out.get(name, 0) + int(line.split()[1])

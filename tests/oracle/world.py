@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,8 +23,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import RCLONE, S3_KEY, S3_SECRET, S3Server, start_s3, write_config
-from tests.oracle.snapshot import REMOTE, Snapshot, backups_place, digest_tree, ingest_place
+from tests.conftest import (
+    RCLONE,
+    S3_KEY,
+    S3_SECRET,
+    S3Server,
+    proc_cmdlines,
+    start_s3,
+    write_config,
+)
+from tests.oracle.snapshot import (
+    REMOTE,
+    Snapshot,
+    backups_place,
+    digest,
+    digest_tree,
+    ingest_place,
+)
 from tests.proxy import StallingProxy
 from watcher.config.load import tomllib  # type: ignore[attr-defined]
 
@@ -318,15 +332,12 @@ class World:
         """SIGKILL the rclone processes ``name``'s daemon runs right now; returns how many."""
         marker = os.fsencode(self.machines[name].base)
         killed = 0
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
+        for pid, raw in proc_cmdlines():
+            argv = raw.split(b"\0")
             rclone = argv and argv[0].endswith(b"rclone") and b"serve" not in argv
-            if rclone and any(marker in part for part in argv):
+            if rclone and marker in raw:
                 try:
-                    os.kill(int(pid), signal.SIGKILL)
+                    os.kill(pid, signal.SIGKILL)
                     killed += 1
                 except OSError:
                     pass
@@ -436,7 +447,7 @@ class World:
     def snapshot(self) -> Snapshot:
         """Digests of every place, statuses and excludes."""
         trees: dict[str, dict[str, str]] = {
-            REMOTE: {k: _digest(v) for k, v in self.remote_files().items()}
+            REMOTE: {k: digest(v) for k, v in self.remote_files().items()}
         }
         for name, m in self.machines.items():
             trees[name] = digest_tree(m.sync_root)
@@ -499,14 +510,3 @@ class World:
             for n, m in self.machines.items()
             if (m.base / "watch.log").exists()
         }
-
-
-def _digest(data: bytes) -> str:
-    from tests.oracle.snapshot import digest
-
-    return digest(data)
-
-
-def cleanup(base: Path) -> None:
-    """Remove a world's folder (after :meth:`World.stop`)."""
-    shutil.rmtree(base, ignore_errors=True)
