@@ -110,12 +110,15 @@ def test_syncing_shows_progress(
     assert (setup.cloud / "big.bin").stat().st_size == size
 
 
-def test_deaf_while_a_watched_root_is_gone(
+def test_a_watched_root_removed_is_made_again_and_watched(
     make_setup: Callable[..., Setup], start_watch: WatchStarter
 ) -> None:
-    """A local remote's ``_outbox`` (a watched root) removed under a running daemon: ``status``
-    says ``deaf``, names the folder and the command; once the folder is back it is watched
-    again and ``status`` is ``ok``; a file dropped there then lands in ``_inbox``."""
+    """A local remote's ``_outbox`` (a watched root) removed under a running daemon: the daemon
+    notices (its watch died), runs a full cycle whose drain makes the folder again, watches it
+    again and ``status`` is ``ok``; a file dropped there then lands in ``_inbox``. (The window
+    in which ``status`` says ``deaf`` lasts one cycle, a few tenths of a second: asserting on it
+    was a race that failed in CI. ``deaf`` and its action are checked in
+    tests/unit/test_health_assess.py.)"""
     setup = make_setup("mailbox")
     setup.sync_root.mkdir(parents=True)
     (setup.sync_root / "a.txt").write_text("a")
@@ -124,12 +127,11 @@ def test_deaf_while_a_watched_root_is_gone(
     wait_until(lambda: (setup.cloud / "a.txt").exists() and outbox.is_dir(), timeout=15)
     wait_until(lambda: _status(setup)["health"] == "ok", timeout=10, interval=0.2)
     outbox.rmdir()
-    data = wait_until(lambda: (d := _status(setup))["health"] == "deaf" and d, timeout=10)
-    assert data["daemon"]["deaf"] == [str(outbox)], data["daemon"]
-    assert str(outbox) in data["action"]
-    assert data["command"] == f"workspace-sync trigger --config {setup.config}"
-    outbox.mkdir()
-    wait_until(lambda: _status(setup)["health"] == "ok", timeout=10, interval=0.2)
+    wait_until(lambda: f"{outbox} went away" in watcher.text(), timeout=10)
+    wait_until(lambda: f"{outbox} is back: watching it again" in watcher.text(), timeout=15)
+    assert outbox.is_dir()
+    data = wait_until(lambda: (d := _status(setup))["health"] == "ok" and d, timeout=10)
+    assert data["daemon"]["deaf"] == [], data["daemon"]
     (outbox / "in.txt").write_text("inbound")
     wait_until(lambda: (setup.sync_root / "_inbox" / "in.txt").exists(), timeout=15)
     assert "Traceback" not in watcher.text()
