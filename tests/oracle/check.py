@@ -72,12 +72,22 @@ def _pairs(snap: Snapshot) -> list[tuple[str, str, str]]:
     return [("a", "a", REMOTE), ("b", REMOTE, "b")]
 
 
-def convergence(snap: Snapshot) -> tuple[list[Violation], set[str]]:
-    """Convergence violations, and the machines whose part did not converge."""
+def _reported(rel: str, stalled: tuple[str, ...]) -> bool:
+    """``rel`` is a path ``status`` names as stalled, or inside or above one."""
+    return any(rel == p or rel.startswith(f"{p}/") or p.startswith(f"{rel}/") for p in stalled)
+
+
+def convergence(snap: Snapshot, model: Model) -> tuple[list[Violation], set[str]]:
+    """Convergence violations, and the machines whose part did not converge (a mirror's
+    local edit not reverted yet is not one: see :meth:`Model.local_edit`)."""
     patterns = tuple(p for m in snap.excludes.values() for p in m)
     found, off = [], set()
     for machine, left, right in _pairs(snap):
         diff = _diff(synced(snap.trees[left], patterns), synced(snap.trees[right], patterns))
+        if machine == "laptop":
+            diff = tuple(rel for rel in diff if not model.local_edit(rel))
+        stalled = tuple(snap.statuses.get(machine, {}).get("stalled") or ())
+        diff = tuple(rel for rel in diff if not _reported(rel, stalled))
         if diff:
             off.add(machine)
             found.append(Violation("convergence", f"{left} != {right} ({len(diff)} paths)", diff))
@@ -126,13 +136,15 @@ def exactly_once(snap: Snapshot, model: Model) -> list[Violation]:
 
 
 def honesty(snap: Snapshot, off: set[str]) -> list[Violation]:
-    """Health ``ok`` exactly for the machines whose part converged."""
+    """Health ``ok`` exactly for the machines whose part converged and that report no stalled
+    path (a stalled path is the contract's way to report what cannot converge)."""
     found = []
     for machine, status in snap.statuses.items():
         ok = status.get("health") == "ok"
-        if ok and machine in off:
+        bad = machine in off or bool(status.get("stalled"))
+        if ok and bad:
             found.append(Violation("honesty", f"{machine} says ok but did not converge"))
-        elif not ok and machine not in off:
+        elif not ok and not bad:
             found.append(
                 Violation(
                     "honesty",
@@ -145,7 +157,7 @@ def honesty(snap: Snapshot, off: set[str]) -> list[Violation]:
 
 def check(snapshot: Snapshot, model: Model) -> list[Violation]:
     """Every violated invariant 1-4 in ``snapshot``, the most important first."""
-    conv, off = convergence(snapshot)
+    conv, off = convergence(snapshot, model)
     return [
         *nothing_lost(snapshot, model),
         *exactly_once(snapshot, model),

@@ -41,6 +41,7 @@ class Model:
         self.versions: list[Version] = []
         self.superseded: set[str] = set()
         self.writer: dict[str, str] = {}  # digest -> the place that first wrote it
+        self.touched: dict[tuple[str, str], int] = {}  # (place, rel) -> the last op there
         self.op = -1  # the op being applied (set by actions)
 
     def _supersede(self, place: str, prior: str | None) -> None:
@@ -56,12 +57,23 @@ class Model:
         """A writer completed version ``digest`` at ``place``/``rel``; ``prior`` is the digest
         that was there just before (None: no file)."""
         self._supersede(place, prior)
+        self.touched[place, rel] = self.op
         self.versions.append(Version(place, rel, digest, self.op))
         self.writer.setdefault(digest, place)
 
     def removed(self, place: str, rel: str, prior: str | None) -> None:
         """A writer deleted (or moved away) ``place``/``rel``, which held ``prior``."""
         self._supersede(place, prior)
+        self.touched[place, rel] = self.op
+
+    def local_edit(self, rel: str) -> bool:
+        """A mirror's sync root changed at ``rel`` after the gateway and the remote last did:
+        the contract reverts it on the mirror's next pull (a remote change or ``interval``),
+        keeping it in the mirror backups, so until then it may differ."""
+        if self.topology != "mailbox-mirror":
+            return False
+        mine = self.touched.get(("laptop", rel), -1)
+        return mine > max(self.touched.get(("gw", rel), -1), self.touched.get(("remote", rel), -1))
 
     def mandatory(self) -> list[Version]:
         """Versions that must exist somewhere: not superseded, not empty."""

@@ -245,8 +245,10 @@ class World:
 
     def _idle(self, name: str) -> bool:
         data = self._daemon(name)
-        if data is None or data.get("running") or data.get("failures"):
-            return False  # a daemon retrying with backoff is not quiet either
+        if data is None or data.get("running"):
+            return False
+        if data.get("failures") and not data.get("stalled"):
+            return False  # retrying with backoff is not quiet; a stall it reports is settled
         pending = data.get("pending") or {}
         return not (pending.get("paths") or pending.get("full") or pending.get("steps"))
 
@@ -445,7 +447,31 @@ class World:
         return Quiet(not why, time.monotonic() - started, why)
 
     def snapshot(self) -> Snapshot:
-        """Digests of every place, statuses and excludes."""
+        """Digests of every place, statuses and excludes. A periodic run (``interval``) may
+        start at any moment: statuses are read before and after the trees, and the whole is
+        read again (a few times, bounded) while a machine says ``syncing`` or its health
+        changed meanwhile."""
+        for _attempt in range(5):
+            before = {n: self.status(n) for n in self.machines}
+            if any(s.get("health") == "syncing" for s in before.values()):
+                for name in self.machines:
+                    self._wait_idle(name, 30)
+                continue
+            trees = self._trees()
+            after = {n: self.status(n) for n in self.machines}
+            if all(after[n].get("health") == before[n].get("health") for n in after):
+                break
+        else:  # still busy: check what is there (a run that never ends is a finding too)
+            trees = self._trees()
+            after = {n: self.status(n) for n in self.machines}
+        return Snapshot(
+            trees=trees,
+            statuses=after,
+            excludes={n: m.excludes for n, m in self.machines.items()},
+            modes={n: m.mode for n, m in self.machines.items()},
+        )
+
+    def _trees(self) -> dict[str, dict[str, str]]:
         trees: dict[str, dict[str, str]] = {
             REMOTE: {k: digest(v) for k, v in self.remote_files().items()}
         }
@@ -454,12 +480,7 @@ class World:
             trees[backups_place(name)] = digest_tree(m.state_dir / "mirror-backups")
             if m.ingest is not None:
                 trees[ingest_place(name)] = digest_tree(m.ingest)
-        return Snapshot(
-            trees=trees,
-            statuses={n: self.status(n) for n in self.machines},
-            excludes={n: m.excludes for n, m in self.machines.items()},
-            modes={n: m.mode for n, m in self.machines.items()},
-        )
+        return trees
 
     def stop(self) -> list[str]:
         """SIGTERM every daemon, then list rclone or hook processes of this world still alive
