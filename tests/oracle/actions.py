@@ -26,6 +26,20 @@ class Outcome:
     done: str
     skipped: bool = False
     background: object | None = None
+    place: str = ""
+    path: str = ""
+
+    def overlaps(self, op: Op) -> bool:
+        """``op`` touches the path this outcome's background writer is still writing."""
+        if not isinstance(self.background, threading.Thread) or not self.background.is_alive():
+            return False
+        if op.place.partition(":")[0] != self.place.partition(":")[0]:
+            return False
+        mine = self.path
+        return any(
+            p and (p == mine or mine.startswith(f"{p}/") or p.startswith(f"{mine}/"))
+            for p in (op.path, op.target)
+        )
 
 
 def content(op: Op, size: int | None = None) -> bytes:
@@ -146,11 +160,14 @@ def _slow(op: Op, world: World, model: Model) -> Outcome:
     pause = random.Random(op.seed).uniform(0.05, 0.4)
     if op.place == "remote":
 
+        prior = world.remote_prior(op.path)
+
         def remote() -> None:
             if world.remote_write_slow(op.path, chunks, pause):
-                model.wrote(op.place, op.path, digest(data), None)
+                model.wrote(op.place, op.path, digest(data), prior, op=op.index)
 
-        return Outcome(f"slow drop in {len(chunks)} chunks", background=_background(remote))
+        thread = _background(remote)
+        return Outcome(f"slow drop in {len(chunks)} chunks", False, thread, op.place, op.path)
     root = _root(op, world)
     if root is None:
         return Outcome("root removed", skipped=True)
@@ -161,9 +178,10 @@ def _slow(op: Op, world: World, model: Model) -> Outcome:
 
     def local() -> None:
         write_slowly(path, chunks, pause)
-        model.wrote(op.place, op.path, digest(data), prior)
+        model.wrote(op.place, op.path, digest(data), prior, op=op.index)
 
-    return Outcome(f"slow write in {len(chunks)} chunks", background=_background(local))
+    thread = _background(local)
+    return Outcome(f"slow write in {len(chunks)} chunks", False, thread, op.place, op.path)
 
 
 def _fault(op: Op, world: World) -> Outcome:
@@ -220,9 +238,9 @@ def apply(op: Op, world: World, model: Model) -> Outcome:
         if op.kind == "slow_write":
             return _slow(op, world, model)
         if op.place == "remote":
-            data = content(op)
+            data, prior = content(op), world.remote_prior(op.path)
             world.remote_write(op.path, data)
-            model.wrote(op.place, op.path, digest(data), None)
+            model.wrote(op.place, op.path, digest(data), prior)
             return Outcome(f"dropped {len(data)} B")
         if op.kind == "both_edit":
             for name in world.machines:

@@ -8,10 +8,10 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fnmatch import fnmatchcase
 
 from tests.oracle.model import Model
 from tests.oracle.snapshot import REMOTE, Snapshot
@@ -33,23 +33,22 @@ class Violation:
         return f"{self.invariant}: {self.summary}" + (f" [{shown}]" if shown else "")
 
 
+def _glob(pattern: str) -> re.Pattern[str]:
+    """rclone's reading of a glob: ``**`` any text, ``*`` and ``?`` within one path element;
+    a leading ``/`` anchors at the root, otherwise it matches the end of the path at an
+    element boundary (``excluded/**`` also excludes ``moved/excluded/x``); ``**/x`` also
+    matches a top-level ``x`` (the spec's reading, which the tool expands to)."""
+    if pattern.startswith("**/"):
+        pattern = pattern[3:]
+    body = re.escape(pattern.lstrip("/")).replace(r"\*\*", "\0").replace(r"\*", "[^/]*")
+    body = body.replace(r"\?", "[^/]").replace("\0", ".*")
+    head = "^" if pattern.startswith("/") else "(^|/)"
+    return re.compile(f"{head}{body}$")
+
+
 def excluded(rel: str, patterns: tuple[str, ...]) -> bool:
-    """rclone's reading of the oracle's patterns: no ``/`` = the base name anywhere, a
-    leading ``**/`` = anywhere, otherwise anchored at the root; ``dir/**`` = under ``dir``."""
-    name = rel.rpartition("/")[2]
-    for pattern in patterns:
-        if pattern.startswith("**/"):
-            if fnmatchcase(name, pattern[3:]):
-                return True
-        elif "/" not in pattern:
-            if fnmatchcase(name, pattern):
-                return True
-        elif pattern.endswith("/**"):
-            if rel.startswith(pattern[:-2]):
-                return True
-        elif fnmatchcase(rel, pattern):
-            return True
-    return False
+    """Whether rclone's ``--exclude`` of ``patterns`` leaves ``rel`` out."""
+    return any(_glob(p).search(rel) for p in patterns)
 
 
 def synced(tree: Mapping[str, str], patterns: tuple[str, ...]) -> dict[str, str]:

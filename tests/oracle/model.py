@@ -53,12 +53,16 @@ class Model:
             return
         self.superseded.add(prior)
 
-    def wrote(self, place: str, rel: str, digest: str, prior: str | None) -> None:
+    def wrote(
+        self, place: str, rel: str, digest: str, prior: str | None, op: int | None = None
+    ) -> None:
         """A writer completed version ``digest`` at ``place``/``rel``; ``prior`` is the digest
-        that was there just before (None: no file)."""
+        that was there just before (None: no file); ``op``: the op that wrote it when it is not
+        the one being applied (a slow writer finishing in the background)."""
+        op = self.op if op is None else op
         self._supersede(place, prior)
-        self.touched[place, rel] = self.op
-        self.versions.append(Version(place, rel, digest, self.op))
+        self.touched[place, rel] = max(op, self.touched.get((place, rel), -1))
+        self.versions.append(Version(place, rel, digest, op))
         self.writer.setdefault(digest, place)
 
     def removed(self, place: str, rel: str, prior: str | None) -> None:

@@ -169,8 +169,11 @@ def _batches(params: Params, world: World, report: Report, log: TextIO, started:
 def _one_batch(
     batch: Sequence[Op], world: World, model: Model, report: Report, log: TextIO
 ) -> list[Violation]:
-    outcomes = []
+    outcomes: list[actions.Outcome] = []
     for op in batch:
+        for earlier in outcomes:  # one writer per path at a time: the model knows no mixes
+            if earlier.overlaps(op):
+                actions.finish([earlier], timeout=60)
         outcome = actions.apply(op, world, model)
         outcomes.append(outcome)
         report.applied += 1

@@ -275,6 +275,13 @@ class World:
                     continue
         return out
 
+    def remote_prior(self, rel: str) -> str | None:
+        """The digest of the remote's ``rel`` now (read on the serving disk), None: no file."""
+        try:
+            return digest((self.remote_dir / rel).read_bytes())
+        except OSError:
+            return None
+
     def remote_write(self, rel: str, data: bytes) -> None:
         """Put ``rel`` on the remote atomically, as another client would (S3: through the API;
         ``rclone serve s3`` caches listings, so never onto its disk)."""
