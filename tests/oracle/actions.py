@@ -159,7 +159,6 @@ def _slow(op: Op, world: World, model: Model) -> Outcome:
     chunks = [data[i : i + step] for i in range(0, len(data), step)] or [b""]
     pause = random.Random(op.seed).uniform(0.05, 0.4)
     if op.place == "remote":
-
         prior = world.remote_prior(op.path)
 
         def remote() -> None:

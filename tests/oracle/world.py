@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,6 +65,21 @@ def write_slowly(path: Path, chunks: list[bytes], pause: float) -> None:
             fh.write(chunk)
             fh.flush()
             time.sleep(pause)
+
+
+def _merge_into(src: Path, dst: Path) -> None:
+    """Move every file of ``src`` into ``dst`` (what a user does putting a folder back over a
+    new one): a name taken there gets a ``.restoredN`` suffix; then ``src`` is removed."""
+    for folder, _dirs, files in os.walk(src):
+        for name in files:
+            rel = Path(folder, name).relative_to(src)
+            target, n = dst / rel, 0
+            while target.exists():
+                n += 1
+                target = dst / rel.with_name(f"{rel.name}.restored{n}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(Path(folder, name), target)
+    shutil.rmtree(src)
 
 
 def load_toml(text: str) -> dict[str, Any]:
@@ -372,8 +388,12 @@ class World:
     def restore_root(self, name: str) -> None:
         """Move the sync root removed by :meth:`remove_root` back (same inode)."""
         away = self._removed.pop(name, None)
-        if away is not None:
-            os.rename(away, self.machines[name].sync_root)
+        if away is None:
+            return
+        root = self.machines[name].sync_root
+        if root.exists():  # a mailbox drain delivered into a new ``_inbox`` meanwhile
+            _merge_into(root, away)
+        os.rename(away, root)
 
     def edit_config(
         self, name: str, *, exclude: list[str] | None = None, debounce: float | None = None

@@ -17,7 +17,7 @@ from watcher.daemon.debounce import Pending
 from watcher.engine import CycleReport, Session
 from watcher.engine.bisync import baseline_present
 from watcher.engine.guard import check_one_way
-from watcher.engine.mounted import looks_unmounted
+from watcher.engine.mounted import looks_unmounted, sync_root_gone
 from watcher.engine.oneway import guard_listings
 from watcher.engine.state import StatePaths, last_runs
 from watcher.errors import SyncFailed
@@ -85,7 +85,10 @@ async def still_refused(session: Session, block: Block) -> bool | None:
     link problem): then only a run tells."""
     cfg = session.cfg
     if block.cycle:
-        return looks_unmounted(session, plan_cycle(cfg)) if cfg.workspace.is_dir() else True
+        if not cfg.workspace.is_dir():
+            return True
+        steps = plan_cycle(cfg)
+        return looks_unmounted(session, steps) or sync_root_gone(session, steps)
     if block.kinds == {"bisync"} and "--resync" in block.fix.split():
         return not baseline_present(session.paths.bisync_workdir, plan_cycle(cfg)[0], cfg)
     kinds = block.kinds & {"push", "pull"}

@@ -12,7 +12,7 @@ from watcher.config import Config
 from watcher.daemon.events import WatchRoot
 from watcher.engine import Session
 from watcher.engine.bisync import read_listing
-from watcher.engine.mounted import looks_unmounted
+from watcher.engine.mounted import looks_unmounted, sync_root_gone
 from watcher.plan import CLAIMS, OUTBOX, local_remote_dir, plan_cycle, sync_filter
 from watcher.plan.filters import PathFilter
 
@@ -54,7 +54,10 @@ def prepare_local_roots(session: Session, roots: Iterable[WatchRoot]) -> None:
     its file system: a folder made there would hide that emptiness from the cycle's check,
     and the drain would fill the mount point with files hidden once it is mounted)."""
     cfg = session.cfg
-    if not cfg.workspace.is_dir() or looks_unmounted(session, plan_cycle(cfg)):
+    steps = plan_cycle(cfg)
+    if not cfg.workspace.is_dir() or looks_unmounted(session, steps):
+        return
+    if sync_root_gone(session, steps):
         return
     for root in roots:
         if root.kind in ("sync", "ingest"):

@@ -16,7 +16,7 @@ from watcher.engine.failing import PathFailures, update_failing
 from watcher.engine.incremental import NeedsFullPush, run_incremental_push
 from watcher.engine.ingest import run_ingest
 from watcher.engine.links import dangerous_links
-from watcher.engine.mounted import looks_unmounted, synced_before
+from watcher.engine.mounted import looks_unmounted, sync_root_gone, synced_before
 from watcher.engine.moves import push_with_moves
 from watcher.engine.oneway import run_one_way
 from watcher.engine.session import Session
@@ -131,6 +131,14 @@ def _check_workspace(session: Session, steps: tuple[Step, ...], *, force: bool =
             f"workspace {cfg.workspace} is an empty folder although this config has synced "
             "before (unmounted?); nothing was changed. Mount it, or if it is really meant to "
             f"be empty run `{fix}`",
+            fix,
+        )
+    if not force and sync_root_gone(session, steps):
+        fix = cfg.command(FORCE_FIX)
+        raise SafetyRefusal(
+            f"sync root {cfg.sync_root} does not exist although this config has synced before "
+            "(moved away, unmounted?); nothing was changed. Put it back, or to fill a new, "
+            f"empty folder there run `{fix}`",
             fix,
         )
     if cfg.copy_symlinks:

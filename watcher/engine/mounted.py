@@ -22,6 +22,22 @@ def looks_unmounted(session: Session, steps: tuple[Step, ...]) -> bool:
     )
 
 
+def sync_root_gone(session: Session, steps: tuple[Step, ...]) -> bool:
+    """True when a step pulls into the sync root, the sync root — a folder below an existing
+    workspace — does not exist, and this config has run before: it was moved away or its
+    volume is not mounted; a folder made there would take every file and keep the real one
+    from coming back. (A mailbox's drain still delivers into ``_inbox``, its push is refused
+    by the guard: inbound files are not held back, tests/integration/test_faults.py.)"""
+    cfg = session.cfg
+    return (
+        any(s.kind == "pull" for s in steps)
+        and cfg.sync_root != cfg.workspace
+        and cfg.workspace.is_dir()
+        and not cfg.sync_root.is_dir()
+        and synced_before(session)
+    )
+
+
 def synced_before(session: Session) -> bool:
     """True when this config has run before (a record other than a stopped cycle's)."""
     return any(kind != CYCLE_RECORD for kind in last_runs(session.paths))
@@ -38,4 +54,4 @@ def workspace_gone(session: Session) -> str | None:
     return None
 
 
-__all__ = ["looks_unmounted", "synced_before", "workspace_gone"]
+__all__ = ["looks_unmounted", "sync_root_gone", "synced_before", "workspace_gone"]
