@@ -139,6 +139,8 @@ def honesty(snap: Snapshot, off: set[str]) -> list[Violation]:
     path (a stalled path is the contract's way to report what cannot converge)."""
     found = []
     for machine, status in snap.statuses.items():
+        if status.get("health") == "syncing":
+            continue  # a periodic run caught in progress (after the snapshot's re-reads)
         ok = status.get("health") == "ok"
         bad = machine in off or bool(status.get("stalled"))
         if ok and bad:

@@ -7,7 +7,7 @@ Topologies:
 - ``"bisync"``: machines ``a`` and ``b`` (mode bisync, ``conflict_resolve = "newer"``).
 Remotes: ``"local"`` (provider local: a folder, watched by the daemons), ``"s3"``
 (``rclone serve s3`` behind a stalling TCP proxy; peers learn of remote changes through
-``interval`` and the ``trigger`` a user would send), ``"moto"`` (moto's S3 server; not wired
+``interval``), ``"moto"`` (moto's S3 server; not wired
 in yet: :class:`Unavailable`)."""
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ BASE_EXCLUDES = ("**/.DS_Store", "*.tmp", "excluded/**")
 #: No tree may change for this long (> debounce 0.1 + outbox_settle 0.5 + a drain's copy)
 #: before a world counts as quiet.
 QUIET = 1.2
+#: On S3, daemons poll every 2 s: quiet means no change through two polls and a run.
+QUIET_POLLED = 5.5
 POLL = 0.1
 #: The gateway's arrival hook: reads the JSON, lingers a little (so a hook process can be
 #: alive when a daemon is killed: the leftovers check must find none after stop).
@@ -439,7 +441,12 @@ class World:
         return tuple(sorted(out))
 
     def _quiet_once(self, deadline: float) -> str:
-        """Wait until every daemon is idle and nothing changed for :data:`QUIET` seconds."""
+        """Wait until every daemon is idle and nothing changed for :data:`QUIET` seconds. On
+        S3 (daemons poll it every ``interval`` s) a periodic run that changes nothing does not
+        count as movement: nothing may change for :data:`QUIET_POLLED` s (two polls and more)
+        and every daemon be idle at the end."""
+        polled = self.server is not None
+        quiet = QUIET_POLLED if polled else QUIET
         last, since = self._fingerprint(), time.monotonic()
         while time.monotonic() < deadline:
             dead = [n for n, p in self.procs.items() if p.poll() is not None]
@@ -447,9 +454,9 @@ class World:
                 return f"daemon of {dead} exited ({[self.procs[n].returncode for n in dead]})"
             busy = [n for n in self.machines if not self._idle(n)]
             now = self._fingerprint()
-            if now != last or busy:
+            if now != last or (busy and not polled):
                 last, since = now, time.monotonic()
-            elif time.monotonic() - since >= QUIET:
+            elif time.monotonic() - since >= quiet and not busy:
                 return ""
             time.sleep(POLL)
         busy = [n for n in self.machines if not self._idle(n)]
@@ -457,20 +464,9 @@ class World:
 
     def quiesce(self, timeout: float) -> Quiet:
         """Wait, bounded by ``timeout``, until every daemon is idle and no tree changed for
-        :data:`QUIET` s. On S3 the peers are sent ``trigger`` (what a user does on a cloud
-        remote) until a whole round changes nothing."""
+        long enough (see :meth:`_quiet_once`)."""
         started = time.monotonic()
-        deadline = started + timeout
-        why = self._quiet_once(deadline)
-        rounds = 0
-        while not why and self.server is not None and rounds < 4:
-            before = self._fingerprint()
-            for name in self.machines:
-                self.cli(name, "trigger")
-                why = why or self._quiet_once(deadline)
-            rounds += 1
-            if self._fingerprint() == before:
-                break
+        why = self._quiet_once(started + timeout)
         return Quiet(not why, time.monotonic() - started, why)
 
     def snapshot(self) -> Snapshot:
