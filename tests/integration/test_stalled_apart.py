@@ -37,7 +37,8 @@ def test_mirror_pull_deletes_past_a_stalled_path(
     pull fails on ``docs/<name>/inner.txt``. Once stalled, the next pull deletes ``gone.txt``
     (and pulls new files, also ``docs/x1.tmp/inner.txt``, which an unescaped ``[1]`` would
     have matched), leaves the local file alone, keeps no backup of pulled files, still exits 1
-    and keeps naming the path; with the obstacle gone, the retry pulls it and all is ``ok``."""
+    and keeps naming the path. With the obstacle replaced by a local edit of that very path,
+    the retry pulls it over the edit, which is kept in the mirror backups, and all is ``ok``."""
     setup = make_setup("mirror", exclude=["*.tmp"])
     write(setup.cloud, "gone.txt", "pulled, then deleted on the gateway")
     write(setup.cloud, "keep.txt", "stays")
@@ -66,8 +67,10 @@ def test_mirror_pull_deletes_past_a_stalled_path(
     assert stalled in data["action"]
 
     (setup.sync_root / "docs" / name).unlink()
+    write(setup.sync_root, stalled, "a local edit where the retry writes")
     ok(run_cli("sync", config=setup.config))
     assert tree(setup.sync_root)[stalled] == b"a folder on the gateway"
+    assert backups(setup) == {stalled: b"a local edit where the retry writes"}
     _, data = status_json(setup)
     assert data["health"] == "ok", data
     assert data["stalled"] == {}
