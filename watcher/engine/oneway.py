@@ -232,7 +232,8 @@ def _held_back_note(result: RcloneResult) -> str:
     if unreadable:
         return (
             f"; {len(unreadable)} unreadable files ({', '.join(unreadable[:5])}): deletes are "
-            "held back until they are readable or excluded"
+            "held back until they are readable or excluded, or stalled (3 runs): then the "
+            "runs sync them apart"
         )
     causes = [e for e in result.errors if "not deleting" not in e and "Attempt " not in e]
     shown = "; ".join(dict.fromkeys(causes[:3])) or "see the log"
