@@ -14,7 +14,8 @@ stops failing. The guard's listings and checks are those of the main run, unchan
 
 A stalled path that no exclude can express (a line break, a name that is not valid UTF-8) and
 one the source does not hold (a delete that fails, which holds back no other delete) stay in
-the main sync: the old behaviour.
+the main sync: the old behaviour; so does every path of a ``--force`` run, which takes no
+listing of the source.
 """
 
 from __future__ import annotations
@@ -56,16 +57,19 @@ class Apart:
 def set_apart(paths: StatePaths, step: Step, src: list[Entry] | None) -> Apart:
     """The paths stalled for ``step.kind`` that its main sync leaves out: those the step's
     filter lets through and an exact exclude can express, that the source holds as files by
-    the guard's listing ``src`` (every such path when there is none: ``--force``)."""
+    the guard's listing ``src``. None without a listing (``--force`` skips the guard): a
+    path the source lacks would pass for made by a copy that finds nothing to copy."""
+    if src is None:
+        return Apart()
     counts = read_failing(paths).get(step.kind, {})
-    held = None if src is None else {entry.path for entry in src}
+    held = {entry.path for entry in src}
     kept = sorted(
         path
         for path, count in counts.items()
         if count >= STALL_AFTER
+        and path in held
         and exact_exclude(path) is not None
         and not step.filter.excluded(path)
-        and (held is None or path in held)
     )
     return Apart(tuple(kept))
 
