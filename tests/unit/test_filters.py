@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import RCLONE
-from watcher.plan.filters import MAX_VARIANTS, PathFilter, expand_patterns, glob_to_regex
+from watcher.plan.filters import (
+    MAX_VARIANTS,
+    PathFilter,
+    exact_exclude,
+    expand_patterns,
+    glob_to_regex,
+)
 
 # --------------------------------------------------------------------------- expand_patterns
 
@@ -344,3 +350,64 @@ def test_matcher_agrees_with_real_rclone(sample_tree, patterns):
     expected = {rel for rel in FILES if not flt.excluded(rel)}
     assert expected != set(FILES), "pattern set excludes nothing; the test would prove little"
     assert rclone_listing(sample_tree, flt) == expected
+
+
+# --------------------------------------------------------------------------- exact excludes
+
+#: Names whose glob characters an unescaped pattern would read as wildcards, each with a
+#: sibling that such a pattern would also match.
+GLOB_NAMES = {
+    "docs/x[1].tmp/inner.txt": "docs/x1.tmp/inner.txt",
+    "a*b.txt": "axxb.txt",
+    "q?.txt": "qq.txt",
+    "{a,b}.txt": "a.txt",
+    "back\\slash.txt": "backslash.txt",
+    "s/**/t": "s/u/v/t",
+    "re{{.*}}x": "rex",
+}
+
+
+class TestExactExclude:
+    @pytest.mark.parametrize("path", sorted(GLOB_NAMES))
+    def test_matches_the_path_and_nothing_else(self, path):
+        pattern = exact_exclude(path)
+        assert pattern is not None and pattern.startswith("/")
+        flt = PathFilter((pattern,))
+        assert flt.excluded(path)
+        assert not flt.excluded(GLOB_NAMES[path])
+        assert not flt.excluded("deeper/" + path)  # anchored at the root
+        assert not flt.excluded(path + "x")
+
+    def test_plain_path(self):
+        assert exact_exclude("with space/f18.bin") == "/with space/f18.bin"
+        assert exact_exclude("docs/x4.tmp/inner.txt") == "/docs/x4.tmp/inner.txt"
+
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "",
+            "/abs.txt",
+            "dir/",
+            "a//b",
+            "new\nline.txt",
+            "carriage\rreturn.txt",
+            "tab\there.txt",
+            "bad\ufffdutf8.txt",  # rclone's name for bytes that are not valid UTF-8
+            "surrogate\udcfe.txt",  # os.fsdecode of such bytes
+            "pic\u240aline.txt",  # rclone's encoding of a newline
+            "quote\u201bd.txt",
+        ],
+    )
+    def test_names_a_filter_cannot_express(self, path):
+        assert exact_exclude(path) is None
+
+
+def test_exact_excludes_agree_with_real_rclone(tmp_path: Path) -> None:
+    """rclone itself leaves out exactly the named files, whatever glob characters they hold."""
+    root = tmp_path / "tree"
+    names = sorted({*GLOB_NAMES, *GLOB_NAMES.values()})
+    for rel in names:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(rel)
+    patterns = tuple(p for p in map(exact_exclude, GLOB_NAMES) if p is not None)
+    assert rclone_listing(root, PathFilter(patterns)) == set(GLOB_NAMES.values())

@@ -14,7 +14,8 @@ from watcher.daemon.events import WatchRoot, classify
 from watcher.engine.bisync_moves import delete_budget, moved_in_listing
 from watcher.engine.moves import MoveDone, MovesOutcome, local_problem
 from watcher.plan import PathFilter
-from watcher.plan.moves import Move, MoveLog, ScopedFilter, glob_escape
+from watcher.plan.filters import glob_escape
+from watcher.plan.moves import Move, MoveLog, ScopedFilter
 
 ROOT = "/ws/shared"
 SYNC = WatchRoot("sync", ROOT, PathFilter.from_user(["cache/**"], ["/_inbox/**", "*.partial"]))

@@ -47,8 +47,8 @@ from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SyncFailed
 from watcher.plan import Step, remote_join
-from watcher.plan.filters import PathFilter
-from watcher.plan.moves import Move, ScopedFilter, glob_escape, under
+from watcher.plan.filters import PathFilter, glob_escape
+from watcher.plan.moves import Move, ScopedFilter, under
 from watcher.rclone import Entry
 from watcher.rclone.encoding import listable
 

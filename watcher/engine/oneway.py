@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
+from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from watcher.engine.pulled import (
 )
 from watcher.engine.remote_root import create_and_list, dry_push_to_missing
 from watcher.engine.session import Session
+from watcher.engine.stalled import Apart, Retried, retry_apart, set_apart
 from watcher.engine.state import RunRecord
 from watcher.engine.typechange import clear_type_changes, hidden_in_the_way
 from watcher.errors import SafetyRefusal, SyncFailed
@@ -115,7 +119,9 @@ async def run_one_way(
 ) -> RunRecord:
     """Run ``rclone sync step.src step.dst`` after the empty-source and delete guards; raises
     :class:`SafetyRefusal` (exit 1) when the guard refuses and ``force`` is not set. A push to
-    a remote root that does not exist yet creates it first (:mod:`watcher.engine.remote_root`)."""
+    a remote root that does not exist yet creates it first (:mod:`watcher.engine.remote_root`).
+    Paths stalled for this step are left out of the sync and retried apart
+    (:mod:`watcher.engine.stalled`; not in dry runs): the step fails while one still fails."""
     started = time.time()
     filters = step.filter.rclone_args() + session.link_args()
     listed: Listed = (None, None, None)
@@ -129,34 +135,68 @@ async def run_one_way(
         listed = guarded
         if dry_run and step.kind == "push" and listed[1] is None:
             return dry_push_to_missing(step, listed[0] or [], started)
-    src, dst, precision = listed
+    src, dst, _ = listed
     compare = full_sync_flags(await session.features())
-    args = ["sync", step.src, step.dst, *filters, *step.flags, *compare]
-    backup_dir = None
-    if dry_run:
-        args.append("--dry-run")
-    elif step.kind == "pull":
-        backup_dir = session.paths.mirror_backups / datetime.now(timezone.utc).strftime(_STAMP)
-        args += ["--backup-dir", str(backup_dir)]
+    backup: list[str] = []
+    if step.kind == "pull" and not dry_run:
+        stamp = datetime.now(timezone.utc).strftime(_STAMP)
+        backup = ["--backup-dir", str(session.paths.mirror_backups / stamp)]
+    apart = Apart() if dry_run else set_apart(session.paths, step, src)
+    args = ["sync", step.src, step.dst, *apart.filters(), *filters, *step.flags, *compare]
+    args += ["--dry-run"] if dry_run else backup
+    backup_dir = Path(backup[1]) if backup else None
     changed = 0 if dry_run else await clear_type_changes(session, step, src, dst, backup_dir)
     result = await session.rc.run(args)
-    extra = ""
-    if step.kind == "pull" and not dry_run:
-        extra = await settle_pull(
-            session,
-            step,
-            backup_dir,
-            result,
-            (src, precision),
-            carry=without_modtimes(compare, precision),
-        )
-    extra += _held_back_note(result) + (f"; {changed} file ↔ folder changes" if changed else "")
-    extra += await hidden_in_the_way(session, step, result, src)
-    record = record_from(step.kind, result, started, dry_run=dry_run, extra=extra)
+    retried = await retry_apart(
+        session.rc, step, apart, result, [*session.link_args(), *compare, *backup]
+    )
+    ran = _Ran(result, retried, backup_dir, compare, changed)
+    record = await _outcome(session, step, listed, ran, started, dry_run=dry_run)
     record.dest_files = None if force else len(dst or [])
     if not record.ok:
         raise SyncFailed(f"{step.kind} failed: {record.message}")
     return record
+
+
+@dataclass(frozen=True)
+class _Ran:
+    """What a one-way run did: the main sync, the retry of the paths set apart, the pull's
+    backup folder, the compare flags and how many paths changed type first."""
+
+    result: RcloneResult
+    retried: Retried
+    backup_dir: Path | None
+    compare: tuple[str, ...]
+    changed: int
+
+
+async def _outcome(
+    session: Session, step: Step, listed: Listed, ran: _Ran, started: float, *, dry_run: bool
+) -> RunRecord:
+    """The record of a one-way run: a pull settles its backups and record first (leaving
+    out the paths set apart that still fail); notes on held-back deletes, type changes,
+    hidden files in the way and the paths retried apart."""
+    src, _, precision = listed
+    result, retried, extra = ran.result, ran.retried, ""
+    if step.kind == "pull" and not dry_run:
+        settled = dataclasses.replace(result, sizes={**result.sizes, **retried.sizes})
+        extra = await settle_pull(
+            session,
+            step,
+            ran.backup_dir,
+            settled,
+            (src, precision),
+            carry=without_modtimes(ran.compare, precision),
+            leave_out=retried.failing,
+        )
+    extra += _held_back_note(result) + (
+        f"; {ran.changed} file ↔ folder changes" if ran.changed else ""
+    )
+    extra += await hidden_in_the_way(session, step, result, src)
+    if retried.result is not None:
+        extra += await hidden_in_the_way(session, step, retried.result, src)
+    extra += retried.note()
+    return retried.fold(record_from(step.kind, result, started, dry_run=dry_run, extra=extra))
 
 
 async def _guard(
@@ -192,7 +232,8 @@ def _held_back_note(result: RcloneResult) -> str:
     if unreadable:
         return (
             f"; {len(unreadable)} unreadable files ({', '.join(unreadable[:5])}): deletes are "
-            "held back until they are readable or excluded"
+            "held back until they are readable or excluded, or stalled (3 runs): then the "
+            "runs sync them apart"
         )
     causes = [e for e in result.errors if "not deleting" not in e and "Attempt " not in e]
     shown = "; ".join(dict.fromkeys(causes[:3])) or "see the log"
@@ -207,13 +248,15 @@ async def settle_pull(
     remote: tuple[list[Entry] | None, float | None] = (None, None),
     *,
     carry: bool = False,
+    leave_out: Collection[str] = (),
 ) -> str:
     """After a pull (failed or not): drop from the backup the files a pull wrote untouched (in
     mirror mode, by the record of :mod:`watcher.engine.pulled`); after a successful one,
     record what it wrote from ``remote`` (the remote's files before the run and its modtime
     precision; listed anew when missing), with ``carry`` (a pull that compared without
-    modtimes) keeping the previous entries of the files it did not transfer; prune old
-    backups. Returns a note about local edits kept, or ``""``."""
+    modtimes) keeping the previous entries of the files it did not transfer, and without the
+    ``leave_out`` paths (set apart and still failing: the pull did not write them); prune
+    old backups. Returns a note about local edits kept, or ``""``."""
     cfg, paths = session.cfg, session.paths
     mirror = cfg.mode == "mirror"
     note = ""
@@ -230,6 +273,8 @@ async def settle_pull(
         if listing is None:
             listing, precision = await _listing_after(session, step)
         if listing is not None:
+            left = set(leave_out)
+            listing = [entry for entry in listing if entry.path not in left]
             carried = record if carry else None
             built = build_record(listing, result.sizes, precision, carried)
             write_record(paths.mirror_manifest, built)

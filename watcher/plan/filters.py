@@ -15,6 +15,12 @@ from dataclasses import dataclass, field
 
 #: Cap on the variants one pattern may expand to (2 ** number of ``**/`` segments).
 MAX_VARIANTS = 16
+#: Characters an rclone glob gives a meaning; a backslash before one makes it literal.
+GLOB_SPECIALS = frozenset("\\*?[]{}")
+#: rclone shows bytes that are not valid UTF-8 as U+FFFD, quotes its own encoding characters
+#: with U+201B and shows control characters as the control pictures U+2400–U+2421: a name
+#: holding one of these is not the name on disk, so no filter can match it exactly.
+_NOT_A_NAME = frozenset({"\ufffd", "\u201b", *(chr(c) for c in range(0x2400, 0x2422))})
 
 
 def expand_patterns(patterns: Iterable[str]) -> tuple[str, ...]:
@@ -56,6 +62,28 @@ def _drop_one(pattern: str) -> list[str]:
         results.append(pattern[: idx + 1] + pattern[idx + 4 :])
         start = idx + 1
     return results
+
+
+def glob_escape(name: str) -> str:
+    """``name`` as an rclone glob that matches only itself."""
+    return "".join("\\" + c if c in GLOB_SPECIALS else c for c in name)
+
+
+def exact_exclude(path: str) -> str | None:
+    """An rclone exclude glob that matches the file ``path`` (relative POSIX path, as rclone
+    names it) and nothing else: anchored at the root (``/``), every glob character escaped.
+    ``None`` for a path no filter can express: empty or not relative, a control character
+    (a newline, a carriage return), a name that is not valid UTF-8 (a lone surrogate, or
+    rclone's U+FFFD for such bytes) or one holding rclone's own encoding characters."""
+    if not path or path.startswith("/") or path.endswith("/") or "//" in path:
+        return None
+    if any(ord(c) < 0x20 or ord(c) == 0x7F or c in _NOT_A_NAME for c in path):
+        return None
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return "/" + glob_escape(path)
 
 
 def glob_to_regex(glob: str) -> str:

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from watcher.plan.filters import PathFilter
+from watcher.plan.filters import PathFilter, glob_escape
 
 
 @dataclass(frozen=True)
@@ -112,15 +112,6 @@ class MoveLog:
         """Forget every move (events were lost: the full cycle decides alone)."""
         self.moves.clear()
         self.seen.clear()
-
-
-#: Characters rclone's globs give a meaning; escaped with ``\`` to match a name literally.
-GLOB_SPECIALS = frozenset("\\*?[]{}")
-
-
-def glob_escape(name: str) -> str:
-    """``name`` as an rclone glob that matches only itself."""
-    return "".join("\\" + c if c in GLOB_SPECIALS else c for c in name)
 
 
 @dataclass(frozen=True)
