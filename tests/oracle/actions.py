@@ -124,7 +124,7 @@ def _file_op(op: Op, root: Path, model: Model) -> Outcome:
             return Outcome("target exists", skipped=True)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.rename(path, target)
-        model.removed(place, op.path, prior)
+        model.removed(place, op.path, None)  # the content moved: nothing superseded
         model.wrote(place, op.target, prior or digest(b""), None)
         return Outcome(f"renamed to {op.target!r}")
     elif op.kind == "move_dir":
@@ -141,7 +141,7 @@ def _move_dir(op: Op, root: Path, model: Model) -> Outcome:
     target.parent.mkdir(parents=True, exist_ok=True)
     os.rename(source, target)
     for rel, d in files.items():
-        model.removed(op.place, f"{op.path}/{rel}", d)
+        model.removed(op.place, f"{op.path}/{rel}", None)  # moved: nothing superseded
         if d is not None:
             model.wrote(op.place, f"{op.target}/{rel}", d, None)
     return Outcome(f"moved folder ({len(files)} files)")

@@ -448,11 +448,19 @@ class World:
         polled = self.server is not None
         quiet = QUIET_POLLED if polled else QUIET
         last, since = self._fingerprint(), time.monotonic()
+        triggered: set[str] = set()
         while time.monotonic() < deadline:
             dead = [n for n, p in self.procs.items() if p.poll() is not None]
             if dead:
                 return f"daemon of {dead} exited ({[self.procs[n].returncode for n in dead]})"
             busy = [n for n in self.machines if not self._idle(n)]
+            for name in set(self.machines) - set(busy) - triggered:
+                if (self._daemon(name) or {}).get("stalled"):
+                    # the run after a path stalls syncs it apart; its backoff may be long:
+                    # `trigger` retries at once, as a user would
+                    triggered.add(name)
+                    self.cli(name, "trigger")
+                    busy.append(name)
             now = self._fingerprint()
             if now != last or (busy and not polled):
                 last, since = now, time.monotonic()
