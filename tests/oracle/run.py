@@ -174,19 +174,27 @@ def _one_batch(
         for earlier in outcomes:  # one writer per path at a time: the model knows no mixes
             if earlier.overlaps(op):
                 actions.finish([earlier], timeout=60)
+        took = time.monotonic()
         outcome = actions.apply(op, world, model)
+        took = time.monotonic() - took
         outcomes.append(outcome)
         report.applied += 1
         report.skipped += outcome.skipped
         report.faults += op.kind in FAULTS
-        log.write(f"{op.line()}\n#   {'skipped: ' if outcome.skipped else ''}{outcome.done}\n")
+        slow = f" ({took:.1f} s)" if took >= 0.5 else ""
+        log.write(
+            f"{op.line()}\n#   {'skipped: ' if outcome.skipped else ''}{outcome.done}{slow}\n"
+        )
     problems = actions.finish(outcomes, timeout=60)
     quiet = world.quiesce(report.params.quiet_timeout)
     log.write(f"# quiesce: ok={quiet.ok} waited={quiet.waited:.1f}s {quiet.why}\n")
     found = [Violation("convergence", f"background op: {p}") for p in problems]
     if not quiet.ok:
         found.append(Violation("convergence", f"no quiescence within the bound: {quiet.why}"))
-    found += check(world.snapshot(), model)
+    took = time.monotonic()
+    snapshot = world.snapshot()
+    log.write(f"# snapshot: {time.monotonic() - took:.1f} s\n")
+    found += check(snapshot, model)
     for violation in found:
         log.write(f"# VIOLATION {violation}\n")
     log.flush()

@@ -479,28 +479,35 @@ class World:
 
     def snapshot(self) -> Snapshot:
         """Digests of every place, statuses and excludes. A periodic run (``interval``) may
-        start at any moment: statuses are read before and after the trees, and the whole is
-        read again (a few times, bounded) while a machine says ``syncing`` or its health
-        changed meanwhile."""
-        for _attempt in range(5):
-            before = {n: self.status(n) for n in self.machines}
-            if any(s.get("health") == "syncing" for s in before.values()):
-                for name in self.machines:
-                    self._wait_idle(name, 30)
-                continue
-            trees = self._trees()
-            after = {n: self.status(n) for n in self.machines}
-            if all(after[n].get("health") == before[n].get("health") for n in after):
+        be caught in progress: then, a few times (bounded), wait for the daemons to be idle
+        and read the statuses again."""
+        trees = self._trees()
+        statuses = self._statuses()
+        for _attempt in range(3):
+            if not any(s.get("health") == "syncing" for s in statuses.values()):
                 break
-        else:  # still busy: check what is there (a run that never ends is a finding too)
-            trees = self._trees()
-            after = {n: self.status(n) for n in self.machines}
+            for name in self.machines:
+                self._wait_idle(name, 30)
+            statuses = self._statuses()
         return Snapshot(
             trees=trees,
-            statuses=after,
+            statuses=statuses,
             excludes={n: m.excludes for n, m in self.machines.items()},
             modes={n: m.mode for n, m in self.machines.items()},
         )
+
+    def _statuses(self) -> dict[str, dict[str, Any]]:
+        """Every machine's ``status --json``, read at the same time (one thread each)."""
+        out: dict[str, dict[str, Any]] = {}
+        threads = [
+            threading.Thread(target=lambda n=n: out.__setitem__(n, self.status(n)))
+            for n in self.machines
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return {n: out[n] for n in self.machines}
 
     def _trees(self) -> dict[str, dict[str, str]]:
         trees: dict[str, dict[str, str]] = {
