@@ -26,6 +26,7 @@ pytestmark = pytest.mark.timeout(10)
 #: The world's excludes (tests/oracle/world.py BASE_EXCLUDES).
 EXCLUDES = ("**/.DS_Store", "*.tmp", "excluded/**")
 OK: dict[str, Any] = {"health": "ok", "action": None, "stalled": {}}
+TOO_OFTEN = "in _inbox too often or never dropped"
 
 
 def d(text: str) -> str:
@@ -66,6 +67,12 @@ def mirror_snap(
     )
 
 
+def lost(*versions: tuple[str, int, str]) -> Violation:
+    """The nothing-lost violation naming ``(place:rel, op, text)`` versions."""
+    paths = tuple(f"{where} (op {op}, {d(text)[:8]})" for where, op, text in versions)
+    return Violation("nothing-lost", f"{len(paths)} versions found nowhere", paths)
+
+
 def same(tree: Mapping[str, str]) -> dict[str, Mapping[str, str]]:
     """``tree`` on the gateway, the remote and the laptop."""
     return {"gw": tree, "remote": tree, "laptop": tree}
@@ -101,18 +108,14 @@ def test_converged_bisync_world_has_no_violation() -> None:
 def test_a_mandatory_version_found_nowhere_is_lost_naming_place_path_and_op() -> None:
     model = Model("mailbox-mirror")
     write(model, 0, "gw", "keep.txt", "kept")
-    lost = write(model, 3, "gw", "docs/gone.txt", "never seen again")
+    write(model, 3, "gw", "docs/gone.txt", "never seen again")
     snap = mirror_snap(same(files({"keep.txt": "kept"})))
-    want = Violation(
-        "nothing-lost", "1 versions found nowhere", (f"gw:docs/gone.txt (op 3, {lost[:8]})",)
-    )
+    want = lost(("gw:docs/gone.txt", 3, "never seen again"))
     assert nothing_lost(snap, model) == [want]
     assert check(snap, model) == [want]
 
 
-def test_a_version_found_only_in_the_backups_is_not_lost_and_empty_files_are_never_required() -> (
-    None
-):
+def test_a_version_only_in_the_backups_is_not_lost_an_empty_one_is_never_required() -> None:
     model = Model("mailbox-mirror")
     write(model, 0, "gw", "a.txt", "old text")
     model.wrote("gw", "empty.txt", EMPTY, None)
@@ -132,19 +135,12 @@ def test_versions_superseded_by_the_same_sides_overwrite_or_delete_are_not_requi
         {**same(files({"a.txt": "a2"})), "gw": files({"a.txt": "a2", "_inbox/same.txt": "s2"})}
     )
     assert check(snap, model) == []
-    # the same writes without the prior digests: a1, b1 and s1 are required again
+    # the same writes without the prior digests: a1 and b1 are required again
     blind = Model("mailbox-mirror")
-    for op, (place, rel, text) in enumerate(
-        [("gw", "a.txt", "a1"), ("gw", "a.txt", "a2"), ("gw", "b.txt", "b1")]
-    ):
-        write(blind, op, place, rel, text)
-    assert nothing_lost(snap, blind) == [
-        Violation(
-            "nothing-lost",
-            "2 versions found nowhere",
-            (f"gw:a.txt (op 0, {d('a1')[:8]})", f"gw:b.txt (op 2, {d('b1')[:8]})"),
-        )
-    ]
+    write(blind, 0, "gw", "a.txt", "a1")
+    write(blind, 1, "gw", "a.txt", "a2")
+    write(blind, 2, "gw", "b.txt", "b1")
+    assert nothing_lost(snap, blind) == [lost(("gw:a.txt", 0, "a1"), ("gw:b.txt", 2, "b1"))]
 
 
 @pytest.mark.xfail(
@@ -157,9 +153,7 @@ def test_a_renamed_files_content_is_still_required_at_its_new_path() -> None:
     moved = write(model, 0, "gw", "a.txt", "moved text")
     remove(model, 1, "gw", "a.txt", prior="moved text")
     model.wrote("gw", "b.txt", moved, None)  # as actions.py reports a rename / move_dir
-    assert nothing_lost(mirror_snap({}), model) == [
-        Violation("nothing-lost", "1 versions found nowhere", (f"gw:b.txt (op 1, {moved[:8]})",))
-    ]
+    assert nothing_lost(mirror_snap({}), model) == [lost(("gw:b.txt", 1, "moved text"))]
 
 
 # d. a mirror's local edit
@@ -178,25 +172,13 @@ def test_a_laptop_edit_must_survive_in_its_backups_after_the_pull_reverts_it() -
     reverted = same(files({"p.txt": "gateway text"}))
     backed_up = {**reverted, "laptop:backups": files({"p.txt.1": "laptop edit"})}
     assert check(mirror_snap(backed_up), model) == []
-    assert nothing_lost(mirror_snap(reverted), model) == [
-        Violation(
-            "nothing-lost",
-            "1 versions found nowhere",
-            (f"laptop:p.txt (op 1, {d('laptop edit')[:8]})",),
-        )
-    ]
+    assert nothing_lost(mirror_snap(reverted), model) == [lost(("laptop:p.txt", 1, "laptop edit"))]
 
 
 def test_a_laptop_edit_does_not_supersede_the_gateways_version() -> None:
     model = edited_on_the_laptop()
     snap = mirror_snap(same(files({"p.txt": "laptop edit"})))
-    assert nothing_lost(snap, model) == [
-        Violation(
-            "nothing-lost",
-            "1 versions found nowhere",
-            (f"gw:p.txt (op 0, {d('gateway text')[:8]})",),
-        )
-    ]
+    assert nothing_lost(snap, model) == [lost(("gw:p.txt", 0, "gateway text"))]
     # the laptop's second edit supersedes its own first one, not the gateway's
     write(model, 2, "laptop", "p.txt", "second edit", prior="laptop edit")
     trees = {**same(files({"p.txt": "gateway text"})), "laptop": files({"p.txt": "second edit"})}
@@ -233,17 +215,8 @@ def test_gateway_and_remote_differ_the_gateway_did_not_converge() -> None:
 def test_excluded_paths_and_the_mailbox_folders_are_not_compared() -> None:
     model = Model("mailbox-mirror")
     synced = files({"a.txt": "a1"})
-    gw_only = files(
-        {
-            ".DS_Store": "finder",
-            "docs/sub/.DS_Store": "finder 2",
-            "x.tmp": "scratch",
-            "docs/y.tmp": "scratch 2",
-            "excluded/z.txt": "private",
-            "excluded/deep/w.bin": "private 2",
-            "_inbox/in.txt": "delivered",
-        }
-    )
+    excluded_ = [".DS_Store", "docs/sub/.DS_Store", "x.tmp", "docs/y.tmp", "excluded/z.txt"]
+    gw_only = files(dict.fromkeys([*excluded_, "excluded/deep/w.bin", "_inbox/in.txt"], "gw"))
     laptop_only = files({".DS_Store": "laptop finder", "excluded/mine.txt": "laptop private"})
     trees = {**same(synced), "gw": {**synced, **gw_only}, "laptop": {**synced, **laptop_only}}
     assert convergence(mirror_snap(trees), model) == ([], set())
@@ -254,19 +227,26 @@ def test_excluded_paths_and_the_mailbox_folders_are_not_compared() -> None:
     assert off == {"gw"}
 
 
+@pytest.mark.xfail(strict=True, reason="checker bug: excluded/** read as anchored")
+def test_a_moved_excluded_folder_is_not_compared() -> None:
+    synced = files({"a.txt": "a1"})
+    moved = files({"moved7/excluded/z.txt": "private"})  # move_dir of excluded/: never pushed
+    snap = mirror_snap({**same(synced), "gw": {**synced, **moved}})
+    assert convergence(snap, Model("mailbox-mirror")) == ([], set())
+
+
 def test_bisync_sides_that_differ_from_the_remote_did_not_converge() -> None:
     tree = files({"x.txt": "x1"})
     snap = Snapshot(
         trees={"a": {**tree, **files({"y.txt": "y1"})}, "remote": tree, "b": {}},
         statuses={"a": OK, "b": OK},
     )
-    assert convergence(snap, Model("bisync")) == (
-        [
-            Violation("convergence", "a != remote (1 paths)", ("y.txt",)),
-            Violation("convergence", "remote != b (1 paths)", ("x.txt",)),
-        ],
-        {"a", "b"},
-    )
+    found, off = convergence(snap, Model("bisync"))
+    assert found == [
+        Violation("convergence", "a != remote (1 paths)", ("y.txt",)),
+        Violation("convergence", "remote != b (1 paths)", ("x.txt",)),
+    ]
+    assert off == {"a", "b"}
 
 
 def test_a_file_left_in_the_remote_outbox_is_not_drained() -> None:
@@ -284,11 +264,8 @@ def test_a_file_left_in_the_remote_outbox_is_not_drained() -> None:
 
 
 def test_honesty_ok_but_diverged_and_converged_but_retrying() -> None:
-    statuses = {
-        "gw": OK,
-        "laptop": {"health": "retrying", "action": "retry in 4 s", "stalled": {}},
-    }
-    snap = mirror_snap({}, statuses)
+    retrying = {"health": "retrying", "action": "retry in 4 s", "stalled": {}}
+    snap = mirror_snap({}, {"gw": OK, "laptop": retrying})
     assert honesty(snap, {"gw"}) == [
         Violation("honesty", "gw says ok but did not converge"),
         Violation("honesty", "laptop converged but says 'retrying': retry in 4 s"),
@@ -326,30 +303,16 @@ def dropped_once() -> tuple[Model, str]:
     return model, write(model, 0, "remote", "_outbox/drop 1.txt", "inbound")
 
 
-def test_an_inbound_version_in_the_inbox_twice_is_a_violation_once_is_fine() -> None:
+def test_an_inbound_version_in_the_inbox_twice_or_never_dropped_is_a_violation() -> None:
     model, _ = dropped_once()
-    once = mirror_snap({"gw": files({"_inbox/drop 1.txt": "inbound"})})
-    assert exactly_once(once, model) == []
-    twice = mirror_snap({"gw": files({"_inbox/drop 1.txt": "inbound", "_inbox/x.txt": "inbound"})})
-    assert exactly_once(twice, model) == [
-        Violation(
-            "exactly-once",
-            "in _inbox too often or never dropped",
-            ("_inbox/x.txt x2 (expected at most 1)",),
-        )
-    ]
-
-
-def test_a_file_in_the_inbox_that_nobody_dropped_is_a_violation() -> None:
-    model, _ = dropped_once()
-    snap = mirror_snap({"gw": files({"_inbox/drop 1.txt": "inbound", "_inbox/odd.txt": "odd"})})
-    assert exactly_once(snap, model) == [
-        Violation(
-            "exactly-once",
-            "in _inbox too often or never dropped",
-            ("_inbox/odd.txt x1 (expected at most 0)",),
-        )
-    ]
+    once = files({"_inbox/drop 1.txt": "inbound"})
+    assert exactly_once(mirror_snap({"gw": once}), model) == []
+    twice = mirror_snap({"gw": {**once, **files({"_inbox/x.txt": "inbound"})}})
+    want = ("_inbox/x.txt x2 (expected at most 1)",)
+    assert exactly_once(twice, model) == [Violation("exactly-once", TOO_OFTEN, want)]
+    odd = mirror_snap({"gw": {**once, **files({"_inbox/odd.txt": "nobody dropped it"})}})
+    want = ("_inbox/odd.txt x1 (expected at most 0)",)
+    assert exactly_once(odd, model) == [Violation("exactly-once", TOO_OFTEN, want)]
 
 
 def test_a_superseded_inbound_version_may_be_absent_or_there_once() -> None:
@@ -368,12 +331,9 @@ def test_a_mandatory_inbound_version_absent_from_the_inbox_is_a_violation() -> N
     model, _ = dropped_once()
     write(model, 1, "laptop:ingest", "in 2.txt", "ingested")
     snap = mirror_snap({"gw": files({"_inbox/in 2.txt": "ingested"}), "remote": {}})
+    want = ("remote:_outbox/drop 1.txt (op 0)",)
     assert exactly_once(snap, model) == [
-        Violation(
-            "exactly-once",
-            "1 inbound versions not in _inbox",
-            ("remote:_outbox/drop 1.txt (op 0)",),
-        )
+        Violation("exactly-once", "1 inbound versions not in _inbox", want)
     ]
     bisync = Snapshot(trees={"a": {}, "b": {}, "remote": {}})
     assert exactly_once(bisync, model) == []  # no gateway, no inbox
@@ -435,13 +395,3 @@ def test_check_lists_nothing_lost_before_convergence_before_honesty() -> None:
     assert sorted(found) == ["convergence", "exactly-once", "honesty", "nothing-lost"]
     assert found.index("nothing-lost") < found.index("convergence") < found.index("honesty")
     assert found[0] == "nothing-lost"
-
-
-def test_violation_text_names_the_invariant_and_at_most_ten_paths() -> None:
-    paths = tuple(f"f{i}.txt" for i in range(12))
-    text = str(Violation("convergence", "gw != remote (12 paths)", paths))
-    assert text.startswith("convergence: gw != remote (12 paths) ['f0.txt', ")
-    assert "'f9.txt'" in text and "f10.txt" not in text
-    assert str(Violation("honesty", "gw says ok but did not converge")) == (
-        "honesty: gw says ok but did not converge"
-    )
