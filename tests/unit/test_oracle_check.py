@@ -150,7 +150,11 @@ def test_a_renamed_files_content_is_still_required_at_its_new_path() -> None:
     moved = write(model, 0, "gw", "a.txt", "moved text")
     remove(model, 1, "gw", "a.txt", prior=None)
     model.wrote("gw", "b.txt", moved, None)  # as actions.py reports a rename / move_dir
-    assert nothing_lost(mirror_snap({}), model) == [lost(("gw:b.txt", 1, "moved text"))]
+    assert nothing_lost(mirror_snap({}), model) == [
+        lost(("gw:a.txt", 0, "moved text"), ("gw:b.txt", 1, "moved text"))
+    ]
+    kept = mirror_snap({"gw": files({"b.txt": "moved text"})})
+    assert nothing_lost(kept, model) == []
 
 
 # d. a mirror's local edit
