@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Setup, run_cli, tree
+from tests.conftest import Setup, WatchStarter, run_cli, tree, wait_until
 from tests.integration.helpers import backups, ok, status_json, write
 from watcher.engine.failing import STALL_AFTER
 
@@ -108,3 +108,29 @@ def test_mailbox_push_deletes_past_a_stalled_path(make_setup: Callable[..., Setu
     _, data = status_json(setup)
     assert data["health"] == "ok", data
     assert data["stalled"] == {}
+
+
+def test_watch_keeps_its_pace_past_a_stalled_path(
+    make_setup: Callable[..., Setup], start_watch: WatchStarter
+) -> None:
+    """Under ``watch`` a run whose only failure is a stalled path set apart is no reason to
+    back off: each new remote file still reaches the mirror within seconds, ``status`` says
+    ``stalled`` naming the path, and ``daemon.json`` counts no failure (found by the oracle
+    on S3: the backoff grew to 150 s, so every other change waited that long)."""
+    setup = make_setup("mirror", exclude=["*.tmp"], debounce=0.1, max_delay=1.0)
+    write(setup.cloud, "keep.txt", "stays")
+    ok(run_cli("sync", config=setup.config))
+    write(setup.sync_root, "docs/x.tmp", "the laptop's own, excluded")
+    watcher = start_watch(setup.config, ready="")
+    write(setup.cloud, "docs/x.tmp/inner.txt", "a folder on the gateway")
+    stalled = "docs/x.tmp/inner.txt"
+    wait_until(lambda: status_json(setup)[1]["health"] == "stalled", timeout=60, interval=0.5)
+    write(setup.cloud, "first.txt", "waits out the backoff of the run that stalled the path")
+    wait_until(lambda: (setup.sync_root / "first.txt").exists(), timeout=30)
+    for n in range(4):  # old code: 18, 38, 78, 150 s
+        write(setup.cloud, f"new{n}.txt", f"new {n}")
+        wait_until(lambda n=n: (setup.sync_root / f"new{n}.txt").exists(), timeout=8)
+    _, data = status_json(setup)
+    assert data["health"] == "stalled" and stalled in data["stalled"], data
+    assert data["daemon"]["failures"] == 0, data["daemon"]
+    assert "Traceback" not in watcher.text()

@@ -361,7 +361,9 @@ class Daemon:
         self.stats.cycles += 1
         if work.full:
             self.last_full = time.monotonic()
-        if report is not None and report.ok:
+        if report is not None and (report.ok or report.stalled_only):
+            # stalled paths synced apart are named by `status`; the rest synced: no backoff,
+            # they are tried again with the next run
             self.blocks.succeeded(report)
             self.failures = 0
             return

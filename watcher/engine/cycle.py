@@ -61,6 +61,11 @@ class CycleReport:
         return all(r.ok for r in self.records)
 
     @property
+    def stalled_only(self) -> bool:
+        """Not ok only because stalled paths synced apart still fail (the rest made it)."""
+        return not self.ok and all(r.ok or r.stalled_only for r in self.records)
+
+    @property
     def fixes(self) -> list[str]:
         """Commands that resolve refused steps, in step order."""
         return [r.fix for r in self.records if r.fix]

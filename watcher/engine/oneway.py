@@ -153,9 +153,9 @@ async def run_one_way(
     ran = _Ran(result, retried, backup_dir, compare, changed)
     record = await _outcome(session, step, listed, ran, started, dry_run=dry_run)
     record.dest_files = None if force else len(dst or [])
-    if not record.ok:
+    if not record.ok and not record.stalled_only:
         raise SyncFailed(f"{step.kind} failed: {record.message}")
-    return record
+    return record  # failed only on stalled paths synced apart: the record says so
 
 
 @dataclass(frozen=True)

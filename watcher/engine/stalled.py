@@ -115,6 +115,7 @@ class Retried:
         if self.result is not None:
             record.transferred += len(self.result.transferred)
             record.errors += len(self.result.errors)
+            record.stalled_only = record.ok and bool(self.failing)
             record.ok = record.ok and not self.failing
         return record
 

@@ -185,6 +185,9 @@ class RunRecord:
     unsettled: int = 0
     #: Seconds after which those files may have settled: the daemon runs this step again then.
     recheck: float | None = None
+    #: Failed only because stalled paths synced apart still fail (the main sync made it): the
+    #: daemon does not back off for that (it retries them with the next run).
+    stalled_only: bool = False
     #: The process that ran it (a blocked daemon sees the named fix succeed in another one).
     pid: int = field(default_factory=os.getpid)
 
