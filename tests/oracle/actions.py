@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.oracle import remote
+from tests.oracle.files import write_slowly
 from tests.oracle.model import Model
 from tests.oracle.ops import Op
 from tests.oracle.snapshot import digest
-from tests.oracle.world import World, write_slowly
+from tests.oracle.world import World
 
 
 @dataclass
@@ -159,13 +161,13 @@ def _slow(op: Op, world: World, model: Model) -> Outcome:
     chunks = [data[i : i + step] for i in range(0, len(data), step)] or [b""]
     pause = random.Random(op.seed).uniform(0.05, 0.4)
     if op.place == "remote":
-        prior = world.remote_prior(op.path)
+        prior = remote.prior(world, op.path)
 
-        def remote() -> None:
-            if world.remote_write_slow(op.path, chunks, pause):
+        def upload() -> None:
+            if remote.write_slow(world, op.path, chunks, pause):
                 model.wrote(op.place, op.path, digest(data), prior, op=op.index)
 
-        thread = _background(remote)
+        thread = _background(upload)
         return Outcome(f"slow drop in {len(chunks)} chunks", False, thread, op.place, op.path)
     root = _root(op, world)
     if root is None:
@@ -237,8 +239,8 @@ def apply(op: Op, world: World, model: Model) -> Outcome:
         if op.kind == "slow_write":
             return _slow(op, world, model)
         if op.place == "remote":
-            data, prior = content(op), world.remote_prior(op.path)
-            world.remote_write(op.path, data)
+            data, prior = content(op), remote.prior(world, op.path)
+            remote.write(world, op.path, data)
             model.wrote(op.place, op.path, digest(data), prior)
             return Outcome(f"dropped {len(data)} B")
         if op.kind == "both_edit":

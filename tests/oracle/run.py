@@ -188,13 +188,13 @@ def _one_batch(
     problems = actions.finish(outcomes, timeout=60)
     quiet = world.quiesce(report.params.quiet_timeout)
     log.write(f"# quiesce: ok={quiet.ok} waited={quiet.waited:.1f}s {quiet.why}\n")
-    found = [Violation("convergence", f"background op: {p}") for p in problems]
-    if not quiet.ok:
-        found.append(Violation("convergence", f"no quiescence within the bound: {quiet.why}"))
     took = time.monotonic()
     snapshot = world.snapshot()
     log.write(f"# snapshot: {time.monotonic() - took:.1f} s\n")
-    found += check(snapshot, model)
+    found = check(snapshot, model)  # the most important first, even when not quiet
+    found += [Violation("convergence", f"background op: {p}") for p in problems]
+    if not quiet.ok:
+        found.append(Violation("convergence", f"no quiescence within the bound: {quiet.why}"))
     for violation in found:
         log.write(f"# VIOLATION {violation}\n")
     log.flush()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import (
-    RCLONE,
     S3_KEY,
     S3_SECRET,
     S3Server,
@@ -33,60 +31,19 @@ from tests.conftest import (
     start_s3,
     write_config,
 )
-from tests.oracle.snapshot import (
-    REMOTE,
-    Snapshot,
-    backups_place,
-    digest,
-    digest_tree,
-    ingest_place,
-)
+from tests.oracle import settle
+from tests.oracle.files import load_toml, merge_into
+from tests.oracle.settle import POLL, Quiet
+from tests.oracle.snapshot import Snapshot
 from tests.proxy import StallingProxy
-from watcher.config.load import tomllib  # type: ignore[attr-defined]
 
 TOPOLOGIES = ("mailbox-mirror", "bisync")
 REMOTES = ("local", "s3", "moto")
 REPO = Path(__file__).resolve().parents[2]
 BASE_EXCLUDES = ("**/.DS_Store", "*.tmp", "excluded/**")
-#: No tree may change for this long (> debounce 0.1 + outbox_settle 0.5 + a drain's copy)
-#: before a world counts as quiet.
-QUIET = 1.2
-#: On S3, daemons poll every 2 s: quiet means no change through two polls and a run.
-QUIET_POLLED = 5.5
-POLL = 0.1
 #: The gateway's arrival hook: reads the JSON, lingers a little (so a hook process can be
 #: alive when a daemon is killed: the leftovers check must find none after stop).
 HOOK = ["sh", "-c", "cat > /dev/null; sleep 0.2"]
-
-
-def write_slowly(path: Path, chunks: list[bytes], pause: float) -> None:
-    """Write ``path`` chunk by chunk, ``pause`` seconds after each (a slow writer)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as fh:
-        for chunk in chunks:
-            fh.write(chunk)
-            fh.flush()
-            time.sleep(pause)
-
-
-def _merge_into(src: Path, dst: Path) -> None:
-    """Move every file of ``src`` into ``dst`` (what a user does putting a folder back over a
-    new one): a name taken there gets a ``.restoredN`` suffix; then ``src`` is removed."""
-    for folder, _dirs, files in os.walk(src):
-        for name in files:
-            rel = Path(folder, name).relative_to(src)
-            target, n = dst / rel, 0
-            while target.exists():
-                n += 1
-                target = dst / rel.with_name(f"{rel.name}.restored{n}")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(Path(folder, name), target)
-    shutil.rmtree(src)
-
-
-def load_toml(text: str) -> dict[str, Any]:
-    """``text`` parsed as TOML (tomllib, or tomli before Python 3.11)."""
-    return dict(tomllib.loads(text))
 
 
 class Unavailable(Exception):
@@ -107,15 +64,6 @@ class Machine:
     env: dict[str, str]  # the environment its daemon and CLI calls run with (own HOME/XDG)
     state_dir: Path
     excludes: tuple[str, ...]  # the excludes its config holds now
-
-
-@dataclass(frozen=True)
-class Quiet:
-    """What :meth:`World.quiesce` found."""
-
-    ok: bool
-    waited: float
-    why: str = ""  # when not ok: what was still moving (a daemon busy, a tree changing, ...)
 
 
 def _env(home: Path) -> dict[str, str]:
@@ -222,7 +170,7 @@ class World:
         for name in self.machines:
             self._spawn(name)
         for name in self.machines:
-            self._wait_idle(name, 60)
+            self.wait_idle(name, 60)
 
     # ------------------------------------------------------------------ processes
     def _argv(self, machine: Machine, *args: str) -> list[str]:
@@ -254,15 +202,15 @@ class World:
                 cwd=machine.base,
             )
 
-    def _daemon(self, name: str) -> dict[str, Any] | None:
+    def daemon_state(self, name: str) -> dict[str, Any] | None:
         try:
             data = json.loads((self.machines[name].state_dir / "daemon.json").read_text())
         except (OSError, ValueError):
             return None
         return data if data.get("pid") == self.procs[name].pid else None
 
-    def _idle(self, name: str) -> bool:
-        data = self._daemon(name)
+    def idle(self, name: str) -> bool:
+        data = self.daemon_state(name)
         if data is None or data.get("running"):
             return False
         if data.get("failures") and not data.get("stalled"):
@@ -270,81 +218,15 @@ class World:
         pending = data.get("pending") or {}
         return not (pending.get("paths") or pending.get("full") or pending.get("steps"))
 
-    def _wait_idle(self, name: str, timeout: float) -> bool:
+    def wait_idle(self, name: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.procs[name].poll() is not None:
                 return False
-            if self._idle(name):
+            if self.idle(name):
                 return True
             time.sleep(POLL)
         return False
-
-    # ------------------------------------------------------------------ the remote
-    def remote_files(self) -> dict[str, bytes]:
-        """Every file under the remote root (``_outbox/`` included)."""
-        out = {}
-        for folder, _dirs, files in os.walk(self.remote_dir):
-            for name in files:
-                path = Path(folder, name)
-                try:
-                    out[path.relative_to(self.remote_dir).as_posix()] = path.read_bytes()
-                except OSError:
-                    continue
-        return out
-
-    def remote_prior(self, rel: str) -> str | None:
-        """The digest of the remote's ``rel`` now (read on the serving disk), None: no file."""
-        try:
-            return digest((self.remote_dir / rel).read_bytes())
-        except OSError:
-            return None
-
-    def remote_write(self, rel: str, data: bytes) -> None:
-        """Put ``rel`` on the remote atomically, as another client would (S3: through the API;
-        ``rclone serve s3`` caches listings, so never onto its disk)."""
-        stage = self.base / "stage"
-        stage.mkdir(exist_ok=True)
-        tmp = stage / f"put-{time.monotonic_ns()}"
-        tmp.write_bytes(data)
-        if self.server is None:
-            target = self.remote_dir / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(tmp, target)
-            return
-        self._peer("copyto", "--ignore-times", str(tmp), f"peer:bucket/share/{rel}")
-        tmp.unlink()
-
-    def remote_write_slow(self, rel: str, chunks: list[bytes], pause: float) -> bool:
-        """Write ``rel`` in place chunk by chunk (a slow uploader); ``local`` remote only."""
-        if self.server is not None:
-            return False
-        write_slowly(self.remote_dir / rel, chunks, pause)
-        return True
-
-    def remote_delete(self, rel: str) -> None:
-        """Delete ``rel`` on the remote (missing: nothing)."""
-        if self.server is None:
-            (self.remote_dir / rel).unlink(missing_ok=True)
-        else:
-            self._peer("deletefile", f"peer:bucket/share/{rel}", check=False)
-
-    def _peer(self, *args: str, check: bool = True) -> None:
-        assert self.server is not None and RCLONE
-        conf = self.base / "peer.conf"
-        if not conf.exists():
-            conf.write_text(
-                f"[peer]\ntype = s3\nprovider = Rclone\nendpoint = {self.server.endpoint}\n"
-                f"access_key_id = {S3_KEY}\nsecret_access_key = {S3_SECRET}\n"
-            )
-        done = subprocess.run(
-            [RCLONE, "--config", str(conf), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-        assert not check or done.returncode == 0, done.stderr
 
     # ------------------------------------------------------------------ faults
     def kill_daemon(self, name: str) -> None:
@@ -394,7 +276,7 @@ class World:
             return
         root = self.machines[name].sync_root
         if root.exists():  # a mailbox drain delivered into a new ``_inbox`` meanwhile
-            _merge_into(root, away)
+            merge_into(root, away)
         os.rename(away, root)
 
     def edit_config(
@@ -423,102 +305,13 @@ class World:
         except ValueError:
             return {"health": f"status failed: {done.stderr.strip()[-300:]}"}
 
-    def _fingerprint(self) -> tuple[object, ...]:
-        roots = [self.remote_dir]
-        for m in self.machines.values():
-            roots += [m.sync_root, m.state_dir / "mirror-backups"] + (
-                [m.ingest] if m.ingest else []
-            )
-        out = []
-        for root in roots:
-            for folder, _dirs, files in os.walk(root):
-                for name in files:
-                    try:
-                        st = os.lstat(os.path.join(folder, name))
-                    except OSError:
-                        continue
-                    out.append((folder, name, st.st_size, st.st_mtime_ns))
-        return tuple(sorted(out))
-
-    def _quiet_once(self, deadline: float) -> str:
-        """Wait until every daemon is idle and nothing changed for :data:`QUIET` seconds. On
-        S3 (daemons poll it every ``interval`` s) a periodic run that changes nothing does not
-        count as movement: nothing may change for :data:`QUIET_POLLED` s (two polls and more)
-        and every daemon be idle at the end."""
-        polled = self.server is not None
-        quiet = QUIET_POLLED if polled else QUIET
-        last, since = self._fingerprint(), time.monotonic()
-        triggered: set[str] = set()
-        while time.monotonic() < deadline:
-            dead = [n for n, p in self.procs.items() if p.poll() is not None]
-            if dead:
-                return f"daemon of {dead} exited ({[self.procs[n].returncode for n in dead]})"
-            busy = [n for n in self.machines if not self._idle(n)]
-            for name in set(self.machines) - set(busy) - triggered:
-                if (self._daemon(name) or {}).get("stalled"):
-                    # the run after a path stalls syncs it apart; its backoff may be long:
-                    # `trigger` retries at once, as a user would
-                    triggered.add(name)
-                    self.cli(name, "trigger")
-                    busy.append(name)
-            now = self._fingerprint()
-            if now != last or (busy and not polled):
-                last, since = now, time.monotonic()
-            elif time.monotonic() - since >= quiet and not busy:
-                return ""
-            time.sleep(POLL)
-        busy = [n for n in self.machines if not self._idle(n)]
-        return f"still moving after the bound (busy: {busy})"
-
     def quiesce(self, timeout: float) -> Quiet:
-        """Wait, bounded by ``timeout``, until every daemon is idle and no tree changed for
-        long enough (see :meth:`_quiet_once`)."""
-        started = time.monotonic()
-        why = self._quiet_once(started + timeout)
-        return Quiet(not why, time.monotonic() - started, why)
+        """Wait, bounded by ``timeout``, until the world is quiet (:mod:`tests.oracle.settle`)."""
+        return settle.quiesce(self, timeout)
 
     def snapshot(self) -> Snapshot:
-        """Digests of every place, statuses and excludes. A periodic run (``interval``) may
-        be caught in progress: then, a few times (bounded), wait for the daemons to be idle
-        and read the statuses again."""
-        trees = self._trees()
-        statuses = self._statuses()
-        for _attempt in range(3):
-            if not any(s.get("health") == "syncing" for s in statuses.values()):
-                break
-            for name in self.machines:
-                self._wait_idle(name, 30)
-            statuses = self._statuses()
-        return Snapshot(
-            trees=trees,
-            statuses=statuses,
-            excludes={n: m.excludes for n, m in self.machines.items()},
-            modes={n: m.mode for n, m in self.machines.items()},
-        )
-
-    def _statuses(self) -> dict[str, dict[str, Any]]:
-        """Every machine's ``status --json``, read at the same time (one thread each)."""
-        out: dict[str, dict[str, Any]] = {}
-        threads = [
-            threading.Thread(target=lambda n=n: out.__setitem__(n, self.status(n)))
-            for n in self.machines
-        ]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        return {n: out[n] for n in self.machines}
-
-    def _trees(self) -> dict[str, dict[str, str]]:
-        trees: dict[str, dict[str, str]] = {
-            REMOTE: {k: digest(v) for k, v in self.remote_files().items()}
-        }
-        for name, m in self.machines.items():
-            trees[name] = digest_tree(m.sync_root)
-            trees[backups_place(name)] = digest_tree(m.state_dir / "mirror-backups")
-            if m.ingest is not None:
-                trees[ingest_place(name)] = digest_tree(m.ingest)
-        return trees
+        """Digests of every place, statuses and excludes (:mod:`tests.oracle.settle`)."""
+        return settle.snapshot(self)
 
     def stop(self) -> list[str]:
         """SIGTERM every daemon, then list rclone or hook processes of this world still alive

@@ -1,0 +1,140 @@
+"""When the oracle's world is quiet, and what it holds then: quiescence (daemons idle, no
+tree changing for long enough) and the snapshot the checker reads."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tests.oracle import remote
+from tests.oracle.snapshot import (
+    REMOTE,
+    Snapshot,
+    backups_place,
+    digest,
+    digest_tree,
+    ingest_place,
+)
+
+if TYPE_CHECKING:
+    from tests.oracle.world import World
+
+#: No tree may change for this long (> debounce 0.1 + outbox_settle 0.5 + a drain's copy)
+#: before a world counts as quiet.
+QUIET = 1.2
+#: On S3, daemons poll every 2 s: quiet means no change through two polls and a run.
+QUIET_POLLED = 5.5
+POLL = 0.1
+
+
+@dataclass(frozen=True)
+class Quiet:
+    """What :func:`quiesce` found."""
+
+    ok: bool
+    waited: float
+    why: str = ""  # when not ok: what was still moving (a daemon busy, a tree changing, ...)
+
+
+def _fingerprint(world: World) -> tuple[object, ...]:
+    roots = [world.remote_dir]
+    for m in world.machines.values():
+        roots += [m.sync_root, m.state_dir / "mirror-backups"] + ([m.ingest] if m.ingest else [])
+    out = []
+    for root in roots:
+        for folder, _dirs, files in os.walk(root):
+            for name in files:
+                try:
+                    st = os.lstat(os.path.join(folder, name))
+                except OSError:
+                    continue
+                out.append((folder, name, st.st_size, st.st_mtime_ns))
+    return tuple(sorted(out))
+
+
+def _quiet_once(world: World, deadline: float) -> str:
+    """Wait until every daemon is idle and nothing changed for :data:`QUIET` seconds. On
+    S3 (daemons poll it every ``interval`` s) a periodic run that changes nothing does not
+    count as movement: nothing may change for :data:`QUIET_POLLED` s (two polls and more)
+    and every daemon be idle at the end."""
+    polled = world.server is not None
+    quiet = QUIET_POLLED if polled else QUIET
+    last, since = _fingerprint(world), time.monotonic()
+    triggered: set[str] = set()
+    while time.monotonic() < deadline:
+        dead = [n for n, p in world.procs.items() if p.poll() is not None]
+        if dead:
+            return f"daemon of {dead} exited ({[world.procs[n].returncode for n in dead]})"
+        busy = [n for n in world.machines if not world.idle(n)]
+        for name in set(world.machines) - set(busy) - triggered:
+            if (world.daemon_state(name) or {}).get("stalled"):
+                # the run after a path stalls syncs it apart; its backoff may be long:
+                # `trigger` retries at once, as a user would
+                triggered.add(name)
+                world.cli(name, "trigger")
+                busy.append(name)
+        now = _fingerprint(world)
+        if now != last or (busy and not polled):
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since >= quiet and not busy:
+            return ""
+        time.sleep(POLL)
+    busy = [n for n in world.machines if not world.idle(n)]
+    return f"still moving after the bound (busy: {busy})"
+
+
+def quiesce(world: World, timeout: float) -> Quiet:
+    """Wait, bounded by ``timeout``, until every daemon is idle and no tree changed for
+    long enough (see :meth:`_quiet_once`)."""
+    started = time.monotonic()
+    why = _quiet_once(world, started + timeout)
+    return Quiet(not why, time.monotonic() - started, why)
+
+
+def snapshot(world: World) -> Snapshot:
+    """Digests of every place, statuses and excludes. A periodic run (``interval``) may
+    be caught in progress: then, a few times (bounded), wait for the daemons to be idle
+    and read the statuses again."""
+    trees = _trees(world)
+    statuses = _statuses(world)
+    for _attempt in range(3):
+        if not any(s.get("health") == "syncing" for s in statuses.values()):
+            break
+        for name in world.machines:
+            world.wait_idle(name, 30)
+        statuses = _statuses(world)
+    return Snapshot(
+        trees=trees,
+        statuses=statuses,
+        excludes={n: m.excludes for n, m in world.machines.items()},
+        modes={n: m.mode for n, m in world.machines.items()},
+    )
+
+
+def _statuses(world: World) -> dict[str, dict[str, Any]]:
+    """Every machine's ``status --json``, read at the same time (one thread each)."""
+    out: dict[str, dict[str, Any]] = {}
+    threads = [
+        threading.Thread(target=lambda n=n: out.__setitem__(n, world.status(n)))
+        for n in world.machines
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return {n: out[n] for n in world.machines}
+
+
+def _trees(world: World) -> dict[str, dict[str, str]]:
+    trees: dict[str, dict[str, str]] = {
+        REMOTE: {k: digest(v) for k, v in remote.files(world).items()}
+    }
+    for name, m in world.machines.items():
+        trees[name] = digest_tree(m.sync_root)
+        trees[backups_place(name)] = digest_tree(m.state_dir / "mirror-backups")
+        if m.ingest is not None:
+            trees[ingest_place(name)] = digest_tree(m.ingest)
+    return trees
