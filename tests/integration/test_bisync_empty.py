@@ -104,3 +104,30 @@ def test_watch_after_empty_baseline_syncs_and_is_ok(make_setup: Any, start_watch
 
     wait_until(lambda: health() == "ok", 30)
     assert "blocked" not in watcher.text(), watcher.text()
+
+
+def test_watch_blocked_by_a_path_on_both_sides_stays_blocked(
+    make_setup: Any, start_watch: Any
+) -> None:
+    """Under ``watch``, a path created on both sides after the empty baseline blocks the
+    daemon; an unrelated event re-checks and it stays blocked (before, the re-check found a
+    baseline present, said "no longer blocked: the cause is gone" and ran into the same
+    refusal again, a loop); removing one version lifts the block and the rest syncs."""
+    setup = empty_baseline(make_setup, debounce=0.1, max_delay=1.0)
+    write_all(setup.cloud, {"plan.md": "cloud version"})
+    write_all(setup.sync_root, {"plan.md": "local version"})
+    watcher = start_watch(setup.config, "-v", ready="")
+    wait_until(lambda: "blocked: not retrying" in watcher.text(), 30)
+    assert "'plan.md'" in watcher.text()
+
+    write_all(setup.sync_root, {"later.txt": "made while blocked"})
+    wait_until(
+        lambda: "still blocked (re-checked)" in watcher.text() or "no longer" in watcher.text(), 30
+    )
+    assert "no longer blocked" not in watcher.text(), watcher.text()
+    assert tree(setup.cloud) == {"plan.md": b"cloud version"}
+
+    (setup.cloud / "plan.md").unlink()
+    expected = {"plan.md": b"local version", "later.txt": b"made while blocked"}
+    wait_until(lambda: both(setup) == (expected, expected), 30)
+    assert watcher.text().count("blocked: not retrying") == 1, watcher.text()

@@ -123,6 +123,13 @@ def baseline_present(workdir: Path, step: Step, cfg: Config) -> bool:
     )
 
 
+def baseline_empty(workdir: Path, step: Step, cfg: Config) -> bool:
+    """True when bisync's prior listings of this pair exist (under the short names) and both
+    hold zero entries: a baseline of two empty trees, which rclone refuses to run from."""
+    stem = listing_stem(workdir, names_for(step, cfg))
+    return stem is not None and listings_empty(workdir, stem)
+
+
 def resync_advice(cfg: Config) -> str:
     """The resync command (with ``--config``) and what it will do to which side."""
     command = cfg.command(RESYNC_FIX)
@@ -227,8 +234,7 @@ async def _after_empty_baseline(
     nothing to do while both sides are empty, a resync when every file is new on one side
     only, a refusal naming the paths that exist on both sides."""
     workdir, cfg = session.paths.bisync_workdir, session.cfg
-    stem = listing_stem(workdir, names_for(step, cfg))
-    if stem is None or not listings_empty(workdir, stem):
+    if not baseline_empty(workdir, step, cfg):
         return None
     plan = await plan_sides(session, step)
     if plan.action == "nothing":
@@ -236,9 +242,9 @@ async def _after_empty_baseline(
         return RunRecord("bisync", True, message, started, time.time() - started, dry_run=dry_run)
     if plan.action == "blocked":
         raise SafetyRefusal(
-            f"bisync cannot continue from its empty baseline: {len(plan.common)} paths were "
-            f"created on both sides since ({plan.describe_common()}), so the tool does not pick "
-            f"a version; {resync_advice(cfg)}",
+            f"bisync cannot continue from its empty baseline: {plan.describe_common()} "
+            f"{'was' if len(plan.common) == 1 else 'were'} created on both sides since, so the "
+            f"tool does not pick a version; {resync_advice(cfg)}",
             cfg.command(RESYNC_FIX),
         )
     logger.info(
