@@ -10,7 +10,15 @@ import json
 from typing import Any
 
 from tests.conftest import Setup, run_cli, tree, wait_until
-from tests.integration.helpers import both, ok, status_json, sync, write_all
+from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fixture)
+    Backend,
+    backend_fixture,
+    both,
+    ok,
+    status_json,
+    sync,
+    write_all,
+)
 
 
 def empty_baseline(make_setup: Any, **overrides: Any) -> Setup:
@@ -58,11 +66,18 @@ def test_still_empty_sides_sync_doing_nothing(make_setup: Any) -> None:
     assert status["last_runs"]["bisync"]["ok"]
 
 
-def test_different_files_on_each_side_end_on_both(make_setup: Any) -> None:
+def backend_baseline(backend: Backend) -> Setup:
+    """:func:`empty_baseline` on a local folder or on ``rclone serve s3``."""
+    setup = backend.setup("bisync")
+    ok(sync(setup, "--resync"))
+    return setup
+
+
+def test_different_files_on_each_side_end_on_both(backend: Backend) -> None:
     """A file on each side with different names: both sides end with both."""
-    setup = empty_baseline(make_setup)
+    setup = backend_baseline(backend)
     write_all(setup.sync_root, {"local.txt": "from here"})
-    write_all(setup.cloud, {"cloud/remote.txt": "from there"})
+    backend.put(setup, {"cloud/remote.txt": "from there"})
 
     ok(sync(setup))
 
@@ -70,12 +85,12 @@ def test_different_files_on_each_side_end_on_both(make_setup: Any) -> None:
     assert both(setup) == (expected, expected)
 
 
-def test_same_path_on_both_sides_is_blocked(make_setup: Any) -> None:
+def test_same_path_on_both_sides_is_blocked(backend: Backend) -> None:
     """The same path created on both sides with different content: exit 1 naming the path and
     the resync command; both versions untouched, no automatic resync."""
-    setup = empty_baseline(make_setup)
+    setup = backend_baseline(backend)
     write_all(setup.sync_root, {"plan.md": "local version", "only-here.txt": "x"})
-    write_all(setup.cloud, {"plan.md": "cloud version"})
+    backend.put(setup, {"plan.md": "cloud version"})
     before = both(setup)
 
     result = sync(setup)
