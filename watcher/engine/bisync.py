@@ -22,9 +22,8 @@ from watcher.engine.resync import ResyncPrep, prepare_resync
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SafetyRefusal, SyncFailed
-from watcher.plan import Step, local_remote_dir
+from watcher.plan import Step, local_remote_dir, plan_cycle
 from watcher.plan.bisync_names import ROOTS_DIR, BisyncNames, bisync_names, legacy_stem_matches
-from watcher.plan.cycle import bisync_flags
 from watcher.plan.moves import Move
 from watcher.plan.resync import resync_effect
 from watcher.rclone import RcloneResult
@@ -257,7 +256,7 @@ async def _after_empty_baseline(
     )
     features = await session.features()
     modtime = features is None or features.modtime
-    flags = bisync_flags(cfg, resync=True, remote_modtime=modtime)
+    flags = plan_cycle(cfg, resync=True, remote_modtime=modtime)[0].flags
     record = await run_bisync(
         session, dataclasses.replace(step, flags=flags), dry_run=dry_run, resync=True
     )
