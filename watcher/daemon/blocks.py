@@ -15,7 +15,8 @@ from loguru import logger
 from watcher.config import Config
 from watcher.daemon.debounce import Pending
 from watcher.engine import CycleReport, Session
-from watcher.engine.bisync import baseline_present
+from watcher.engine.bisync import baseline_empty, baseline_present
+from watcher.engine.empty_baseline import plan_sides
 from watcher.engine.guard import check_one_way
 from watcher.engine.mounted import looks_unmounted, sync_root_gone
 from watcher.engine.oneway import guard_listings
@@ -90,7 +91,7 @@ async def still_refused(session: Session, block: Block) -> bool | None:
         steps = plan_cycle(cfg)
         return looks_unmounted(session, steps) or sync_root_gone(session, steps)
     if block.kinds == {"bisync"} and "--resync" in block.fix.split():
-        return not baseline_present(session.paths.bisync_workdir, plan_cycle(cfg)[0], cfg)
+        return await _resync_needed(session)
     kinds = block.kinds & {"push", "pull"}
     if not kinds or kinds != block.kinds:
         return None
@@ -105,6 +106,23 @@ async def still_refused(session: Session, block: Block) -> bool | None:
         if check_one_way(step.src, step.dst, src, dst, cfg.max_delete).refuse:
             return True
     return False
+
+
+async def _resync_needed(session: Session) -> bool:
+    """Whether a bisync block that a resync resolves still holds: while there is no baseline,
+    and after an empty baseline while some path exists on both sides (the run would refuse
+    again: re-running it would be a loop of lifts and refusals)."""
+    cfg = session.cfg
+    step, workdir = plan_cycle(cfg)[0], session.paths.bisync_workdir
+    if not baseline_present(workdir, step, cfg):
+        return True
+    if not baseline_empty(workdir, step, cfg):
+        return False
+    try:
+        return (await plan_sides(session, step)).action == "blocked"
+    except SyncFailed as exc:
+        logger.debug("blocked: re-check failed: {}", exc)
+        return True
 
 
 class Blocks:
@@ -197,6 +215,7 @@ class Blocks:
         if refused is None:
             return True
         if refused:
+            logger.debug("still blocked (re-checked): `{}`", block.fix)
             return False
         self.clear(f"the cause is gone (re-checked `{block.fix}`)")
         return True

@@ -3,6 +3,7 @@ losing versions, and rclone's aborts."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import tempfile
@@ -13,6 +14,7 @@ from loguru import logger
 
 from watcher.config import Config
 from watcher.engine.bisync_moves import bisync_moves
+from watcher.engine.empty_baseline import listings_empty, plan_sides
 from watcher.engine.oneway import record_from
 from watcher.engine.procs import is_live_rclone
 from watcher.engine.remote_root import create_remote_root
@@ -20,7 +22,7 @@ from watcher.engine.resync import ResyncPrep, prepare_resync
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord
 from watcher.errors import SafetyRefusal, SyncFailed
-from watcher.plan import Step, local_remote_dir
+from watcher.plan import Step, local_remote_dir, plan_cycle
 from watcher.plan.bisync_names import ROOTS_DIR, BisyncNames, bisync_names, legacy_stem_matches
 from watcher.plan.moves import Move
 from watcher.plan.resync import resync_effect
@@ -120,6 +122,13 @@ def baseline_present(workdir: Path, step: Step, cfg: Config) -> bool:
     )
 
 
+def baseline_empty(workdir: Path, step: Step, cfg: Config) -> bool:
+    """True when bisync's prior listings of this pair exist (under the short names) and both
+    hold zero entries: a baseline of two empty trees, which rclone refuses to run from."""
+    stem = listing_stem(workdir, names_for(step, cfg))
+    return stem is not None and listings_empty(workdir, stem)
+
+
 def resync_advice(cfg: Config) -> str:
     """The resync command (with ``--config``) and what it will do to which side."""
     command = cfg.command(RESYNC_FIX)
@@ -201,6 +210,8 @@ async def run_bisync(
     carry_over(workdir, step, names)
     roots = prepare_roots(workdir, names)
     clear_stale_locks(workdir, step, session.cfg)
+    if not resync and (after := await _after_empty_baseline(session, step, dry_run, started)):
+        return after
     sides = (1, 2) if moves else ()  # the listings are read only for a run with moves
     listings = [read_listing(workdir, step, session.cfg, side) for side in sides] or [{}, {}]
     budget, moved = await bisync_moves(session, step, moves, (listings[0], listings[1]))
@@ -212,6 +223,45 @@ async def run_bisync(
     if result.ok:
         return record
     raise _failure(session.cfg, result, record)
+
+
+async def _after_empty_baseline(
+    session: Session, step: Step, dry_run: bool, started: float
+) -> RunRecord | None:
+    """A run after a baseline of two empty trees, which rclone refuses ("Empty prior Path1
+    listing"); ``None`` when the baseline holds files (see :mod:`watcher.engine.empty_baseline`):
+    nothing to do while both sides are empty, a resync when every file is new on one side
+    only, a refusal naming the paths that exist on both sides."""
+    workdir, cfg = session.paths.bisync_workdir, session.cfg
+    if not baseline_empty(workdir, step, cfg):
+        return None
+    plan = await plan_sides(session, step)
+    if plan.action == "nothing":
+        message = "nothing to sync: both sides are still empty, as at the last baseline"
+        return RunRecord("bisync", True, message, started, time.time() - started, dry_run=dry_run)
+    if plan.action == "blocked":
+        raise SafetyRefusal(
+            f"bisync cannot continue from its empty baseline: {plan.describe_common()} "
+            f"{'was' if len(plan.common) == 1 else 'were'} created on both sides since, so the "
+            f"tool does not pick a version; {resync_advice(cfg)}",
+            cfg.command(RESYNC_FIX),
+        )
+    logger.info(
+        "bisync: the last baseline holds no file on either side, which rclone cannot run from; "
+        "{} it with a resync ({} local and {} remote files, all new since: nothing is "
+        "overwritten or deleted)",
+        "would re-establish" if dry_run else "re-establishing",
+        plan.local_files,
+        plan.remote_files,
+    )
+    features = await session.features()
+    modtime = features is None or features.modtime
+    flags = plan_cycle(cfg, resync=True, remote_modtime=modtime)[0].flags
+    record = await run_bisync(
+        session, dataclasses.replace(step, flags=flags), dry_run=dry_run, resync=True
+    )
+    record.message = f"new baseline after an empty one: {record.message}"
+    return record
 
 
 def _failure(cfg: Config, result: RcloneResult, record: RunRecord) -> SyncFailed:
