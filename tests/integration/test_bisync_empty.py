@@ -146,3 +146,33 @@ def test_watch_blocked_by_a_path_on_both_sides_stays_blocked(
     expected = {"plan.md": b"local version", "later.txt": b"made while blocked"}
     wait_until(lambda: both(setup) == (expected, expected), 30)
     assert watcher.text().count("blocked: not retrying") == 1, watcher.text()
+
+
+def test_a_path_another_machine_adds_meanwhile_is_not_overwritten(make_setup: Any) -> None:
+    """Found by the convergence oracle (two bisync machines starting from empty at once): the
+    run lists both sides (only local files: plan "resync"), then another machine puts the same
+    path on the remote before the resync, which then overwrote one version. The new files are
+    now copied with ``--ignore-existing`` each way and both sides compared again: a path whose
+    versions differ is refused, both versions kept. (The state right after the listing is
+    built here directly: the local file and the remote's are there when the merge runs.)"""
+    import anyio
+
+    from watcher.config import load_config
+    from watcher.engine import open_session
+    from watcher.engine.empty_baseline import merge_new_files
+    from watcher.plan import plan_cycle
+
+    setup = empty_baseline(make_setup)
+    write_all(setup.sync_root, {"f.txt": "this machine's", "mine.txt": "only here"})
+    write_all(setup.cloud, {"f.txt": "the other machine's, longer", "theirs.txt": "only there"})
+
+    async def merge() -> tuple[str, ...]:
+        cfg = load_config(setup.config)
+        session = await open_session(cfg)
+        return await merge_new_files(session, plan_cycle(cfg)[0])
+
+    assert anyio.run(merge) == ("f.txt",)
+    assert (setup.sync_root / "f.txt").read_text() == "this machine's"
+    assert (setup.cloud / "f.txt").read_text() == "the other machine's, longer"
+    assert (setup.sync_root / "theirs.txt").read_text() == "only there"
+    assert (setup.cloud / "mine.txt").read_text() == "only here"

@@ -146,8 +146,8 @@ class World:
         return machine
 
     def start(self) -> None:
-        """Write the configs, run the first cycles (bisync: ``sync --resync`` on ``a``, then
-        on ``b``), start every daemon and wait until each has finished its first cycle."""
+        """Write the configs, run the first cycles (bisync: ``README.txt`` on ``a``, then
+        ``sync --resync`` on ``a``, then on ``b``), start every daemon and wait until each has finished its first cycle."""
         if self.remote == "moto":
             raise Unavailable("moto's S3 server is not wired into the oracle yet")
         self.base.mkdir(parents=True, exist_ok=True)
@@ -164,6 +164,12 @@ class World:
             self._machine("a", "bisync", conflict_resolve="newer")
             self._machine("b", "bisync", conflict_resolve="newer")
             first = [("a", ["sync", "--resync"]), ("b", ["sync", "--resync"])]
+            # a workspace that holds a file: a baseline of two empty trees is its own case
+            # (tests/integration/test_bisync_empty.py; two machines leaving one at once may
+            # be refused, naming the paths made on both)
+            readme = self.machines["a"].sync_root / "README.txt"
+            readme.parent.mkdir(parents=True, exist_ok=True)
+            readme.write_text("the shared workspace\n")
         for name, args in first:
             done = self.cli(name, *args)
             assert done.returncode == 0, f"{name} {args}: {done.stdout}{done.stderr}"

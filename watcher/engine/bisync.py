@@ -14,7 +14,7 @@ from loguru import logger
 
 from watcher.config import Config
 from watcher.engine.bisync_moves import bisync_moves
-from watcher.engine.empty_baseline import listings_empty, plan_sides
+from watcher.engine.empty_baseline import listings_empty, merge_new_files, plan_sides
 from watcher.engine.oneway import record_from
 from watcher.engine.procs import is_live_rclone
 from watcher.engine.remote_root import create_remote_root
@@ -254,6 +254,15 @@ async def _after_empty_baseline(
         plan.local_files,
         plan.remote_files,
     )
+    differ = () if dry_run else await merge_new_files(session, step)
+    if differ:
+        named = ", ".join(repr(p) for p in differ[:3]) + (" …" if len(differ) > 3 else "")
+        raise SafetyRefusal(
+            f"bisync cannot continue from its empty baseline: {named} "
+            f"{'was' if len(differ) == 1 else 'were'} created on both sides since, so the "
+            f"tool does not pick a version; {resync_advice(cfg)}",
+            cfg.command(RESYNC_FIX),
+        )
     features = await session.features()
     modtime = features is None or features.modtime
     flags = plan_cycle(cfg, resync=True, remote_modtime=modtime)[0].flags

@@ -13,9 +13,12 @@ whose baseline is empty, both sides are listed through rclone with the filters b
 
 - Both sides still hold no file: the run succeeds doing nothing (rclone is not asked to fail).
 - Files exist, but no relative path on both sides: each of them is new since the empty
-  baseline, so copying each side's files to the other overwrites and deletes nothing. The
-  baseline is re-established with a resync (which still keeps any version it would
-  overwrite, should a path appear on both sides meanwhile).
+  baseline, so copying each side's files to the other overwrites and deletes nothing. They
+  are copied each way with ``--ignore-existing`` (another machine may have put the same path
+  on the remote since the listing: found by the convergence oracle, two bisync machines
+  starting together), then both sides are listed again: a path whose two versions differ
+  is refused as below; otherwise the trees agree and a resync re-establishes the baseline
+  without overwriting anything.
 - Some path exists on both sides: the two versions were made independently and a resync
   would overwrite one of them, so the run is refused (blocked) naming those paths, with the
   usual ``sync --resync`` advice; the tool never picks a version on its own here.
@@ -30,7 +33,9 @@ from typing import Literal
 
 from watcher.engine.oneway import list_both
 from watcher.engine.session import Session
+from watcher.errors import SyncFailed
 from watcher.plan import Step
+from watcher.rclone import Entry
 
 #: How many paths present on both sides a refusal names.
 NAMED_PATHS = 3
@@ -91,10 +96,38 @@ async def plan_sides(session: Session, step: Step) -> EmptyBaselinePlan:
     return plan_after_empty_baseline([e.path for e in local or []], [e.path for e in remote or []])
 
 
+async def merge_new_files(session: Session, step: Step) -> tuple[str, ...]:
+    """Copy each side's files to the other, replacing none (``--ignore-existing``), and
+    return the paths whose two versions still differ (size, content hash where both sides
+    have one, else modtime beyond 1 s): made on both sides, for the user to choose."""
+    filters = [*step.filter.rclone_args(), *session.link_args()]
+    for src, dst in ((step.src, step.dst), (step.dst, step.src)):
+        result = await session.rc.run(["copy", src, dst, "--ignore-existing", *filters])
+        if not result.ok:
+            raise SyncFailed(
+                f"bisync: copying the new files after an empty baseline failed: "
+                f"{result.message()}"
+            )
+    local, remote = await list_both(session.rc, step.src, step.dst, filters, hash_type="md5")
+    theirs = {e.path: e for e in remote or []}
+    return tuple(sorted(e.path for e in local or [] if _differ(e, theirs.get(e.path))))
+
+
+def _differ(mine: Entry, theirs: Entry | None) -> bool:
+    if theirs is None:
+        return False  # new since the listing: the resync copies it, overwriting nothing
+    if mine.size != theirs.size:
+        return True
+    if mine.hash and theirs.hash:
+        return mine.hash != theirs.hash
+    return abs(mine.mtime - theirs.mtime) > 1.0
+
+
 __all__ = [
     "EmptyBaselinePlan",
     "listing_is_empty",
     "listings_empty",
+    "merge_new_files",
     "plan_after_empty_baseline",
     "plan_sides",
 ]
