@@ -100,11 +100,12 @@ def snapshot(world: World) -> Snapshot:
     and read the statuses again."""
     trees = _trees(world)
     statuses = _statuses(world)
+    deadline = time.monotonic() + 10
     for _attempt in range(3):
         if not any(s.get("health") == "syncing" for s in statuses.values()):
             break
         for name in world.machines:
-            world.wait_idle(name, 30)
+            world.wait_idle(name, max(0.0, deadline - time.monotonic()))
         statuses = _statuses(world)
     return Snapshot(
         trees=trees,

@@ -147,7 +147,8 @@ class World:
 
     def start(self) -> None:
         """Write the configs, run the first cycles (bisync: ``README.txt`` on ``a``, then
-        ``sync --resync`` on ``a``, then on ``b``), start every daemon and wait until each has finished its first cycle."""
+        ``sync --resync`` on ``a``, then on ``b``), start every daemon and wait until each
+        has finished its first cycle."""
         if self.remote == "moto":
             raise Unavailable("moto's S3 server is not wired into the oracle yet")
         self.base.mkdir(parents=True, exist_ok=True)

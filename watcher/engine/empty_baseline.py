@@ -105,8 +105,7 @@ async def merge_new_files(session: Session, step: Step) -> tuple[str, ...]:
         result = await session.rc.run(["copy", src, dst, "--ignore-existing", *filters])
         if not result.ok:
             raise SyncFailed(
-                f"bisync: copying the new files after an empty baseline failed: "
-                f"{result.message()}"
+                f"bisync: copying the new files after an empty baseline failed: {result.message()}"
             )
     local, remote = await list_both(session.rc, step.src, step.dst, filters, hash_type="md5")
     theirs = {e.path: e for e in remote or []}
