@@ -31,7 +31,11 @@ def merge_into(src: Path, dst: Path) -> None:
             while target.exists():
                 n += 1
                 target = dst / rel.with_name(f"{rel.name}.restored{n}")
-            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError:  # a file of the restored folder stands where this one's folder is
+                target = dst / ".restored" / rel
+                target.parent.mkdir(parents=True, exist_ok=True)
             os.rename(Path(folder, name), target)
     shutil.rmtree(src)
 

