@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +161,8 @@ class Upload:
 
     sent: list[str]
     errors: list[str]
+    #: Sizes rclone logged for what it uploaded (batch uploads, by local path).
+    sizes: dict[str, int] = field(default_factory=dict)
 
 
 async def upload(
@@ -180,6 +182,7 @@ async def upload(
         result = await session.rc.run(args, files_from=batch)
         done.sent += batch if result.ok else [p for p in batch if p in set(result.transferred)]
         done.errors += [] if result.ok else [result.message()]
+        done.sizes.update(result.sizes)
     for path in single:
         src, dst = str(Path(step.src) / path), remote_join(step.dst, plan[path])
         result = await session.rc.run(["copyto", src, dst, *session.link_args()])
@@ -188,6 +191,22 @@ async def upload(
         else:
             done.errors.append(f"{path}: {result.message()}")
     return done
+
+
+def _as_sent(path: Path, listed: Entry, remote: str, uploaded: int | None) -> Sent:
+    """The ledger entry of a file just sent: the listed version, unless the file was
+    rewritten between the listing and rclone's read and rclone's logged size says it sent
+    the new one (found by the convergence oracle: the new version was sent a second time).
+    When unsure (no size logged, or the same size), the listed version: a second copy of a
+    version can be made, never a version skipped."""
+    try:
+        st = path.stat()
+    except OSError:
+        return Sent(listed.size, listed.mtime, remote)
+    changed = st.st_size != listed.size or abs(st.st_mtime - listed.mtime) > 1e-3
+    if changed and uploaded is not None and uploaded == st.st_size != listed.size:
+        return Sent(st.st_size, st.st_mtime, remote)
+    return Sent(listed.size, listed.mtime, remote)
 
 
 def _settle(session: Session, root: Path, todo: list[str]) -> Readiness:
@@ -284,7 +303,7 @@ async def run_ingest(session: Session, step: Step, *, dry_run: bool = False) -> 
     done = await upload(session, step, plan, dry_run=dry_run)
     if not dry_run:
         # failed uploads stay pending: the next run checks the remote before sending again
-        sent = {p: Sent(listing[p].size, listing[p].mtime, plan[p]) for p in done.sent}
+        sent = {p: _as_sent(root / p, listing[p], plan[p], done.sizes.get(p)) for p in done.sent}
         save_ledger(session.paths.ingest_ledger, {**ledger, **pending, **sent})
         await _announce(session, root, plan, listing, done.sent)
     record = _record(started, done, settled, dry_run=dry_run, unreadable=unreadable)
