@@ -6,19 +6,16 @@ Found by the convergence oracle (seed 1605: a mirror's sync root moved away and 
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from typing import Any
 
 from tests.conftest import Setup, WatchStarter, run_cli, wait_until
+from tests.integration.helpers import status_json
 
 
 def _status(setup: Setup) -> dict[str, Any]:
-    result = run_cli("status", "--json", "--offline", config=setup.config)
-    assert result.exit_code == 0, result.output
-    data: dict[str, Any] = json.loads(result.stdout)
-    return data
+    return status_json(setup)[1]
 
 
 def test_a_mirror_does_not_pull_into_a_sync_root_that_is_gone(
