@@ -70,9 +70,11 @@ def _quiet_once(world: World, deadline: float) -> str:
             return f"daemon of {dead} exited ({[world.procs[n].returncode for n in dead]})"
         busy = [n for n in world.machines if not world.idle(n)]
         for name in set(world.machines) - set(busy) - triggered:
-            if (world.daemon_state(name) or {}).get("stalled"):
-                # the run after a path stalls syncs it apart; its backoff may be long:
-                # `trigger` retries at once, as a user would
+            state = world.daemon_state(name) or {}
+            if state.get("stalled") or state.get("blocked"):
+                # the run after a path stalls syncs it apart, a block is re-checked only
+                # every 10 s (its cause may be gone: a sync root put back): `trigger` retries
+                # at once, as a user would
                 triggered.add(name)
                 world.cli(name, "trigger")
                 busy.append(name)
