@@ -30,14 +30,14 @@ class TypeOutcome:
     dry_run: bool = False
 
     def note(self) -> str:
-        """The summary's prefix, e.g. ``file ↔ folder: a.txt: the unchanged remote file gives
-        way``; ``""`` when nothing changed type."""
+        """The summary's prefix, e.g. ``file ↔ folder: a.txt: a folder on the local side; the
+        remote file (unchanged since the last run) removed``; ``""`` when nothing changed
+        type."""
         if not self.fixes:
             return ""
-        named = "; ".join(fix.describe() for fix in self.fixes[:NAMED])
+        named = "; ".join(fix.describe(dry_run=self.dry_run) for fix in self.fixes[:NAMED])
         more = f" and {len(self.fixes) - NAMED} more" if len(self.fixes) > NAMED else ""
-        verb = "would settle" if self.dry_run else "settled"
-        return f"{verb} file ↔ folder: {named}{more}"
+        return f"file ↔ folder: {named}{more}"
 
 
 def _versions(entries: list[Entry] | None) -> dict[str, tuple[int, float]]:
@@ -111,7 +111,7 @@ async def settle_type_changes(
     )
     fixes = tuple(fix for fix in plan_type_fixes(sides) if _can_apply(fix))
     for fix in fixes:
-        logger.info("bisync: {}{}", "would settle " if dry_run else "", fix.describe())
+        logger.info("bisync: file ↔ folder: {}", fix.describe(dry_run=dry_run))
         if not dry_run:
             await _apply(session, step, fix)
     return TypeOutcome(fixes, dry_run)

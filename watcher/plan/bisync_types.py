@@ -47,12 +47,26 @@ class TypeFix:
     files: tuple[str, ...]
     copy: str = ""
 
-    def describe(self) -> str:
-        """One phrase for the log and the summary."""
+    def describe(self, *, dry_run: bool = False) -> str:
+        """One phrase for the log and the summary, e.g. ``a.txt: a folder on the local side;
+        the remote file (unchanged since the last run) removed``."""
+        other = "remote" if self.side == "local" else "local"
         if self.action == "keep-copy":
-            return f"{self.path}: changed on both sides, the {self.side} file kept as {self.copy}"
-        what = "file" if self.action == "remove-file" else f"folder ({len(self.files)} files)"
-        return f"{self.path}: the unchanged {self.side} {what} gives way"
+            kept = "would be kept" if dry_run else "kept"
+            return (
+                f"{self.path}: changed on both sides (a folder on the {other} side); "
+                f"the {self.side} file {kept} as {self.copy}"
+            )
+        removed = "would be removed" if dry_run else "removed"
+        if self.action == "remove-file":
+            return (
+                f"{self.path}: a folder on the {other} side; the {self.side} file "
+                f"(unchanged since the last run) {removed}"
+            )
+        return (
+            f"{self.path}: a file on the {other} side; the {self.side} folder "
+            f"({len(self.files)} files, unchanged since the last run) {removed}"
+        )
 
 
 def unchanged(
