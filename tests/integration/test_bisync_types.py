@@ -182,3 +182,30 @@ def test_watch_converges_after_a_file_turned_into_a_folder(
     assert tree(setup.sync_root) == expected
     assert "blocked" not in watcher.text(), watcher.text()
     assert "resync" not in watcher.text().lower(), watcher.text()
+
+
+def test_a_folder_with_excluded_files_is_not_emptied_and_the_baseline_survives(
+    backend: Backend,
+) -> None:
+    """The remote's folder ``d/`` also holds an excluded ``.DS_Store`` when the local side
+    replaces ``d/`` by a file: removing ``d``'s synced files would not free the name, so
+    nothing is touched and the run fails naming the hidden file (no ``--resync`` asked);
+    once it is removed the next ``sync`` converges."""
+    setup = backend.setup("bisync", conflict_resolve="newer")
+    write_all(setup.sync_root, BASE)
+    backend.put(setup, {"d/.DS_Store": "finder junk"})
+    ok(sync(setup, "--resync"))
+    folder_to_file(backend, setup, "local")
+    before = both(setup)
+
+    result = sync(setup)
+
+    assert result.exit_code == 1, result.output
+    assert "d/.DS_Store" in result.output
+    assert "--resync" not in result.output
+    assert both(setup) == before
+    backend.remove(setup, "d/.DS_Store")
+    ok(sync(setup))
+    expected = {p: d.encode() for p, d in BASE.items() if not p.startswith("d/")}
+    expected["d"] = b"now a file"
+    assert both(setup) == (expected, expected)

@@ -13,7 +13,7 @@ from watcher.engine.session import Session
 from watcher.errors import SyncFailed
 from watcher.plan import Step, remote_join
 from watcher.plan.bisync_types import Listing, Sides, TypeFix, plan_type_fixes
-from watcher.rclone import Entry
+from watcher.rclone import Entry, list_files
 from watcher.rclone.encoding import listable, reachable
 
 #: mtimes of the same listing read twice by rclone agree to the nanosecond; floats to ~0.2 µs.
@@ -58,6 +58,24 @@ async def _remote_tolerance(session: Session) -> float | None:
 def _can_apply(fix: TypeFix) -> bool:
     """False for names rclone cannot reach or list verbatim (bisync then fails as before)."""
     return all(reachable(p) and listable(p) for p in (*fix.files, fix.copy or fix.path))
+
+
+async def _refuse_hidden(session: Session, step: Step, fixes: tuple[TypeFix, ...]) -> None:
+    """Raise :class:`SyncFailed` (nothing changed yet) when a folder that must give way also
+    holds files the filters hide (an excluded ``.DS_Store``): removing the listed files would
+    not free the name, and bisync would then abort as before."""
+    for fix in fixes:
+        if fix.action != "remove-folder":
+            continue
+        root = step.src if fix.side == "local" else step.dst
+        found = await list_files(session.rc, remote_join(root, fix.path), session.link_args())
+        hidden = sorted({f"{fix.path}/{e.path}" for e in found or []} - set(fix.files))
+        if hidden:
+            raise SyncFailed(
+                f"bisync not run: {fix.path} is a file on one side but a folder on the "
+                f"{fix.side} side that also holds {len(hidden)} file(s) the filters exclude "
+                f"({', '.join(hidden[:NAMED])}): remove them there, or rename {fix.path}"
+            )
 
 
 async def _apply(session: Session, step: Step, fix: TypeFix) -> None:
@@ -110,6 +128,7 @@ async def settle_type_changes(
         await _remote_tolerance(session),
     )
     fixes = tuple(fix for fix in plan_type_fixes(sides) if _can_apply(fix))
+    await _refuse_hidden(session, step, fixes)
     for fix in fixes:
         logger.info("bisync: file ↔ folder: {}", fix.describe(dry_run=dry_run))
         if not dry_run:
