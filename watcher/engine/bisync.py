@@ -4,6 +4,7 @@ losing versions, and rclone's aborts."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import tempfile
@@ -213,11 +214,9 @@ async def run_bisync(
     clear_stale_locks(workdir, step, session.cfg)
     if not resync and (after := await _after_empty_baseline(session, step, dry_run, started)):
         return after
-    listings = (
-        read_listing(workdir, step, session.cfg, 1),
-        read_listing(workdir, step, session.cfg, 2),
-    )
-    types = await settle_type_changes(session, step, listings, dry_run=dry_run)
+    prior = functools.partial(prior_listings, workdir, step, session.cfg)
+    types = await settle_type_changes(session, step, prior, dry_run=dry_run)
+    listings = prior() if moves else ({}, {})  # read for a run with moves
     budget, moved = await bisync_moves(session, step, moves, listings)
     args = await _bisync_args(session, step, workdir, dry_run=dry_run, force=force) + budget
     result = await session.rc.run(args, cwd=roots)
@@ -290,6 +289,13 @@ def _failure(cfg: Config, result: RcloneResult, record: RunRecord) -> SyncFailed
             cfg.command(RESYNC_FIX),
         )
     return SyncFailed(f"bisync failed: {record.message}")
+
+
+def prior_listings(
+    workdir: Path, step: Step, cfg: Config
+) -> tuple[dict[str, tuple[int, float]], dict[str, tuple[int, float]]]:
+    """:func:`read_listing` of both sides (local, remote)."""
+    return read_listing(workdir, step, cfg, 1), read_listing(workdir, step, cfg, 2)
 
 
 def read_listing(workdir: Path, step: Step, cfg: Config, side: int) -> dict[str, tuple[int, float]]:

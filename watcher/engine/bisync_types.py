@@ -4,6 +4,7 @@ Both sides are changed through rclone (``deletefile``, ``delete``, ``rmdirs``, `
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from loguru import logger
@@ -12,7 +13,7 @@ from watcher.engine.oneway import list_both
 from watcher.engine.session import Session
 from watcher.errors import SyncFailed
 from watcher.plan import Step, remote_join
-from watcher.plan.bisync_types import Listing, Sides, TypeFix, plan_type_fixes
+from watcher.plan.bisync_types import Listing, Sides, TypeFix, plan_type_fixes, type_conflicts
 from watcher.rclone import Entry, list_files
 from watcher.rclone.encoding import listable, reachable
 
@@ -107,23 +108,29 @@ async def _apply(session: Session, step: Step, fix: TypeFix) -> None:
 async def settle_type_changes(
     session: Session,
     step: Step,
-    bases: tuple[Listing, Listing],
+    bases: Callable[[], tuple[Listing, Listing]],
     *,
     dry_run: bool = False,
 ) -> TypeOutcome:
     """List both sides (with bisync's filters) and settle every path that is a file on one
-    side and a folder on the other, judged against ``bases`` (bisync's prior listings, local
-    and remote); in a dry run only log what would be done. Raises :class:`SyncFailed` when a
-    listing or a change fails (the run then does not start)."""
+    side and a folder on the other, judged against ``bases()`` (bisync's prior listings, local
+    and remote); in a dry run only log what would be done. The first listing skips the
+    modification times (no per-object request on S3, no date parsing); only when a path
+    changed type are both sides listed again with them and the prior listings read. Raises
+    :class:`SyncFailed` when a listing or a change fails (the run then does not start)."""
     filters = [*step.filter.rclone_args(), *session.link_args()]
-    local, remote = await list_both(session.rc, step.src, step.dst, filters)
+    local, remote = await list_both(session.rc, step.src, step.dst, [*filters, "--no-modtime"])
     if not local or not remote:
         return TypeOutcome(dry_run=dry_run)
+    if not type_conflicts((e.path for e in local), (e.path for e in remote)):
+        return TypeOutcome(dry_run=dry_run)
+    local, remote = await list_both(session.rc, step.src, step.dst, filters)
+    base_local, base_remote = bases()
     sides = Sides(
         _versions(local),
         _versions(remote),
-        bases[0],
-        bases[1],
+        base_local,
+        base_remote,
         LOCAL_TOLERANCE,
         await _remote_tolerance(session),
     )
