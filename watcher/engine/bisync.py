@@ -4,6 +4,7 @@ losing versions, and rclone's aborts."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import re
 import tempfile
@@ -14,6 +15,7 @@ from loguru import logger
 
 from watcher.config import Config
 from watcher.engine.bisync_moves import bisync_moves
+from watcher.engine.bisync_types import settle_type_changes
 from watcher.engine.empty_baseline import listings_empty, merge_new_files, plan_sides
 from watcher.engine.oneway import record_from
 from watcher.engine.procs import is_live_rclone
@@ -212,14 +214,17 @@ async def run_bisync(
     clear_stale_locks(workdir, step, session.cfg)
     if not resync and (after := await _after_empty_baseline(session, step, dry_run, started)):
         return after
-    sides = (1, 2) if moves else ()  # the listings are read only for a run with moves
-    listings = [read_listing(workdir, step, session.cfg, side) for side in sides] or [{}, {}]
-    budget, moved = await bisync_moves(session, step, moves, (listings[0], listings[1]))
+    prior = functools.partial(prior_listings, workdir, step, session.cfg)
+    types = await settle_type_changes(session, step, prior, dry_run=dry_run)
+    listings = prior() if moves else ({}, {})  # read for a run with moves
+    budget, moved = await bisync_moves(session, step, moves, listings)
     args = await _bisync_args(session, step, workdir, dry_run=dry_run, force=force) + budget
     result = await session.rc.run(args, cwd=roots)
     record = record_from("bisync", result, started, dry_run=dry_run, extra=note)
     if moved.done or moved.fallback:
         record.message, record.moved = f"{moved.note()}; {record.message}", moved.moved
+    if types.fixes:
+        record.message = f"{types.note()}; {record.message}"
     if result.ok:
         return record
     raise _failure(session.cfg, result, record)
@@ -293,6 +298,13 @@ def _failure(cfg: Config, result: RcloneResult, record: RunRecord) -> SyncFailed
             cfg.command(RESYNC_FIX),
         )
     return SyncFailed(f"bisync failed: {record.message}")
+
+
+def prior_listings(
+    workdir: Path, step: Step, cfg: Config
+) -> tuple[dict[str, tuple[int, float]], dict[str, tuple[int, float]]]:
+    """:func:`read_listing` of both sides (local, remote)."""
+    return read_listing(workdir, step, cfg, 1), read_listing(workdir, step, cfg, 2)
 
 
 def read_listing(workdir: Path, step: Step, cfg: Config, side: int) -> dict[str, tuple[int, float]]:
