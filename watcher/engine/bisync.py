@@ -16,7 +16,12 @@ from loguru import logger
 from watcher.config import Config
 from watcher.engine.bisync_moves import bisync_moves
 from watcher.engine.bisync_types import settle_type_changes
-from watcher.engine.empty_baseline import listings_empty, merge_new_files, plan_sides
+from watcher.engine.empty_baseline import (
+    describe_paths,
+    listings_empty,
+    merge_new_files,
+    plan_sides,
+)
 from watcher.engine.oneway import record_from
 from watcher.engine.procs import is_live_rclone
 from watcher.engine.remote_root import create_remote_root
@@ -245,12 +250,7 @@ async def _after_empty_baseline(
         message = "nothing to sync: both sides are still empty, as at the last baseline"
         return RunRecord("bisync", True, message, started, time.time() - started, dry_run=dry_run)
     if plan.action == "blocked":
-        raise SafetyRefusal(
-            f"bisync cannot continue from its empty baseline: {plan.describe_common()} "
-            f"{'was' if len(plan.common) == 1 else 'were'} created on both sides since, so the "
-            f"tool does not pick a version; {resync_advice(cfg)}",
-            cfg.command(RESYNC_FIX),
-        )
+        raise _made_on_both(cfg, plan.common)
     logger.info(
         "bisync: the last baseline holds no file on either side, which rclone cannot run from; "
         "{} it with a resync ({} local and {} remote files, all new since: nothing is "
@@ -261,13 +261,7 @@ async def _after_empty_baseline(
     )
     differ = () if dry_run else await merge_new_files(session, step)
     if differ:
-        named = ", ".join(repr(p) for p in differ[:3]) + (" …" if len(differ) > 3 else "")
-        raise SafetyRefusal(
-            f"bisync cannot continue from its empty baseline: {named} "
-            f"{'was' if len(differ) == 1 else 'were'} created on both sides since, so the "
-            f"tool does not pick a version; {resync_advice(cfg)}",
-            cfg.command(RESYNC_FIX),
-        )
+        raise _made_on_both(cfg, differ)
     features = await session.features()
     modtime = features is None or features.modtime
     flags = plan_cycle(cfg, resync=True, remote_modtime=modtime)[0].flags
@@ -276,6 +270,16 @@ async def _after_empty_baseline(
     )
     record.message = f"new baseline after an empty one: {record.message}"
     return record
+
+
+def _made_on_both(cfg: Config, paths: tuple[str, ...]) -> SafetyRefusal:
+    """The refusal after an empty baseline when ``paths`` were made on both sides."""
+    return SafetyRefusal(
+        f"bisync cannot continue from its empty baseline: {describe_paths(paths)} "
+        f"{'was' if len(paths) == 1 else 'were'} created on both sides since, so the tool "
+        f"does not pick a version; {resync_advice(cfg)}",
+        cfg.command(RESYNC_FIX),
+    )
 
 
 def _failure(cfg: Config, result: RcloneResult, record: RunRecord) -> SyncFailed:

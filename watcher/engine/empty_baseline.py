@@ -26,7 +26,7 @@ whose baseline is empty, both sides are listed through rclone with the filters b
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -55,9 +55,14 @@ class EmptyBaselinePlan:
 
     def describe_common(self) -> str:
         """The first paths on both sides, quoted, e.g. ``'a.txt', 'b.md' and 2 more``."""
-        named = ", ".join(repr(p) for p in self.common[:NAMED_PATHS])
-        more = len(self.common) - NAMED_PATHS
-        return f"{named} and {more} more" if more > 0 else named
+        return describe_paths(self.common)
+
+
+def describe_paths(paths: Sequence[str]) -> str:
+    """The first :data:`NAMED_PATHS` of ``paths``, quoted, then ``and N more``."""
+    named = ", ".join(repr(p) for p in paths[:NAMED_PATHS])
+    more = len(paths) - NAMED_PATHS
+    return f"{named} and {more} more" if more > 0 else named
 
 
 def plan_after_empty_baseline(local: Collection[str], remote: Collection[str]) -> EmptyBaselinePlan:
@@ -124,6 +129,7 @@ def _differ(mine: Entry, theirs: Entry | None) -> bool:
 
 __all__ = [
     "EmptyBaselinePlan",
+    "describe_paths",
     "listing_is_empty",
     "listings_empty",
     "merge_new_files",
