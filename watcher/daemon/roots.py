@@ -57,7 +57,7 @@ def prepare_local_roots(session: Session, roots: Iterable[WatchRoot]) -> None:
     steps = plan_cycle(cfg)
     if not cfg.workspace.is_dir() or looks_unmounted(session, steps):
         return
-    if sync_root_gone(session, steps):
+    if sync_root_gone(session, steps):  # moved away after a pull wrote into it
         return
     for root in roots:
         if root.kind in ("sync", "ingest"):

@@ -203,8 +203,7 @@ def _as_sent(path: Path, listed: Entry, remote: str, uploaded: int | None) -> Se
         st = path.stat()
     except OSError:
         return Sent(listed.size, listed.mtime, remote)
-    changed = st.st_size != listed.size or abs(st.st_mtime - listed.mtime) > 1e-3
-    if changed and uploaded is not None and uploaded == st.st_size != listed.size:
+    if uploaded is not None and uploaded == st.st_size != listed.size:
         return Sent(st.st_size, st.st_mtime, remote)
     return Sent(listed.size, listed.mtime, remote)
 
