@@ -168,6 +168,14 @@ def _run_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+def _transfer_text(transfer: dict[str, Any]) -> str:
+    """The ``[transfer]`` settings in one line (``bwlimit=1M, transfers=8, extra_flags=…``)."""
+    return ", ".join(
+        f"{key}={' '.join(value) if isinstance(value, list) else value}"
+        for key, value in transfer.items()
+    )
+
+
 def _print_status(data: dict[str, Any]) -> None:
     health = data["health"]
     rows = [
@@ -203,6 +211,8 @@ def _print_status(data: dict[str, Any]) -> None:
             )
         )
     rows += [("warning", line) for line in (data.get("backend") or {}).get("warnings", [])]
+    if data.get("transfer"):
+        rows.append(("transfer", _transfer_text(data["transfer"])))
     rows.append(("daemon", _daemon_line(data["daemon"], data["config"])))
     rows += [("config file", line) for line in [_config_file_line(data)] if line]
     rows += _run_rows(data)

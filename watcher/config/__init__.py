@@ -15,6 +15,7 @@ from watcher.config.model import (
     Config,
     Mode,
     Provider,
+    TransferConfig,
     is_secret,
 )
 
@@ -26,6 +27,7 @@ __all__ = [
     "Config",
     "Mode",
     "Provider",
+    "TransferConfig",
     "find_config",
     "is_secret",
     "load_config",

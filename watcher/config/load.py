@@ -14,6 +14,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any
@@ -29,6 +30,7 @@ from watcher.config.model import (
     Config,
     is_secret,
 )
+from watcher.config.transfer import parse_transfer
 from watcher.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -384,7 +386,7 @@ def parse_config(
     secrets come from ``secrets`` when given (validating files not yet written), else from the
     ``secrets_file`` it names."""
     ctx = _Ctx(path)
-    _check_unknown(ctx, raw, frozenset(_TOP) | _TABLES, "")
+    _check_unknown(ctx, raw, frozenset(_TOP) | _TABLES | {"transfer"}, "")
     if "mode" not in raw:
         raise ConfigError(
             f"{path}: key 'mode' is required; choose one of " + MODES_EXPLAINED + "; "
@@ -406,6 +408,7 @@ def parse_config(
     provider = values.get("provider", "off")
     values["provider_options"] = _provider_options(ctx, raw, secrets, provider)
     values["backup"] = _backup(ctx, raw.get("backup", {}), secrets.get("backup", {}))
+    values["transfer"] = parse_transfer(path, raw.get("transfer", {}), partial(_expand_env, ctx))
 
     cfg = Config(config_path=path, **values)
     _cross_checks(ctx, cfg)

@@ -61,6 +61,21 @@ class BackupConfig:
 
 
 @dataclass(frozen=True)
+class TransferConfig:
+    """The ``[transfer]`` table: rclone's transfer knobs, given to every rclone call that
+    reaches a remote (``None``: rclone's default)."""
+
+    bwlimit: str | None = None
+    tpslimit: float | None = None
+    transfers: int | None = None
+    checkers: int | None = None
+    multi_thread_streams: int | None = None
+    #: Further rclone flags, one ``--name`` or ``--name=value`` per entry (checked by
+    #: :mod:`watcher.config.transfer`: nothing that changes what is deleted or where).
+    extra_flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated ``sync.toml``. Paths are absolute; ``local_path``/``ingest_path`` are relative
     POSIX paths inside ``workspace`` (``""`` is the workspace itself)."""
@@ -93,6 +108,7 @@ class Config:
     secrets_file: Path | None = None
     on_arrival: tuple[str, ...] | None = None
     backup: BackupConfig = BackupConfig()
+    transfer: TransferConfig = TransferConfig()
     #: The selected provider's table, secrets from ``secrets_file`` merged in.
     provider_options: Mapping[str, Any] = field(
         default_factory=lambda: MappingProxyType({}), repr=False

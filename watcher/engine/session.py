@@ -12,6 +12,7 @@ from loguru import logger
 from watcher.config import Config, is_secret, test_limits
 from watcher.engine.lock import wait_lock
 from watcher.engine.state import StatePaths, state_paths
+from watcher.plan.transfer import transfer_flags
 from watcher.rclone import (
     Rclone,
     RcloneBinary,
@@ -143,6 +144,7 @@ async def open_session(cfg: Config, *, ask_features: bool = True) -> Session:
         paths.cache,
         timeout=cfg.timeout,
         secrets=list(secret_values(cfg)),
+        transfer_flags=transfer_flags(cfg.transfer),
         auth_hint=auth_hint(
             cfg.provider, str(cfg.config_path), cfg.command("workspace-sync authorize")
         ),

@@ -18,6 +18,7 @@ from watcher.engine.session import Session
 from watcher.engine.state import StatePaths, last_runs, read_json
 from watcher.plan import plan_cycle, remote_root
 from watcher.plan.resync import resync_effect
+from watcher.plan.transfer import describe as describe_transfer
 from watcher.rclone.features import features_status
 
 REACH_TIMEOUT = 15.0
@@ -98,6 +99,7 @@ async def gather_status(session: Session, *, check_remote: bool = True) -> dict[
         "daemon": daemon_status(paths, now, str(cfg.config_path)),
         "last_runs": runs,
         "stalled": stalled_paths(paths),
+        "transfer": describe_transfer(cfg.transfer),
     }
     data["config_file"] = config_file_status(cfg, data["daemon"])
     features = await session.features(ask=check_remote)

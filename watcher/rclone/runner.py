@@ -26,6 +26,7 @@ from anyio.abc import ByteReceiveStream, Process
 from anyio.streams.text import TextReceiveStream
 from loguru import logger
 
+from watcher.plan.transfer import flags_for
 from watcher.rclone.discover import RcloneBinary
 from watcher.rclone.encoding import list_line
 from watcher.rclone.result import LogEvent, RcloneResult, record
@@ -94,6 +95,7 @@ class Rclone:
         timeout: float,
         secrets: Iterable[str] = (),
         auth_hint: str = "",
+        transfer_flags: Sequence[str] = (),
     ) -> None:
         self.binary = binary
         self.config_file = config_file
@@ -102,6 +104,9 @@ class Rclone:
         self.redact = _redactor(secrets)
         #: What a failed run's message advises for a 401/403 (this config's provider).
         self.auth_hint = auth_hint
+        #: The ``[transfer]`` flags, given to every call that reaches a remote
+        #: (:func:`watcher.plan.transfer.flags_for`).
+        self.transfer_flags = tuple(transfer_flags)
         #: Sees every parsed log line of every run (after the per-call ``on_event``).
         self.event_hook: EventHook | None = None
         #: ``time.monotonic()`` past which no run starts and every run is stopped (a cycle's).
@@ -231,6 +236,7 @@ class Rclone:
         cwd: Path | None = None,
     ) -> RcloneResult:
         argv = [*death_signal_prefix(), str(self.binary.path), *args, *self.base_args()]
+        argv += flags_for(args, self.transfer_flags)
         if per_file:
             argv += ["-v", "--stats", "1s", "--stats-log-level", "NOTICE"]
         result = RcloneResult(tuple(args), exit_code=-1, duration=0.0, auth_hint=self.auth_hint)
