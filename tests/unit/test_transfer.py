@@ -150,7 +150,9 @@ def test_bad_values_are_one_line_naming_the_key(tmp_path, transfer, key):
 
 
 def test_refused_flag_exits_2_from_the_cli(tmp_path):
-    config = write_config(tmp_path / "sync.toml", raw(tmp_path, {"extra_flags": ["--delete-excluded"]}))
+    config = write_config(
+        tmp_path / "sync.toml", raw(tmp_path, {"extra_flags": ["--delete-excluded"]})
+    )
     result = run_cli("sync", config=config)
     assert result.exit_code == 2
     assert "'--delete-excluded' is refused" in result.stderr

@@ -186,6 +186,7 @@ COMMAND_MODULES = {
     "sync": "watcher.cli.commands",
     "status": "watcher.cli.commands",
     "list": "watcher.cli.commands",
+    "check": "watcher.cli.check_cmd",
     "watch": "watcher.cli.daemon_cmds",
     "trigger": "watcher.cli.daemon_cmds",
     "service": "watcher.cli.service_cmds",

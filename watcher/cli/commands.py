@@ -168,6 +168,29 @@ def _run_rows(data: dict[str, Any]) -> list[tuple[str, str]]:
     return rows
 
 
+_CHECK_KINDS = (
+    ("differ", "differ"),
+    ("missing_on_remote", "missing on remote"),
+    ("missing_locally", "missing locally"),
+    ("errors", "not compared"),
+)
+
+
+def _check_text(check: dict[str, Any]) -> str:
+    """The last ``check`` in one line: in sync, or what differs (a few paths named)."""
+    when = _age(check["age"])
+    if check.get("message"):
+        return f"FAILED, {when}: {check['message']}"
+    if check["match"]:
+        return f"in sync, {when}: {check['matching']} files match"
+    parts = []
+    for key, title in _CHECK_KINDS:
+        if check.get(key):
+            names = ", ".join(check.get(f"{key}_paths", [])[:3])
+            parts.append(f"{check[key]} {title} ({names}{', …' if check[key] > 3 else ''})")
+    return f"NOT in sync, {when}: " + "; ".join(parts)
+
+
 def _transfer_text(transfer: dict[str, Any]) -> str:
     """The ``[transfer]`` settings in one line (``bwlimit=1M, transfers=8, extra_flags=…``)."""
     return ", ".join(
@@ -216,6 +239,8 @@ def _print_status(data: dict[str, Any]) -> None:
     rows.append(("daemon", _daemon_line(data["daemon"], data["config"])))
     rows += [("config file", line) for line in [_config_file_line(data)] if line]
     rows += _run_rows(data)
+    if data.get("last_check"):
+        rows.append(("last check", _check_text(data["last_check"])))
     if data["action"]:
         rows.append(("action", data["action"]))
     width = max(len(k) for k, _ in rows)

@@ -28,7 +28,7 @@ _FILTER = "it changes which files are synced (and so deleted); use the exclude k
 _DELETES = "it changes what is deleted or overwritten, which the tool's safety checks decide"
 _OWNED = "the tool sets it itself on every call"
 _LOGS = "the tool reads rclone's JSON log to know what was transferred; leave logging to it"
-_SECRET = "secrets never go into argv; put them in the provider table or secrets_file"
+_SECRET = "secrets never go into argv; put them in the provider table or secrets_file"  # noqa: S105
 
 #: Refused flags by exact name, with the reason or what to use instead.
 REFUSED: Mapping[str, str] = {
@@ -202,8 +202,10 @@ def refused_flag(flag: str) -> str | None:
     ``None`` when it may be passed to rclone."""
     if not flag.startswith("--") or flag == "--":
         if flag.startswith("-") and flag != "-":
-            return "write rclone's long flag names (e.g. --checksum, not -c) so they can be checked"
-        return 'expected a flag starting with "--"; write a flag with a value as one entry, "--name=value"'
+            return "write rclone's long flag name (--checksum, not -c) so it can be checked"
+        return (
+            'expected a flag starting with "--" (a flag with a value is one entry, "--name=value")'
+        )
     name = flag.split("=", 1)[0].lower()
     if name in REFUSED:
         return REFUSED[name]

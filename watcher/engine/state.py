@@ -63,6 +63,11 @@ class StatePaths:
         return self.root / "last-runs.json"
 
     @property
+    def last_check(self) -> Path:
+        """The outcome of the last ``workspace-sync check`` (see :mod:`watcher.engine.check`)."""
+        return self.root / "last-check.json"
+
+    @property
     def failing_paths(self) -> Path:
         """Paths that failed in consecutive runs (see :mod:`watcher.engine.failing`)."""
         return self.root / "failing-paths.json"

@@ -100,6 +100,7 @@ async def gather_status(session: Session, *, check_remote: bool = True) -> dict[
         "last_runs": runs,
         "stalled": stalled_paths(paths),
         "transfer": describe_transfer(cfg.transfer),
+        "last_check": last_check(paths, now),
     }
     data["config_file"] = config_file_status(cfg, data["daemon"])
     features = await session.features(ask=check_remote)
@@ -112,6 +113,15 @@ async def gather_status(session: Session, *, check_remote: bool = True) -> dict[
         data["remote"] = await remote_reachable(session)
     data["health"], data["action"], data["command"] = assess(data)
     return data
+
+
+def last_check(paths: StatePaths, now: float) -> dict[str, Any] | None:
+    """The outcome of the last ``workspace-sync check`` (``last-check.json``) with its
+    ``age`` in seconds, or ``None`` when none ran."""
+    data = read_json(paths.last_check, None)
+    if not isinstance(data, dict) or not isinstance(data.get("time"), (int, float)):
+        return None
+    return {**data, "age": round(now - data["time"], 1)}
 
 
 def daemon_status(paths: StatePaths, now: float, config: str | None = None) -> dict[str, Any]:
