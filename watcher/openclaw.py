@@ -9,16 +9,38 @@ The plugin's config may sit at the file's root (flat) or under
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import json5
+
 from watcher.config.model import is_secret
 
 PLUGIN_ID = "openclaw-workspace-sync"
 DEFAULT_WORKSPACE = "~/.openclaw/workspace"
+DEFAULT_STATE_DIR = "~/.openclaw"
+
+#: The plugin's ``backup.include`` items and where each lives: in OpenClaw's state folder (the
+#: one holding openclaw.json) or inside the workspace, which every snapshot here holds whole.
+INCLUDE_ITEMS: Mapping[str, tuple[str, str]] = {
+    "workspace": ("workspace", ""),
+    "memory": ("workspace", "memory"),
+    "skills": ("workspace", "skills"),
+    "env": ("workspace", ".env"),
+    "pages": ("workspace", "pages"),
+    "config": ("state", "openclaw.json"),
+    "cron": ("state", "cron"),
+    "sessions": ("state", "sessions"),
+    "transcripts": ("state", "sessions"),
+    "credentials": ("state", "credentials"),
+    "hooks": ("state", "hooks"),
+    "extensions": ("state", "extensions"),
+    "agents": ("state", "agents"),
+}
+#: What the plugin backs up when ``backup.include`` is not set.
+PLUGIN_DEFAULT_INCLUDE = ("workspace", "config", "cron", "memory")
 
 #: camelCase plugin key → sync.toml key (values copied as they are).
 TOP_KEYS: Mapping[str, str] = {
@@ -82,18 +104,10 @@ class Conversion:
 
 
 def parse_json(text: str) -> Any:
-    """Parse ``openclaw.json``; JSON5 niceties (comments, trailing commas) are tolerated."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        pass
-    stripped = re.sub(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', _keep_strings, text, flags=re.S)
-    stripped = re.sub(r",(\s*[}\]])", r"\1", stripped)
-    return json.loads(stripped)
-
-
-def _keep_strings(match: re.Match[str]) -> str:
-    return match.group(1) or ""
+    """Parse ``openclaw.json``, which OpenClaw reads as JSON5 (comments, trailing commas,
+    unquoted keys, single quotes); ``${VAR}`` references stay the strings they are. Raises
+    ``ValueError`` naming the line and column of a syntax error."""
+    return json5.loads(text)
 
 
 def plugin_config(data: Any) -> tuple[dict[str, Any], str]:
@@ -112,9 +126,17 @@ def plugin_config(data: Any) -> tuple[dict[str, Any], str]:
     return {k: v for k, v in data.items() if k not in ("plugins", "agents")}, "the top level"
 
 
-def convert(data: Any, *, workspace: str | None = None, mode: str | None = None) -> Conversion:
+def convert(
+    data: Any,
+    *,
+    workspace: str | None = None,
+    mode: str | None = None,
+    state_dir: str = DEFAULT_STATE_DIR,
+) -> Conversion:
     """Convert a parsed ``openclaw.json`` (see the module docstring). ``workspace`` and ``mode``
-    override what the file says. Raises ``ValueError`` when the plugin's settings are absent."""
+    override what the file says; ``state_dir`` is OpenClaw's state folder (where the backup's
+    ``include`` items such as ``config`` and ``cron`` live). Raises ``ValueError`` when the
+    plugin's settings are absent."""
     config, where = plugin_config(data)
     out = Conversion()
     sync = config.get("sync") if isinstance(config.get("sync"), dict) else None
@@ -148,6 +170,7 @@ def convert(data: Any, *, workspace: str | None = None, mode: str | None = None)
     _limits(out)
     if isinstance(config.get("backup"), dict):
         _backup(config["backup"], out)
+        _include(config["backup"].get("include"), out, state_dir)
     out.notes.insert(0, f"read the plugin settings from {where}")
     return out
 
@@ -220,12 +243,14 @@ def _backup(backup: Mapping[str, Any], out: Conversion) -> None:
             for name in ("daily", "weekly", "monthly"):
                 if name in item:
                     table[f"keep_{name}"] = item[name]
+        elif key == "include":
+            continue  # :func:`_include`
         elif key == "encrypt":
             if item is False:
                 out.notes.append("backup.encrypt = false: snapshots here are always encrypted")
         else:
             out.unmapped.append(
-                f"backup.{key}: no equivalent (backups use the sync provider; include takes paths)"
+                f"backup.{key}: no equivalent (backups use the sync provider and its exclude)"
             )
     has_password = "password" in out.secrets.get("backup", {}) or "password" in out.tables.get(
         "backup", {}
@@ -234,3 +259,37 @@ def _backup(backup: Mapping[str, Any], out: Conversion) -> None:
         table["enabled"] = False
         out.notes.append("backup disabled: no passphrase; set backup.password, then enable it")
     out.tables.setdefault("backup", {}).update(table)
+
+
+def _include(items: Any, out: Conversion, state_dir: str) -> None:
+    """The plugin's ``backup.include`` items as ``[backup] include`` paths: the state-folder
+    items under ``state_dir``; the workspace items need none (every snapshot holds the whole
+    workspace); a path is kept as written. Without ``include``, the plugin's default."""
+    if items is None:
+        items = list(PLUGIN_DEFAULT_INCLUDE)
+        out.notes.append(
+            "backup.include not set: the plugin's default " + ", ".join(items) + " is mapped"
+        )
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        out.unmapped.append("backup.include: expected a list of item names")
+        return
+    paths: list[str] = []
+    for item in items:
+        where = INCLUDE_ITEMS.get(item)
+        if where is None and ("/" in item or item.startswith("~")):
+            paths.append(item)
+        elif where is None:
+            out.unmapped.append(
+                f"backup.include {item!r}: not a plugin item (" + ", ".join(INCLUDE_ITEMS) + ")"
+            )
+        elif where[0] == "state" and f"{state_dir}/{where[1]}" not in paths:
+            paths.append(f"{state_dir}/{where[1]}")
+    inside = [i for i in items if INCLUDE_ITEMS.get(i, ("",))[0] == "workspace"]
+    if paths:
+        out.tables.setdefault("backup", {})["include"] = paths
+    out.notes.append(
+        "backup.include: "
+        + (f"include = {paths}" if paths else "nothing to add")
+        + "; every snapshot holds the whole workspace"
+        + (f" ({', '.join(inside)} included)" if inside else "")
+    )

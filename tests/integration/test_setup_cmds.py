@@ -111,7 +111,10 @@ def test_import_gdrive_nested_with_backup(tmp_path: Path) -> None:
     assert cfg.backup.enabled and cfg.backup.password == "backup-Pass-Secret-88"
     assert cfg.backup.remote_path == "openclaw-backup/agent-1"
     assert (cfg.backup.keep_daily, cfg.backup.keep_weekly, cfg.backup.keep_monthly) == (7, 4, 6)
-    assert "not mapped: backup.include" in result.output
+    # include ["workspace", "config"]: the workspace is in every snapshot, config is the
+    # openclaw.json in OpenClaw's state folder (the imported file's folder)
+    assert cfg.backup.include == (FIXTURES.resolve() / "openclaw.json",)
+    assert "not mapped: backup.include" not in result.output
     assert "backup-Pass" not in out.read_text()
 
 

@@ -23,6 +23,7 @@ from loguru import logger
 
 from watcher.cli.app import fail
 from watcher.config import Config, parse_config
+from watcher.config.envrefs import with_placeholders
 from watcher.config.load import read_toml
 from watcher.errors import ConfigError, WorkspaceSyncError
 from watcher.fsutil import WriteFailed, atomic_write
@@ -111,14 +112,24 @@ def link_secrets_text(text: str, config_path: Path, secrets_path: Path) -> str:
     return text + ("" if text.endswith("\n") or not text else "\n") + line
 
 
-def validate(text: str, config_path: Path, secrets: Mapping[str, Any] | None) -> Config:
+def validate(
+    text: str,
+    config_path: Path,
+    secrets: Mapping[str, Any] | None,
+    *,
+    unset_ok: bool = False,
+) -> Config:
     """Load ``text`` as the config at ``config_path`` with ``secrets`` as its secrets file's
     content, and render its rclone remote, without touching any file; raises
-    :class:`ConfigError` naming the problem."""
+    :class:`ConfigError` naming the problem. With ``unset_ok``, a ``${VAR}`` that is not set
+    now is validated as a placeholder (the file keeps the reference)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{config_path}: invalid TOML: {exc}") from None
+    if unset_ok:
+        raw = with_placeholders(raw)
+        secrets = None if secrets is None else with_placeholders(dict(secrets))
     cfg = parse_config(raw, config_path, secrets)
     if cfg.provider != "off":
         section = render_section(cfg)
@@ -181,10 +192,11 @@ def _kept(current: Mapping[str, Any], new: Mapping[str, Mapping[str, Any]]) -> t
     )
 
 
-def write_plan(plan: Plan, output: Path) -> Written:
+def write_plan(plan: Plan, output: Path, *, unset_ok: bool = False) -> Written:
     """Render sync.toml and its secrets (merged over the secrets file already beside it),
     validate both in memory, then write them (secrets first); exit 2 with nothing written when
-    the result would not load, exit 1 with every file as it was when a write fails."""
+    the result would not load, exit 1 with every file as it was when a write fails.
+    ``unset_ok``: ``${VAR}`` references need not be set now (see :func:`validate`)."""
     secrets_path = secrets_path_for(output)
     try:
         current = read_secrets(secrets_path)
@@ -192,7 +204,8 @@ def write_plan(plan: Plan, output: Path) -> Written:
         if any(secrets.values()):
             plan.values["secrets_file"] = secrets_path.name
         text = render_config(plan.values, plan.tables)
-        cfg = validate(text, output, secrets if "secrets_file" in plan.values else None)
+        given = secrets if "secrets_file" in plan.values else None
+        cfg = validate(text, output, given, unset_ok=unset_ok)
     except WorkspaceSyncError as exc:
         fail(f"nothing written: the resulting config would not load: {exc}", 2)
     writes = []

@@ -9,6 +9,7 @@ import click
 from watcher.cli.app import Options, cli, common_options, fail
 from watcher.cli.config_writes import write_plan
 from watcher.config import MODES
+from watcher.config.envrefs import unset_refs
 from watcher.log import setup_logging
 from watcher.openclaw import convert, parse_json
 from watcher.wizard import Plan
@@ -45,12 +46,19 @@ def import_openclaw(
         fail(f"{output} exists; pass --force to overwrite it", 2)
     try:
         data = parse_json(path.read_text(encoding="utf-8"))
-        result = convert(data, workspace=workspace, mode=mode)
+        result = convert(data, workspace=workspace, mode=mode, state_dir=_state_dir(path))
     except (ValueError, OSError) as exc:
         fail(f"{path}: cannot convert: {exc}", 2)
-    written = write_plan(Plan(result.values, result.tables, result.secrets), output)
+    plan = Plan(result.values, result.tables, result.secrets)
+    written = write_plan(plan, output, unset_ok=True)
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
+    for name in unset_refs([result.values, result.tables, result.secrets]):
+        click.echo(
+            f"note: ${{{name}}} is not set now; it is kept as a reference in {output.name} "
+            "(set it before workspace-sync runs)",
+            err=True,
+        )
     for item in result.unmapped:
         click.echo(f"not mapped: {item}", err=True)
     click.echo(f"wrote {output}")
@@ -58,3 +66,13 @@ def import_openclaw(
         click.echo(f"wrote {written.secrets_path} (secrets, mode 0600)")
     if written.kept:
         click.echo(f"kept from {written.cfg.secrets_file}: " + ", ".join(written.kept))
+
+
+def _state_dir(path: Path) -> str:
+    """OpenClaw's state folder: the one holding ``openclaw.json`` (``~/…`` when under home)."""
+    folder = path.expanduser().resolve().parent
+    try:
+        rel = folder.relative_to(Path.home().resolve()).as_posix()
+    except ValueError:
+        return str(folder)
+    return "~" if rel == "." else f"~/{rel}"
