@@ -47,3 +47,17 @@ def test_status_shows_the_transfer_settings(make_setup):
     }
     text = run_cli("status", "--offline", config=setup.config).stdout
     assert "transfer     bwlimit=08:00,512k 18:00,off, transfers=2, extra_flags=--fast-list" in text
+
+
+def test_flag_rclone_does_not_take_exits_2_naming_it(make_setup):
+    """Checked by rclone itself before anything runs: a command's own flag (not a global one)
+    would make every listing fail."""
+    setup = make_setup("mailbox", transfer={"extra_flags": ["--create-empty-src-dirs"]})
+    setup.sync_root.mkdir(parents=True)
+    (setup.sync_root / "a.txt").write_text("a")
+    result = run_cli("sync", config=setup.config)
+    assert result.exit_code == 2
+    assert "transfer.extra_flags" in result.stderr
+    assert "unknown flag: --create-empty-src-dirs" in result.stderr
+    assert result.stderr.count("\n") == 1
+    assert tree(setup.cloud) == {}

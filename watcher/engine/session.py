@@ -12,6 +12,7 @@ from loguru import logger
 from watcher.config import Config, is_secret, test_limits
 from watcher.engine.lock import wait_lock
 from watcher.engine.state import StatePaths, state_paths
+from watcher.errors import ConfigError
 from watcher.plan.transfer import transfer_flags
 from watcher.rclone import (
     Rclone,
@@ -23,6 +24,7 @@ from watcher.rclone import (
 from watcher.rclone.causes import auth_hint
 from watcher.rclone.conffile import backup_salt, render_section
 from watcher.rclone.features import Features, load_features
+from watcher.rclone.ops import flags_problem
 
 #: Seconds before a session asks again for features rclone could not tell (server down).
 REASK_AFTER = 300.0
@@ -149,6 +151,12 @@ async def open_session(cfg: Config, *, ask_features: bool = True) -> Session:
             cfg.provider, str(cfg.config_path), cfg.command("workspace-sync authorize")
         ),
     )
+    problem = await flags_problem(rc, cfg.transfer.extra_flags)
+    if problem is not None:
+        raise ConfigError(
+            f"{cfg.config_path}: key 'transfer.extra_flags': rclone refuses them ({problem}); "
+            "each must be one of rclone's global flags (`rclone help flags`), they go to every call"
+        )
     written = await ensure_config_file(rc, cfg, paths.fingerprint)
     if written:
         logger.debug("wrote {}", rc.config_file)

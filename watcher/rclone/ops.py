@@ -165,6 +165,28 @@ async def identical_files(rc: Rclone, src: str, dst: str, paths: Iterable[str]) 
     return set(matched) & set(listed)
 
 
+async def flags_problem(rc: Rclone, flags: Iterable[str]) -> str | None:
+    """What rclone says of the extra ``flags`` (``rclone version FLAGS``: they go to every
+    call, so each must be one of rclone's global or backend flags), or ``None`` when it takes
+    them."""
+    listed = list(flags)
+    if not listed:
+        return None
+    said: list[str] = []
+
+    def hear(event: dict[str, Any]) -> None:
+        msg = str(event.get("msg", ""))
+        if msg.startswith("Error:") or event.get("level") == "error":
+            said.append(msg.removeprefix("Error:").strip())
+
+    result = await rc.run(
+        ["version", *listed], per_file=False, timeout=QUICK_TIMEOUT, on_event=hear
+    )
+    if result.ok:
+        return None
+    return said[0] if said else result.message()
+
+
 def _check(result: RcloneResult, what: str) -> None:
     if not result.ok:
         raise SyncFailed(f"{what} failed: {result.message()}")
