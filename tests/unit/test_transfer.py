@@ -178,3 +178,12 @@ def test_bwlimit_check_agrees_with_rclone():
             check=False,
         )
         assert bwlimit_valid(value) == (proc.returncode == 0), (value, proc.stderr[:200])
+
+
+def test_a_transfer_change_is_live_not_a_new_pairing(tmp_path):
+    from watcher.config.change import classify_change
+
+    old = parse_config(raw(tmp_path, {}), tmp_path / "sync.toml")
+    new = parse_config(raw(tmp_path, {"bwlimit": "1M"}), tmp_path / "sync.toml")
+    change = classify_change(old, new)
+    assert change.live == ("transfer",) and not change.new_pairing
