@@ -96,8 +96,9 @@ REFUSED_PREFIXES: tuple[tuple[str, str], ...] = (
     ("--stats", _LOGS),
     ("--dump", "it can write secrets (auth headers) into the log"),
     ("--rc-", "it opens a remote-control port"),
+    ("--header", "headers often carry credentials, and argv is visible to every user"),
 )
-_SECRET_HINTS = ("pass", "secret", "token", "credential", "key")
+_SECRET_HINTS = ("pass", "secret", "token", "credential", "key", "sas-", "connection-string")
 
 _SIZE = r"(?:off|(?:\d+\.?\d*|\.\d+)(?:[kmgtpe](?:i|ib)?|b)?)"
 _PAIR = re.compile(rf"^{_SIZE}(?::{_SIZE})?$", re.IGNORECASE)
