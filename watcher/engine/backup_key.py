@@ -33,6 +33,10 @@ async def check_backup_password(session: Session) -> None:
     raw = [e for e in await list_files(session.rc, folder) or [] if looks_encrypted(e.path)]
     if not raw:
         return
+    # a snapshot that landed between the two listings (a daemon's first one) is in ``raw``
+    # and was not yet in ``decrypted``: list the crypt remote again, after ``raw``
+    if await list_files(session.rc, f"{backup_remote_name(cfg)}:"):
+        return
     where = f"{cfg.config_path}" + (" or its secrets_file" if cfg.secrets_file else "")
     raise WrongBackupPassword(
         f"{len(raw)} snapshot objects in {folder} cannot be decrypted with this password: "
