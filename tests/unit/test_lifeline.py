@@ -122,6 +122,12 @@ def test_no_pipe_end_leaks_into_the_command_or_other_children() -> None:
         pipe = os.readlink(f"/proc/self/fd/{line.life_fd}")
         other = await anyio.open_process(["sleep", "30"], stdin=subprocess.DEVNULL)
         try:
+            # between fork and exec the child still holds every descriptor (close_fds
+            # closes them just before exec): look once it runs ``sleep``
+            cmdline = Path(f"/proc/{other.pid}/cmdline")
+            await anyio.to_thread.run_sync(
+                lambda: wait_until(lambda: cmdline.read_bytes().startswith(b"sleep"))
+            )
             held = [os.readlink(p) for p in Path(f"/proc/{other.pid}/fd").iterdir()]
         finally:
             other.kill()
