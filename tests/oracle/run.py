@@ -125,7 +125,13 @@ def run_oracle(params: Params) -> Report:
     report = Report(params, base / "oracle.log")
     started = time.monotonic()
     reads = (STATS.files, STATS.bytes)
-    world = World(base / "w", params.topology, params.remote, params.mutant)
+    world = World(
+        base / "w",
+        params.topology,
+        params.remote,
+        params.mutant,
+        start_timeout=min(60.0, params.quiet_timeout),
+    )
     with report.log.open("w", encoding="utf-8") as log:
         log.write(json.dumps({"params": params.command()}) + "\n")
         try:

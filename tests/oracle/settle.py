@@ -40,7 +40,7 @@ class Quiet:
 
 
 def _fingerprint(world: World) -> tuple[object, ...]:
-    roots = [world.remote_dir]
+    roots = [] if world.moto is not None else [world.remote_dir]
     for m in world.machines.values():
         roots += [m.sync_root, m.state_dir / "mirror-backups"] + ([m.ingest] if m.ingest else [])
     out = []
@@ -52,7 +52,7 @@ def _fingerprint(world: World) -> tuple[object, ...]:
                 except OSError:
                     continue
                 out.append((folder, name, st.st_size, st.st_mtime_ns))
-    return tuple(sorted(out))
+    return (*sorted(out), *remote.listing(world))
 
 
 def _quiet_once(world: World, deadline: float) -> str:
@@ -60,7 +60,7 @@ def _quiet_once(world: World, deadline: float) -> str:
     S3 (daemons poll it every ``interval`` s) a periodic run that changes nothing does not
     count as movement: nothing may change for :data:`QUIET_POLLED` s (two polls and more)
     and every daemon be idle at the end."""
-    polled = world.server is not None
+    polled = world.polled
     quiet = QUIET_POLLED if polled else QUIET
     last, since = _fingerprint(world), time.monotonic()
     triggered: set[str] = set()

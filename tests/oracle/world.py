@@ -7,8 +7,8 @@ Topologies:
 - ``"bisync"``: machines ``a`` and ``b`` (mode bisync, ``conflict_resolve = "newer"``).
 Remotes: ``"local"`` (provider local: a folder, watched by the daemons), ``"s3"``
 (``rclone serve s3`` behind a stalling TCP proxy; peers learn of remote changes through
-``interval``), ``"moto"`` (moto's S3 server; not wired
-in yet: :class:`Unavailable`)."""
+``interval``), ``"moto"`` (moto's S3 server, a third-party S3 implementation, behind the
+same proxy; read and written through its API)."""
 
 from __future__ import annotations
 
@@ -36,6 +36,7 @@ from tests.oracle.files import load_toml, merge_into
 from tests.oracle.settle import POLL, Quiet
 from tests.oracle.snapshot import Snapshot
 from tests.proxy import StallingProxy
+from tests.servers import MotoServer, ServerUnavailable, start_moto
 
 TOPOLOGIES = ("mailbox-mirror", "bisync")
 REMOTES = ("local", "s3", "moto")
@@ -78,12 +79,23 @@ def _env(home: Path) -> dict[str, str]:
 class World:
     """A topology over a remote under ``base``; :meth:`start` builds and starts it."""
 
-    def __init__(self, base: Path, topology: str, remote: str, mutant: str | None = None) -> None:
+    def __init__(
+        self,
+        base: Path,
+        topology: str,
+        remote: str,
+        mutant: str | None = None,
+        start_timeout: float = 60.0,
+    ) -> None:
         self.base, self.topology, self.remote, self.mutant = base, topology, remote, mutant
+        #: bound on each daemon's first cycle in :meth:`start` (a mutated daemon may never rest)
+        self.start_timeout = start_timeout
         self.machines: dict[str, Machine] = {}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.exits: list[str] = []
-        self.server: S3Server | None = None
+        self.server: S3Server | None = None  # rclone serve s3
+        self.moto: MotoServer | None = None
+        self.moto_client: Any = None  # a boto3 client of moto (tests.oracle.remote)
         self.proxy: StallingProxy | None = None
         self.remote_dir = base / "cloud" / "share"
         self._stopped = False
@@ -105,6 +117,10 @@ class World:
         }
         if self.remote == "local":
             data.update(provider="local", local={"path": str(self.base / "cloud")})
+        elif self.moto is not None:
+            assert self.proxy is not None
+            s3 = {**self.moto.s3_options("bucket"), "endpoint": self.proxy.url}
+            data.update(provider="s3", s3=s3)
         else:
             assert self.proxy is not None
             data.update(
@@ -149,14 +165,8 @@ class World:
         """Write the configs, run the first cycles (bisync: ``README.txt`` on ``a``, then
         ``sync --resync`` on ``a``, then on ``b``), start every daemon and wait until each
         has finished its first cycle."""
-        if self.remote == "moto":
-            raise Unavailable("moto's S3 server is not wired into the oracle yet")
         self.base.mkdir(parents=True, exist_ok=True)
-        if self.remote == "s3":
-            self.server = start_s3(self.base / "s3", self.base / "s3-scratch")
-            self.remote_dir = self.server.bucket("bucket") / "share"
-            self.proxy = StallingProxy(int(self.server.endpoint.rsplit(":", 1)[1]))
-        self.remote_dir.mkdir(parents=True, exist_ok=True)
+        self._start_remote()
         if self.topology == "mailbox-mirror":
             self._machine("gw", "mailbox", on_arrival=HOOK)
             self._machine("laptop", "mirror", ingest=True, ingest_path="inbox")
@@ -177,7 +187,26 @@ class World:
         for name in self.machines:
             self._spawn(name)
         for name in self.machines:
-            self.wait_idle(name, 60)
+            self.wait_idle(name, self.start_timeout)
+
+    def _start_remote(self) -> None:
+        if self.remote == "s3":
+            self.server = start_s3(self.base / "s3", self.base / "s3-scratch")
+            self.remote_dir = self.server.bucket("bucket") / "share"
+            self.proxy = StallingProxy(int(self.server.endpoint.rsplit(":", 1)[1]))
+        elif self.remote == "moto":
+            try:
+                self.moto = start_moto(self.base / "moto")
+            except ServerUnavailable as exc:
+                raise Unavailable(str(exc)) from exc
+            self.moto.make_bucket("bucket")
+            self.proxy = StallingProxy(self.moto.port)
+        self.remote_dir.mkdir(parents=True, exist_ok=True)  # moto: stays empty, unread
+
+    @property
+    def polled(self) -> bool:
+        """Daemons learn of remote changes only by polling (``interval``): an S3 remote."""
+        return self.remote != "local"
 
     # ------------------------------------------------------------------ processes
     def _argv(self, machine: Machine, *args: str) -> list[str]:
@@ -343,8 +372,9 @@ class World:
         left += [f"pid {pid} still running: {argv}" for pid, argv in self._leftovers()]
         if self.proxy is not None:
             self.proxy.stop()
-        if self.server is not None:
-            self.server.stop()
+        for server in (self.server, self.moto):
+            if server is not None:
+                server.stop()
         return left
 
     def _leftovers(self) -> list[tuple[int, str]]:
