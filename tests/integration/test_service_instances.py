@@ -5,10 +5,13 @@ is at most 2.5."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import stat
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Setup, run_cli, write_config
+from watcher.systemd_unit import escape_path
 
 ANALYZE = shutil.which("systemd-analyze")
 
@@ -51,12 +55,30 @@ def analyze(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
             "SYSTEMD_LOG_LEVEL": "notice",
             "SYSTEMD_UNIT_PATH": f"{folder}:",
         }
-        done = subprocess.run(
-            [ANALYZE, *args], capture_output=True, text=True, env=env, timeout=60
-        )
+        done = subprocess.run([ANALYZE, *args], capture_output=True, text=True, env=env, timeout=60)
     if "Failed to initialize manager" in done.stderr:
         pytest.skip(f"systemd-analyze cannot run here: {done.stderr.strip()}")
     return done
+
+
+def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, systemctl_rc: int = 0) -> Path:
+    """Put logging stand-ins for systemctl and loginctl first on PATH; returns the log."""
+    bin_dir = tmp_path / "fakebin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls.log"
+    for name, body in (
+        (
+            "systemctl",
+            f'echo "systemctl $*" >> {log}\n'
+            f'case "$*" in *" show "*) printf "active\\nrunning\\n";; esac\nexit {systemctl_rc}\n',
+        ),
+        ("loginctl", f'echo "loginctl $*" >> {log}\necho no\n'),
+    ):
+        tool = bin_dir / name
+        tool.write_text("#!/bin/sh\n" + body)
+        tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    return log
 
 
 def second_config(tmp_path: Path) -> Path:
@@ -114,3 +136,100 @@ def test_hardened_unit_exposure_at_most_2_5(
     found = re.search(r"Overall exposure level for \S+: ([0-9.]+)", done.stdout)
     assert found, done.stdout + done.stderr
     assert float(found.group(1)) <= 2.5, done.stdout
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="systemd path")
+def test_uninstall_of_one_leaves_the_other_and_list_shows_both(
+    make_setup: Callable[..., Setup],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    isolated_env: Path,
+) -> None:
+    log = fake_tools(tmp_path, monkeypatch)
+    one, two = make_setup("mailbox").config, second_config(tmp_path)
+    for config in (one, two):
+        result = run_cli("service", "install", config=config)
+        assert result.exit_code == 0, result.output
+    user = isolated_env / ".config/systemd/user"
+    units = [f"workspace-sync@{escape_path(str(c))}.service" for c in (one, two)]
+    assert all((user / f"{u}.d/workspace-sync.conf").is_file() for u in units)
+
+    result = run_cli("service", "list", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["instances"]
+    assert [(r["unit"], r["config"]) for r in rows] == sorted(
+        zip(units, map(str, (one, two)), strict=True)
+    )
+    assert {r["state"] for r in rows} == {"active (running)"}
+    assert {r["health"] for r in rows} == {"never-ran"}
+    text = run_cli("service", "list").stdout
+    assert all(u in text for u in units) and "health: never-ran" in text
+
+    result = run_cli("service", "uninstall", config=one)
+    assert result.exit_code == 0, result.output
+    assert f"systemctl --user disable --now {units[0]}" in log.read_text().splitlines()
+    assert f"systemctl --user disable --now {units[1]}" not in log.read_text()
+    assert not (user / f"{units[0]}.d").exists()
+    assert (user / f"{units[1]}.d/workspace-sync.conf").is_file()
+    assert (user / "workspace-sync@.service").is_file()  # the other instance still needs it
+    rows = json.loads(run_cli("service", "list", "--json").stdout)["instances"]
+    assert [r["config"] for r in rows] == [str(two)]
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="systemd path")
+def test_name_is_used_checked_and_never_taken_over(
+    make_setup: Callable[..., Setup],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    isolated_env: Path,
+) -> None:
+    fake_tools(tmp_path, monkeypatch)
+    one, two = make_setup("mailbox").config, second_config(tmp_path)
+    user = isolated_env / ".config/systemd/user"
+    result = run_cli("service", "install", "--name", "agent-1", config=one)
+    assert result.exit_code == 0, result.output
+    assert (user / "workspace-sync@agent-1.service.d/workspace-sync.conf").is_file()
+
+    result = run_cli("service", "install", "--name", "agent-1", config=two)
+    assert result.exit_code == 2, result.output
+    assert "'agent-1' already runs" in result.stderr and str(one) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (
+        str(two) not in (user / "workspace-sync@agent-1.service.d/workspace-sync.conf").read_text()
+    )
+
+    result = run_cli("service", "install", "--name", "bad/name", config=two)
+    assert result.exit_code == 2 and "--name 'bad/name' is not a valid" in result.stderr
+    # status and uninstall find the named instance from the config alone
+    assert (
+        "workspace-sync@agent-1.service: installed"
+        in run_cli("service", "status", config=one).stdout
+    )
+    assert run_cli("service", "uninstall", config=one).exit_code == 0
+    assert not (user / "workspace-sync@agent-1.service.d").exists()
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="systemd path")
+def test_old_single_unit_is_migrated_or_reported(
+    make_setup: Callable[..., Setup],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    isolated_env: Path,
+) -> None:
+    log = fake_tools(tmp_path, monkeypatch)
+    one, two = make_setup("mailbox").config, second_config(tmp_path)
+    user = isolated_env / ".config/systemd/user"
+    user.mkdir(parents=True)
+    old = user / "workspace-sync.service"
+    old.write_text(f"[Service]\nExecStart=/x/workspace-sync watch --config {one}\n")
+
+    result = run_cli("service", "install", config=two)  # another config: reported, kept
+    assert result.exit_code == 0, result.output
+    assert old.is_file() and "older release" in result.stderr and str(one) in result.stderr
+    listing = run_cli("service", "list").stdout
+    assert "workspace-sync.service: a single service from an older release" in listing
+
+    result = run_cli("service", "install", config=one)  # its own config: migrated
+    assert result.exit_code == 0, result.output
+    assert not old.exists() and f"migrated {old}" in result.stdout
+    assert "systemctl --user disable --now workspace-sync.service" in log.read_text()
