@@ -127,7 +127,9 @@ def test_launchd_plist_parses_with_absolute_paths(make_setup: Callable[..., Setu
     assert args[-1] == str(setup.config)
     assert Path(args[0]) == Path(program()[0])
     assert f"launchctl bootstrap gui/{os.getuid()} " in result.stdout
-    contrib = plistlib.loads((REPO / "contrib/launchd/io.github.workspace-sync.plist").read_bytes())
+    contrib = plistlib.loads(
+        (REPO / "contrib/launchd/io.github.workspace-sync.default.plist").read_bytes()
+    )
     check_plist(contrib)
 
 

@@ -27,9 +27,7 @@ logger.info("two\\nlines")
 def run_logging(stderr_file: Path, env: dict[str, str]) -> list[str]:
     """Run :data:`SNIPPET` with stderr going to ``stderr_file``; its lines."""
     with stderr_file.open("w") as err:
-        subprocess.run(
-            [sys.executable, "-c", SNIPPET], stderr=err, env=env, timeout=60, check=True
-        )
+        subprocess.run([sys.executable, "-c", SNIPPET], stderr=err, env=env, timeout=60, check=True)
     return stderr_file.read_text().splitlines()
 
 

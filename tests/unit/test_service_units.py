@@ -53,12 +53,12 @@ def test_instance_name_checks_name_and_length() -> None:
     for bad in ("", "a/b", "-x", "a b", "x" * 65):
         with pytest.raises(UsageError, match="not a valid service name"):
             instance_name(Path("/x/sync.toml"), bad)
-    with pytest.raises(UsageError, match="too long for a service name; .* --name NAME"):
+    with pytest.raises(UsageError, match=r"too long for a service name; .* --name NAME"):
         instance_name(Path("/" + "d/" * 120 + "sync.toml"), None)
 
 
 def test_dropin_records_its_config_and_legacy_unit_is_read() -> None:
-    config = Path("/odd path/100% \"q\"/sync.toml")
+    config = Path('/odd path/100% "q"/sync.toml')
     text = render_dropin(["/bin/ws", "watch", "--config", str(config)], config, [Path("/w")])
     assert dropin_config(text) == config
     assert "ReadWritePaths=-/w" in text.splitlines()

@@ -86,9 +86,10 @@ def _instance(cfg: Config, manager: Manager, name: str | None, *, installing: bo
         return mine[0]
     taken = next((i for i in found if i.instance == wanted and i.config != cfg.config_path), None)
     if installing and taken is not None:
+        other = shlex.quote(str(taken.config))
         fail(
             f"service name {wanted!r} already runs {taken.config}; choose another --name "
-            f"(or remove it: workspace-sync service uninstall --config {taken.config})",
+            f"(or remove it: workspace-sync service uninstall --config {other})",
             2,
         )
     if installing and mine and wanted not in mine:
