@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Setup, run_cli, write_config
+from tests.conftest import Setup, run_cli, wait_until, write_config
 from watcher.systemd_unit import escape_path
 
 ANALYZE = shutil.which("systemd-analyze")
@@ -233,3 +233,55 @@ def test_old_single_unit_is_migrated_or_reported(
     assert result.exit_code == 0, result.output
     assert not old.exists() and f"migrated {old}" in result.stdout
     assert "systemctl --user disable --now workspace-sync.service" in log.read_text()
+
+
+SANDBOX = """set -e
+mount --make-rprivate /
+for p in "$@"; do mount --bind "$p" "$p"; done
+mount -o remount,bind,ro /
+exec "$PYTHON" -m watcher watch --config "$CONFIG"
+"""
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare(1)"
+)
+def test_daemon_works_with_only_the_unit_s_writable_paths(
+    make_setup: Callable[..., Setup], tmp_path: Path, isolated_env: Path
+) -> None:
+    """ProtectSystem=strict + ProtectHome=read-only, emulated: a private mount namespace where
+    everything is read-only but the ReadWritePaths= the unit lists (computed by the real code).
+    A push and a drain still work: the daemon writes nowhere else."""
+    setup = make_setup("mailbox")
+    (setup.sync_root).mkdir(parents=True, exist_ok=True)
+    (setup.sync_root / "a.txt").write_text("a")
+    files = dry_run_files(install_dry_run(setup.config))
+    dropin = next(text for path, text in files.items() if path.name == "workspace-sync.conf")
+    writable = [
+        line.removeprefix("ReadWritePaths=-")
+        for line in dropin.splitlines()
+        if line.startswith("ReadWritePaths=")
+    ]
+    for path in writable:
+        Path(path).mkdir(parents=True, exist_ok=True)  # install makes the state dir
+    log = tmp_path / "sandboxed.log"
+    env = {**os.environ, "PYTHON": sys.executable, "CONFIG": str(setup.config)}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            ["unshare", "-m", "sh", "-c", SANDBOX, "sh", *writable, str(log)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    try:
+        wait_until(lambda: (setup.cloud / "a.txt").exists(), timeout=30)
+        (setup.cloud / "_outbox").mkdir(exist_ok=True)
+        (setup.cloud / "_outbox" / "in.txt").write_text("in")
+        wait_until(lambda: (setup.sync_root / "_inbox" / "in.txt").exists(), timeout=30)
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    text = log.read_text(errors="replace")
+    assert "Read-only file system" not in text, text
+    assert "ERROR" not in text, text
