@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import plistlib
 import re
 import shutil
 import stat
@@ -125,6 +126,22 @@ def test_two_configs_get_two_units_both_verified(
         assert done.stderr.strip() == "", done.stderr
 
 
+def test_two_configs_get_two_launchd_labels(
+    make_setup: Callable[..., Setup], tmp_path: Path
+) -> None:
+    labels = []
+    for config in (make_setup("mailbox").config, second_config(tmp_path)):
+        result = run_cli("service", "install", "--dry-run", "--manager", "launchd", config=config)
+        assert result.exit_code == 0, result.output
+        ((path, text),) = dry_run_files(result.stdout).items()
+        agent = plistlib.loads(text.encode())
+        assert path.name == f"{agent['Label']}.plist"
+        assert agent["ProgramArguments"][-1] == str(config)
+        labels.append(agent["Label"])
+    assert labels[0] != labels[1]
+    assert all(label.startswith("io.github.workspace-sync.") for label in labels)
+
+
 def test_hardened_unit_exposure_at_most_2_5(
     make_setup: Callable[..., Setup], tmp_path: Path
 ) -> None:
@@ -188,15 +205,19 @@ def test_name_is_used_checked_and_never_taken_over(
     user = isolated_env / ".config/systemd/user"
     result = run_cli("service", "install", "--name", "agent-1", config=one)
     assert result.exit_code == 0, result.output
-    assert (user / "workspace-sync@agent-1.service.d/workspace-sync.conf").is_file()
+    dropin = user / "workspace-sync@agent-1.service.d/workspace-sync.conf"
+    assert dropin.is_file()
 
     result = run_cli("service", "install", "--name", "agent-1", config=two)
     assert result.exit_code == 2, result.output
     assert "'agent-1' already runs" in result.stderr and str(one) in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    assert (
-        str(two) not in (user / "workspace-sync@agent-1.service.d/workspace-sync.conf").read_text()
-    )
+    assert str(two) not in dropin.read_text()
+
+    for action in ("uninstall", "status"):  # never another config's instance
+        result = run_cli("service", action, "--name", "agent-1", config=two)
+        assert result.exit_code == 2 and "'agent-1' already runs" in result.stderr
+    assert dropin.is_file()
 
     result = run_cli("service", "install", "--name", "bad/name", config=two)
     assert result.exit_code == 2 and "--name 'bad/name' is not a valid" in result.stderr

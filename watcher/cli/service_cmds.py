@@ -74,8 +74,8 @@ def _plan(cfg: Config, manager: Manager, instance: str) -> ServicePlan:
 
 
 def _instance(cfg: Config, manager: Manager, name: str | None, *, installing: bool) -> str:
-    """This config's instance: the installed one that runs it, else ``--name`` or the default;
-    installing never takes over another config's instance (exit 2)."""
+    """This config's instance: the installed one that runs it, else ``--name`` or the default.
+    No command acts on another config's instance (exit 2)."""
     try:
         wanted = instance_name(cfg.config_path, name)
     except WorkspaceSyncError as exc:
@@ -85,7 +85,7 @@ def _instance(cfg: Config, manager: Manager, name: str | None, *, installing: bo
     if name is None and mine:
         return mine[0]
     taken = next((i for i in found if i.instance == wanted and i.config != cfg.config_path), None)
-    if installing and taken is not None:
+    if taken is not None:
         other = shlex.quote(str(taken.config))
         fail(
             f"service name {wanted!r} already runs {taken.config}; choose another --name "
