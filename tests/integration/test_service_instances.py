@@ -191,6 +191,11 @@ def test_uninstall_of_one_leaves_the_other_and_list_shows_both(
     assert (user / "workspace-sync@.service").is_file()  # the other instance still needs it
     rows = json.loads(run_cli("service", "list", "--json").stdout)["instances"]
     assert [r["config"] for r in rows] == [str(two)]
+    two.write_text("mode = 1\n")  # a broken config: named in its row, the list goes on
+    result = run_cli("service", "list", "--json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)["instances"]
+    assert row["health"].startswith("unknown (") and "workspace" in row["health"]
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="systemd path")

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import anyio
 import click
 
-from watcher.cli.app import common_options, run_async, session_for
+from watcher.cli.app import common_options, session_for
 from watcher.cli.service_files import available_manager, installed, legacy, manager_state
 from watcher.config import load_config
 from watcher.engine.status import gather_status
@@ -28,16 +29,15 @@ def _health(config: Path | None) -> str:
     """The config's health as ``status`` reports it (offline), or why it cannot be read."""
     if config is None:
         return "unknown (no config recorded)"
-    try:
-        cfg = load_config(str(config))
-    except WorkspaceSyncError as exc:
-        return f"config error: {exc}"
 
     async def go() -> dict[str, Any]:
-        session = await session_for(cfg, ask_features=False)
+        session = await session_for(load_config(str(config)), ask_features=False)
         return await gather_status(session, check_remote=False)
 
-    return str(run_async(go).get("health", "unknown"))
+    try:
+        return str(anyio.run(go).get("health", "unknown"))
+    except WorkspaceSyncError as exc:
+        return f"unknown ({exc})"
 
 
 def _rows(manager: Manager) -> list[dict[str, str]]:
