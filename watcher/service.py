@@ -10,6 +10,7 @@ loaded with ``launchctl bootstrap gui/<uid>``. The instance is ``--name`` or the
 
 from __future__ import annotations
 
+import hashlib
 import plistlib
 import re
 import shlex
@@ -75,8 +76,9 @@ def foreground_command(program: Sequence[str], config: Path) -> str:
 
 def instance_name(config: Path, name: str | None) -> str:
     """The instance for ``config``: ``name`` when given (checked against
-    :data:`NAME_PATTERN`), else the ``systemd-escape --path`` form of the config's path.
-    :class:`~watcher.errors.UsageError` when either does not make a valid unit name."""
+    :data:`NAME_PATTERN`; :class:`~watcher.errors.UsageError` otherwise), else the
+    ``systemd-escape --path`` form of the config's path; a path too long for a unit name keeps
+    its escaped tail behind a hash of the whole path (still one name per config)."""
     if name is not None:
         if not NAME_PATTERN.fullmatch(name):
             raise UsageError(
@@ -85,12 +87,14 @@ def instance_name(config: Path, name: str | None) -> str:
             )
         return name
     instance = escape_path(str(config))
-    if len(instance_unit(instance).encode()) > UNIT_NAME_MAX:
-        raise UsageError(
-            f"the config path {config} is too long for a service name; "
-            "give the service a short one with --name NAME"
-        )
-    return instance
+    room = UNIT_NAME_MAX - len(instance_unit("").encode())
+    if len(instance) <= room:
+        return instance
+    digest = hashlib.sha256(str(config).encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    tail = instance[-(room - len(digest) - 1) :]
+    if "-" in tail:
+        tail = tail[tail.index("-") + 1 :]  # start at a path component
+    return f"{digest}-{tail}"
 
 
 def _label(instance: str) -> str:

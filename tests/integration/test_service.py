@@ -24,8 +24,8 @@ from tests.integration.test_service_instances import (
     unit_dir,
 )
 from watcher.cli.service_cmds import program
-from watcher.service import systemd_quote
-from watcher.systemd_unit import escape_path, render_dropin, render_template
+from watcher.service import instance_name, systemd_quote
+from watcher.systemd_unit import render_dropin, render_template
 
 REPO = Path(__file__).resolve().parents[2]
 ANALYZE = shutil.which("systemd-analyze")
@@ -69,7 +69,7 @@ def test_unit_quotes_awkward_paths(tmp_path: Path) -> None:
     )
     assert systemd_quote(str(config)) in dropin
     assert "100%% $$HOME" in dropin
-    unit = f"workspace-sync@{escape_path(str(config))}.service"
+    unit = f"workspace-sync@{instance_name(config, None)}.service"
     user = tmp_path / "home/.config/systemd/user"
     files = {user / "workspace-sync@.service": render_template(), user / f"{unit}.d/x.conf": dropin}
     verify_instance(files, tmp_path)
@@ -85,7 +85,7 @@ def test_contrib_template_passes_verify(tmp_path: Path) -> None:
         if line and not line.startswith("#"):
             assert line in text.splitlines(), line
     config = tmp_path / "cfg" / "sync.toml"
-    unit = f"workspace-sync@{escape_path(str(config))}.service"
+    unit = f"workspace-sync@{instance_name(config, None)}.service"
     user = tmp_path / "home/.config/systemd/user"
     # the template's program path is where pip --user puts it; point it at this install
     files = {
@@ -116,13 +116,13 @@ def test_launchd_plist_parses_with_absolute_paths(make_setup: Callable[..., Setu
     setup = make_setup("mailbox")
     result = run_cli("service", "install", "--dry-run", "--manager", "launchd", config=setup.config)
     assert result.exit_code == 0, result.output
-    label = f"io.github.workspace-sync.{escape_path(str(setup.config))}"
+    label = f"io.github.workspace-sync.{instance_name(setup.config, None)}"
     assert f"Library/LaunchAgents/{label}.plist" in result.stdout
     agent = plistlib.loads(dry_run_file(result.stdout).encode())
     assert agent["Label"] == label
     assert agent["ProcessType"] == "Standard"  # Background throttles CPU and IO
     log = Path(str(agent["EnvironmentVariables"]["WORKSPACE_SYNC_SERVICE_LOG"]))  # type: ignore[index]
-    assert log.name == f"{escape_path(str(setup.config))}.log" and log.is_absolute()
+    assert log.name == f"{instance_name(setup.config, None)}.log" and log.is_absolute()
     args = check_plist(agent)
     assert args[-1] == str(setup.config)
     assert Path(args[0]) == Path(program()[0])
@@ -139,7 +139,7 @@ def test_install_dry_run_prints_files_and_commands(
     setup = make_setup("mailbox")
     result = run_cli("service", "install", "--dry-run", "--manager", "systemd", config=setup.config)
     assert result.exit_code == 0, result.output
-    unit = f"workspace-sync@{escape_path(str(setup.config))}.service"
+    unit = f"workspace-sync@{instance_name(setup.config, None)}.service"
     user = isolated_env / ".config/systemd/user"
     out = result.stdout
     files = dry_run_files(out)
@@ -203,7 +203,7 @@ def test_install_and_uninstall_with_systemctl(
 ) -> None:
     log = fake_tools(tmp_path, monkeypatch)
     setup = make_setup("mailbox")
-    name = f"workspace-sync@{escape_path(str(setup.config))}.service"
+    name = f"workspace-sync@{instance_name(setup.config, None)}.service"
     unit = shlex.quote(name)
     user = isolated_env / ".config/systemd/user"
     dropin = user / f"{name}.d/workspace-sync.conf"
@@ -238,7 +238,7 @@ def test_install_and_uninstall_with_systemctl(
 
 def test_uninstall_and_status_dry_run(make_setup: Callable[..., Setup]) -> None:
     setup = make_setup("mailbox")
-    instance = escape_path(str(setup.config))
+    instance = instance_name(setup.config, None)
     result = run_cli(
         "service", "uninstall", "--dry-run", "--manager", "systemd", config=setup.config
     )

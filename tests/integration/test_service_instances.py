@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import Setup, run_cli, wait_until, write_config
-from watcher.systemd_unit import escape_path
+from watcher.service import instance_name
 
 ANALYZE = shutil.which("systemd-analyze")
 
@@ -168,7 +168,7 @@ def test_uninstall_of_one_leaves_the_other_and_list_shows_both(
         result = run_cli("service", "install", config=config)
         assert result.exit_code == 0, result.output
     user = isolated_env / ".config/systemd/user"
-    units = [f"workspace-sync@{escape_path(str(c))}.service" for c in (one, two)]
+    units = [f"workspace-sync@{instance_name(c, None)}.service" for c in (one, two)]
     assert all((user / f"{u}.d/workspace-sync.conf").is_file() for u in units)
 
     result = run_cli("service", "list", "--json")

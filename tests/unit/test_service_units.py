@@ -3,6 +3,7 @@ real binary where installed), instance names, the writable folders of the sandbo
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -53,8 +54,13 @@ def test_instance_name_checks_name_and_length() -> None:
     for bad in ("", "a/b", "-x", "a b", "x" * 65):
         with pytest.raises(UsageError, match="not a valid service name"):
             instance_name(Path("/x/sync.toml"), bad)
-    with pytest.raises(UsageError, match=r"too long for a service name; .* --name NAME"):
-        instance_name(Path("/" + "d/" * 120 + "sync.toml"), None)
+    long_a = Path("/" + "d/" * 120 + "a/sync.toml")
+    long_b = Path("/" + "d/" * 120 + "b/sync.toml")
+    names = {instance_name(p, None) for p in (long_a, long_b)}
+    assert len(names) == 2  # still one per config
+    for name in names:
+        assert len(f"workspace-sync@{name}.service") <= 255
+        assert re.fullmatch(r"[0-9a-f]{12}-d(-d)*-[ab]-sync\.toml", name), name
 
 
 def test_dropin_records_its_config_and_legacy_unit_is_read() -> None:
