@@ -127,7 +127,7 @@ def render_launchd_plist(
     configuration error exits 0 there: :data:`SERVICE_ENV`). ``ProcessType`` ``Standard``: a
     ``Background`` job gets throttled CPU and IO, too slow for near-real-time sync. The daemon
     logs to ``log``, rotated (:data:`SERVICE_LOG_ENV`); launchd's own, never rotated, file
-    beside it only gets what is printed before logging starts."""
+    beside it only gets what is printed outside logging (a configuration error, a crash)."""
     early = log.with_suffix(".stderr.log")
     agent = {
         "Label": label,
