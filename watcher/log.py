@@ -1,9 +1,14 @@
 """Logging setup (loguru): human format on a TTY, plain otherwise, JSON lines on request,
-optional rotated file."""
+optional rotated file. Under journald (stderr is the stream ``JOURNAL_STREAM`` names) each
+line starts with its syslog priority, ``<3>`` error … ``<7>`` debug, so ``journalctl -p`` works.
+Under launchd (``WORKSPACE_SYNC_SERVICE_LOG`` set by the agent) stderr's lines go to that file,
+rotated, instead of launchd's never-rotated one."""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +22,36 @@ LEVELS = {-1: "WARNING", 0: "INFO", 1: "DEBUG"}
 ROTATION_SIZE = 10 * 1024 * 1024
 #: How many rotated ``log_file`` generations are kept besides the current file.
 RETENTION = 5
+#: Set by the launchd agent (:data:`watcher.service.SERVICE_LOG_ENV`): where stderr's lines go.
+SERVICE_LOG_ENV = "WORKSPACE_SYNC_SERVICE_LOG"
+FILE_FORMAT = "{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {message}"
+
+
+def syslog_priority(level_no: int) -> int:
+    """The syslog priority of a loguru level number: critical 2, error 3, warning 4,
+    success/info 6, debug/trace 7."""
+    if level_no >= 50:
+        return 2
+    if level_no >= 40:
+        return 3
+    if level_no >= 30:
+        return 4
+    if level_no >= 20:
+        return 6
+    return 7
+
+
+def journal_stderr() -> bool:
+    """True when stderr is the journal stream systemd gave this process: ``JOURNAL_STREAM``
+    (``DEVICE:INODE``) names it (a child whose stderr was redirected elsewhere keeps the
+    variable but not the stream)."""
+    value = os.environ.get("JOURNAL_STREAM", "")
+    dev, _, ino = value.partition(":")
+    try:
+        st = os.fstat(sys.stderr.fileno())
+        return (st.st_dev, st.st_ino) == (int(dev), int(ino))
+    except (ValueError, OSError, AttributeError):
+        return False
 
 
 def _not_summary(record: Record) -> bool:
@@ -27,6 +62,14 @@ def _to_stderr(message: Message) -> None:
     """Write to whatever ``sys.stderr`` is now (so a live progress display that redirects it
     can print log lines above itself)."""
     sys.stderr.write(message)
+    sys.stderr.flush()
+
+
+def _to_journal(message: Message) -> None:
+    """Write to stderr with the syslog priority before each line (journald strips it)."""
+    prefix = f"<{syslog_priority(message.record['level'].no)}>"
+    lines = str(message).rstrip("\n").split("\n")
+    sys.stderr.write("".join(f"{prefix}{line}\n" for line in lines))
     sys.stderr.flush()
 
 
@@ -45,6 +88,17 @@ def setup_logging(
     to stderr and the file, for log collectors."""
     logger.remove()
     level = LEVELS[max(-1, min(1, verbosity))]
+    service_log = os.environ.get(SERVICE_LOG_ENV)
+    if service_log:
+        _add_file(Path(service_log), level, json_lines)
+    else:
+        _add_stderr(level, json_lines, None if summaries else _not_summary)
+    if log_file is not None:
+        _add_file(log_file, "DEBUG" if verbosity > 0 else "INFO", json_lines)
+
+
+def _add_stderr(level: str, json_lines: bool, filter_: Callable[[Record], bool] | None) -> None:
+    """The stderr sink: coloured with times on a TTY, priority-prefixed under journald."""
     tty = sys.stderr.isatty() and not json_lines
     fmt = (
         "<green>{time:HH:mm:ss}</green> <level>{level: <7}</level> {message}"
@@ -52,27 +106,30 @@ def setup_logging(
         else "{level: <7} {message}"
     )
     logger.add(
-        _to_stderr,
+        _to_journal if journal_stderr() else _to_stderr,
         level=level,
         format=fmt,
         colorize=tty,
         serialize=json_lines,
         backtrace=False,
         diagnose=False,
-        filter=None if summaries else _not_summary,
+        filter=filter_,
     )
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        logger.add(
-            log_file,
-            level="DEBUG" if verbosity > 0 else "INFO",
-            format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level: <7} {message}",
-            serialize=json_lines,
-            rotation=ROTATION_SIZE,
-            retention=RETENTION,
-            backtrace=False,
-            diagnose=False,
-        )
+
+
+def _add_file(path: Path, level: str, json_lines: bool) -> None:
+    """A file sink rotated at :data:`ROTATION_SIZE` bytes, :data:`RETENTION` old files kept."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    logger.add(
+        path,
+        level=level,
+        format=FILE_FORMAT,
+        serialize=json_lines,
+        rotation=ROTATION_SIZE,
+        retention=RETENTION,
+        backtrace=False,
+        diagnose=False,
+    )
 
 
 _reported: set[str] = set()

@@ -1,4 +1,4 @@
-"""``service install|uninstall|status``: the rendered systemd unit passes ``systemd-analyze
+"""``service install|uninstall|status``: the rendered systemd instance passes ``systemd-analyze
 verify``, the launchd plist parses with absolute ProgramArguments, ``--dry-run`` output, the
 container fallback (exit 2 with the foreground command), and install/uninstall against a fake
 ``systemctl``."""
@@ -7,66 +7,42 @@ from __future__ import annotations
 
 import os
 import plistlib
+import shlex
 import shutil
-import stat
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Setup, run_cli
+from tests.integration.test_service_instances import (
+    analyze,
+    dry_run_files,
+    fake_tools,
+    unit_dir,
+)
 from watcher.cli.service_cmds import program
-from watcher.service import render_systemd_unit, systemd_quote
+from watcher.service import instance_name, systemd_quote
+from watcher.systemd_unit import render_dropin, render_template
 
 REPO = Path(__file__).resolve().parents[2]
 ANALYZE = shutil.which("systemd-analyze")
 
 
 def dry_run_file(output: str) -> str:
-    """The file part of ``service install --dry-run`` output."""
-    head, _, rest = output.partition(":\n")
-    assert head.startswith("# would write ")
-    return rest.split("# would run:\n")[0]
+    """The one file of ``service install --dry-run --manager launchd`` output."""
+    (text,) = dry_run_files(output).values()
+    return text
 
 
-def verify(unit: Path, tmp_path: Path) -> None:
-    """``systemd-analyze --user verify`` must pass without a single warning."""
-    if ANALYZE is None:
-        pytest.skip("systemd-analyze is not installed (apt-get install systemd)")
-    # The user units systemd loads beside ours put AF_UNIX sockets in XDG_RUNTIME_DIR (108
-    # bytes at most): a short folder, whatever the length of tmp_path.
-    with tempfile.TemporaryDirectory(prefix="ws-rt-", dir="/tmp") as runtime:
-        env = {**os.environ, "XDG_RUNTIME_DIR": runtime, "SYSTEMD_LOG_LEVEL": "notice"}
-        done = subprocess.run(
-            [ANALYZE, "--user", "verify", str(unit)],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-        )
-    if "Failed to initialize manager" in done.stderr:
-        pytest.skip(f"systemd-analyze cannot run here: {done.stderr.strip()}")
+def verify_instance(files: dict[Path, str], tmp_path: Path) -> None:
+    """``systemd-analyze --user verify`` of the instance in ``files``: not a single warning."""
+    (dropin,) = [p for p in files if p.parent.name.endswith(".service.d")]
+    done = analyze(unit_dir(tmp_path, files), "--user", "verify", dropin.parent.name[:-2])
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == "", done.stderr
-
-
-def fake_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, systemctl_rc: int = 0) -> Path:
-    """Put logging stand-ins for systemctl and loginctl first on PATH; returns the log."""
-    bin_dir = tmp_path / "fakebin"
-    bin_dir.mkdir()
-    log = tmp_path / "calls.log"
-    for name, body in (
-        ("systemctl", f'echo "systemctl $*" >> {log}\nexit {systemctl_rc}\n'),
-        ("loginctl", f'echo "loginctl $*" >> {log}\necho no\n'),
-    ):
-        tool = bin_dir / name
-        tool.write_text("#!/bin/sh\n" + body)
-        tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
-    return log
 
 
 def test_rendered_unit_passes_systemd_analyze_verify(
@@ -75,11 +51,9 @@ def test_rendered_unit_passes_systemd_analyze_verify(
     setup = make_setup("mailbox")
     result = run_cli("service", "install", "--dry-run", "--manager", "systemd", config=setup.config)
     assert result.exit_code == 0, result.output
-    unit_text = dry_run_file(result.stdout)
-    assert f"--config {setup.config}" in unit_text
-    unit = tmp_path / "workspace-sync.service"
-    unit.write_text(unit_text)
-    verify(unit, tmp_path)
+    files = dry_run_files(result.stdout)
+    assert f"--config {setup.config}" in "".join(files.values())
+    verify_instance(files, tmp_path)
 
 
 def test_unit_quotes_awkward_paths(tmp_path: Path) -> None:
@@ -87,32 +61,40 @@ def test_unit_quotes_awkward_paths(tmp_path: Path) -> None:
     folder = tmp_path / "my cfg 100% $HOME"
     folder.mkdir()
     config = folder / "sync.toml"
-    unit_text = render_systemd_unit(
-        [*program(), "watch", "--config", str(config)], {"XDG_STATE_HOME": str(folder)}
+    dropin = render_dropin(
+        [*program(), "watch", "--config", str(config)],
+        config,
+        [folder],
+        {"XDG_STATE_HOME": str(folder)},
     )
-    assert systemd_quote(str(config)) in unit_text
-    assert "100%% $$HOME" in unit_text
-    unit = tmp_path / "workspace-sync.service"
-    unit.write_text(unit_text)
-    verify(unit, tmp_path)
+    assert systemd_quote(str(config)) in dropin
+    assert "100%% $$HOME" in dropin
+    unit = f"workspace-sync@{instance_name(config, None)}.service"
+    user = tmp_path / "home/.config/systemd/user"
+    files = {user / "workspace-sync@.service": render_template(), user / f"{unit}.d/x.conf": dropin}
+    verify_instance(files, tmp_path)
 
 
-def test_contrib_unit_passes_verify(tmp_path: Path) -> None:
-    text = (REPO / "contrib/systemd/workspace-sync.service").read_text()
-    assert "ExecStart=%h/.local/bin/workspace-sync watch --config %h/" in text
-    assert "Restart=on-failure" in text and "RestartSec=" in text
-    assert "Type=forking" not in text
-    for line in (
-        "Type=notify",
-        "NotifyAccess=main",
-        "WatchdogSec=60",
-        "RestartPreventExitStatus=2",
-    ):
-        assert line in text.splitlines()
+def test_contrib_template_passes_verify(tmp_path: Path) -> None:
+    """The contrib template is the rendered one plus an ExecStart for hand use (``%f``: the
+    instance is the escaped config path); with a drop-in naming the writable folders, an
+    instance of it verifies."""
+    text = (REPO / "contrib/systemd/workspace-sync@.service").read_text()
+    assert "ExecStart=%h/.local/bin/workspace-sync watch --config %f" in text.splitlines()
+    for line in render_template().splitlines():
+        if line and not line.startswith("#"):
+            assert line in text.splitlines(), line
+    config = tmp_path / "cfg" / "sync.toml"
+    unit = f"workspace-sync@{instance_name(config, None)}.service"
+    user = tmp_path / "home/.config/systemd/user"
     # the template's program path is where pip --user puts it; point it at this install
-    unit = tmp_path / "workspace-sync.service"
-    unit.write_text(text.replace("%h/.local/bin/workspace-sync", program()[0]))
-    verify(unit, tmp_path)
+    files = {
+        user / "workspace-sync@.service": text.replace(
+            "%h/.local/bin/workspace-sync", program()[0]
+        ),
+        user / f"{unit}.d/paths.conf": f"[Service]\nReadWritePaths=-{tmp_path}\n",
+    }
+    verify_instance(files, tmp_path)
 
 
 def check_plist(agent: dict[str, object]) -> list[str]:
@@ -134,45 +116,65 @@ def test_launchd_plist_parses_with_absolute_paths(make_setup: Callable[..., Setu
     setup = make_setup("mailbox")
     result = run_cli("service", "install", "--dry-run", "--manager", "launchd", config=setup.config)
     assert result.exit_code == 0, result.output
-    assert "Library/LaunchAgents/io.github.workspace-sync.plist" in result.stdout
+    label = f"io.github.workspace-sync.{instance_name(setup.config, None)}"
+    assert f"Library/LaunchAgents/{label}.plist" in result.stdout
     agent = plistlib.loads(dry_run_file(result.stdout).encode())
+    assert agent["Label"] == label
+    assert agent["ProcessType"] == "Standard"  # Background throttles CPU and IO
+    log = Path(str(agent["EnvironmentVariables"]["WORKSPACE_SYNC_SERVICE_LOG"]))  # type: ignore[index]
+    assert log.name == f"{instance_name(setup.config, None)}.log" and log.is_absolute()
     args = check_plist(agent)
     assert args[-1] == str(setup.config)
     assert Path(args[0]) == Path(program()[0])
     assert f"launchctl bootstrap gui/{os.getuid()} " in result.stdout
-    contrib = plistlib.loads((REPO / "contrib/launchd/io.github.workspace-sync.plist").read_bytes())
+    contrib = plistlib.loads(
+        (REPO / "contrib/launchd/io.github.workspace-sync.default.plist").read_bytes()
+    )
     check_plist(contrib)
 
 
-def test_install_dry_run_prints_file_and_commands(
+def test_install_dry_run_prints_files_and_commands(
     make_setup: Callable[..., Setup], isolated_env: Path
 ) -> None:
     setup = make_setup("mailbox")
     result = run_cli("service", "install", "--dry-run", "--manager", "systemd", config=setup.config)
     assert result.exit_code == 0, result.output
-    unit_path = isolated_env / ".config/systemd/user/workspace-sync.service"
+    unit = f"workspace-sync@{instance_name(setup.config, None)}.service"
+    user = isolated_env / ".config/systemd/user"
     out = result.stdout
-    assert out.startswith(f"# would write {unit_path}:\n")
+    files = dry_run_files(out)
+    assert list(files) == [user / "workspace-sync@.service", user / f"{unit}.d/workspace-sync.conf"]
     exec_line = next(line for line in out.splitlines() if line.startswith("ExecStart="))
     argv = exec_line.removeprefix("ExecStart=").split()
     assert Path(argv[0]).is_absolute() and Path(argv[0]).exists()
     assert argv[-3:] == ["watch", "--config", str(setup.config)]
     assert "Restart=on-failure" in out and "Type=forking" not in out
+    assert "network-online.target" not in out  # a user manager has no such unit
     for line in (
         "Type=notify",
         "NotifyAccess=main",
         "WatchdogSec=60",
         "RestartPreventExitStatus=2",
+        "ProtectSystem=strict",
+        "ProtectHome=read-only",
+        "NoNewPrivileges=yes",
+        "PrivateTmp=yes",
+        "UMask=0077",
+        "SystemCallFilter=@system-service",
+        f"ReadWritePaths=-{setup.workspace}",
+        f"ReadWritePaths=-{isolated_env / 'state/workspace-sync'}",
+        f"ReadWritePaths=-{setup.root / 'cloud'}",
     ):
-        assert line in out.splitlines()
+        assert line in out.splitlines(), line
+    assert sum(line.startswith("ReadWritePaths=") for line in out.splitlines()) == 3
     commands = out.split("# would run:\n")[1].splitlines()
     assert commands[:3] == [
         "systemctl --user daemon-reload",
-        "systemctl --user enable workspace-sync.service",
-        "systemctl --user restart workspace-sync.service",
+        f"systemctl --user enable {shlex.quote(unit)}",
+        f"systemctl --user restart {shlex.quote(unit)}",
     ]
     assert "loginctl enable-linger" in out
-    assert not unit_path.exists()  # nothing written
+    assert not user.exists()  # nothing written
 
 
 def test_no_service_manager_exits_2_with_foreground_command(
@@ -201,47 +203,53 @@ def test_install_and_uninstall_with_systemctl(
 ) -> None:
     log = fake_tools(tmp_path, monkeypatch)
     setup = make_setup("mailbox")
-    unit = isolated_env / ".config/systemd/user/workspace-sync.service"
+    name = f"workspace-sync@{instance_name(setup.config, None)}.service"
+    unit = shlex.quote(name)
+    user = isolated_env / ".config/systemd/user"
+    dropin = user / f"{name}.d/workspace-sync.conf"
 
     result = run_cli("service", "install", config=setup.config)
     assert result.exit_code == 0, result.output
-    assert unit.is_file()
-    assert f"watch --config {setup.config}" in unit.read_text()
+    assert dropin.is_file() and (user / "workspace-sync@.service").is_file()
+    assert f"watch --config {setup.config}" in dropin.read_text()
     calls = log.read_text().splitlines()
     assert calls[-3:] == [
         "systemctl --user daemon-reload",
-        "systemctl --user enable workspace-sync.service",
-        "systemctl --user restart workspace-sync.service",
+        f"systemctl --user enable {name}",
+        f"systemctl --user restart {name}",
     ]
     assert "sudo loginctl enable-linger" in result.stdout  # Linger=no
+    assert f"journalctl --user -u {unit} -f" in result.stdout
 
     result = run_cli("service", "status", config=setup.config)
     assert result.exit_code == 0, result.output
-    assert f"{unit}: installed" in result.stdout
-    assert log.read_text().splitlines()[-1] == (
-        "systemctl --user --no-pager status workspace-sync.service"
-    )
+    assert f"{name}: installed" in result.stdout
+    assert log.read_text().splitlines()[-1] == f"systemctl --user --no-pager status {name}"
 
     result = run_cli("service", "uninstall", config=setup.config)
     assert result.exit_code == 0, result.output
-    assert not unit.exists()
+    assert not dropin.exists() and not dropin.parent.exists()
+    assert not (user / "workspace-sync@.service").exists()  # the last instance took it along
     assert log.read_text().splitlines()[-2:] == [
-        "systemctl --user disable --now workspace-sync.service",
+        f"systemctl --user disable --now {name}",
         "systemctl --user daemon-reload",
     ]
 
 
 def test_uninstall_and_status_dry_run(make_setup: Callable[..., Setup]) -> None:
     setup = make_setup("mailbox")
+    instance = instance_name(setup.config, None)
     result = run_cli(
         "service", "uninstall", "--dry-run", "--manager", "systemd", config=setup.config
     )
     assert result.exit_code == 0, result.output
-    assert "systemctl --user disable --now workspace-sync.service" in result.stdout
+    unit = shlex.quote(f"workspace-sync@{instance}.service")
+    assert f"systemctl --user disable --now {unit}" in result.stdout
     assert "rm -f " in result.stdout
     result = run_cli("service", "status", "--dry-run", "--manager", "launchd", config=setup.config)
     assert result.exit_code == 0, result.output
-    assert f"launchctl print gui/{os.getuid()}/io.github.workspace-sync" in result.stdout
+    target = shlex.quote(f"gui/{os.getuid()}/io.github.workspace-sync.{instance}")
+    assert f"launchctl print {target}" in result.stdout
 
 
 def test_configuration_error_under_launchd_exits_0_so_it_is_not_restarted(tmp_path: Path) -> None:

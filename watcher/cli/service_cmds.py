@@ -1,35 +1,50 @@
-"""``service install|uninstall|status``: run ``watch`` as a systemd user unit or launchd agent.
+"""``service install|uninstall|status|list``: run ``watch`` as a systemd user unit or launchd
+agent, one instance per config.
 
-The files and commands come from :mod:`watcher.service` (pure); this module detects the
-service manager, writes the file and runs ``systemctl --user`` / ``launchctl``.
+The files and commands come from :mod:`watcher.service` (pure); :mod:`watcher.cli.service_files`
+finds what is installed and runs ``systemctl --user`` / ``launchctl``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 import shlex
-import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import click
+import platformdirs
 
 from watcher.cli.app import cli, common_options, fail, load
+from watcher.cli.service_files import (
+    MANAGER_TIMEOUT,
+    available_manager,
+    installed,
+    legacy,
+    run_all,
+    run_one,
+    write_file,
+)
+from watcher.cli.service_list import native, service_list
+from watcher.config import Config
+from watcher.engine.state import APP_NAME
+from watcher.errors import WorkspaceSyncError
 from watcher.service import (
     LINGER_HINT,
     PASSED_ENV,
     Manager,
     ServicePlan,
     foreground_command,
-    plan_service,
+    instance_name,
+    plan_launchd,
+    plan_systemd,
     watch_argv,
+    writable_paths,
 )
-
-#: Seconds a ``systemctl``/``launchctl``/``loginctl`` call may take.
-MANAGER_TIMEOUT = 30.0
 
 
 def program() -> list[str]:
@@ -43,41 +58,56 @@ def program() -> list[str]:
     return [str(interpreter), "-m", "watcher"]
 
 
-def _quiet_ok(argv: Sequence[str]) -> bool:
-    try:
-        done = subprocess.run(
-            list(argv), capture_output=True, timeout=MANAGER_TIMEOUT / 3, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return done.returncode == 0
+def _state_base() -> Path:
+    return Path(platformdirs.user_state_dir(APP_NAME))
 
 
-def available_manager() -> Manager | None:
-    """The user service manager that runs here: launchd on macOS, a systemd *user* instance on
-    Linux (absent in most containers), else ``None``."""
-    if sys.platform == "darwin":
-        return "launchd" if shutil.which("launchctl") else None
-    if shutil.which("systemctl") and _quiet_ok(["systemctl", "--user", "show-environment"]):
-        return "systemd"
-    return None
-
-
-def _native() -> Manager:
-    return "launchd" if sys.platform == "darwin" else "systemd"
-
-
-def _plan(config: Path, manager: Manager) -> ServicePlan:
+def _plan(cfg: Config, manager: Manager, instance: str) -> ServicePlan:
     env = {key: os.environ[key] for key in PASSED_ENV if os.environ.get(key)}
-    return plan_service(
-        manager, watch_argv(program(), config), home=Path.home(), uid=os.getuid(), env=env
+    argv = watch_argv(program(), cfg.config_path)
+    if manager == "launchd":
+        return plan_launchd(instance, argv, home=Path.home(), uid=os.getuid(), env=env)
+    writable = writable_paths(cfg, _state_base())
+    return plan_systemd(
+        instance, argv, cfg.config_path, home=Path.home(), writable=writable, env=env
     )
 
 
-def _load_plan(ctx: click.Context, manager: str, dry_run: bool) -> ServicePlan:
-    """Load the config and plan the service for the chosen (or detected) manager."""
-    config = load(ctx).config_path
-    return _plan(config, _resolve_manager(manager, dry_run, config))
+def _instance(cfg: Config, manager: Manager, name: str | None, *, installing: bool) -> str:
+    """This config's instance: the installed one that runs it, else ``--name`` or the default.
+    No command acts on another config's instance (exit 2)."""
+    try:
+        wanted = instance_name(cfg.config_path, name)
+    except WorkspaceSyncError as exc:
+        fail(str(exc), exc.exit_code)
+    found = installed(manager, Path.home())
+    mine = [i.instance for i in found if i.config == cfg.config_path]
+    if name is None and mine:
+        return mine[0]
+    taken = next((i for i in found if i.instance == wanted and i.config != cfg.config_path), None)
+    if taken is not None:
+        other = shlex.quote(str(taken.config))
+        fail(
+            f"service name {wanted!r} already runs {taken.config}; choose another --name "
+            f"(or remove it: workspace-sync service uninstall --config {other})",
+            2,
+        )
+    if installing and mine and wanted not in mine:
+        fail(
+            f"{cfg.config_path} already runs as service {mine[0]!r}; remove it first "
+            f"(workspace-sync service uninstall --config {shlex.quote(str(cfg.config_path))})",
+            2,
+        )
+    return wanted
+
+
+def _load_plan(
+    ctx: click.Context, manager: str, dry_run: bool, name: str | None, *, installing: bool = False
+) -> tuple[Config, ServicePlan]:
+    """Load the config and plan its instance for the chosen (or detected) manager."""
+    cfg = load(ctx)
+    chosen = _resolve_manager(manager, dry_run, cfg.config_path)
+    return cfg, _plan(cfg, chosen, _instance(cfg, chosen, name, installing=installing))
 
 
 def _user() -> str:
@@ -87,36 +117,10 @@ def _user() -> str:
         return "$USER"
 
 
-def _show(plan: ServicePlan, commands: Sequence[Sequence[str]], *, write: bool) -> None:
-    """``--dry-run``: the file and the commands, runnable as shown."""
-    if write:
-        click.echo(f"# would write {plan.path}:")
-        click.echo(plan.content.rstrip("\n"))
+def _show_commands(commands: Sequence[Sequence[str]]) -> None:
     click.echo("# would run:")
     for argv in commands:
         click.echo(shlex.join(argv))
-
-
-def _run_one(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    """Run a service-manager command; one line and exit 1 when it cannot run at all."""
-    try:
-        return subprocess.run(
-            list(argv), capture_output=True, text=True, timeout=MANAGER_TIMEOUT, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        fail(f"`{shlex.join(argv)}` failed: {exc}", 1)
-
-
-def _run_all(plan: ServicePlan, commands: Sequence[Sequence[str]]) -> None:
-    for argv in commands:
-        done = _run_one(argv)
-        if done.returncode != 0 and tuple(argv) not in plan.tolerated:
-            detail = (done.stderr or done.stdout).strip().splitlines()
-            fail(
-                f"`{shlex.join(argv)}` exited {done.returncode}"
-                + (f": {detail[-1]}" if detail else ""),
-                1,
-            )
 
 
 def _linger_hint() -> str | None:
@@ -143,7 +147,7 @@ def _resolve_manager(choice: str, dry_run: bool, config: Path) -> Manager:
     if choice != "auto":
         wanted: Manager = "launchd" if choice == "launchd" else "systemd"
     else:
-        wanted = found or _native()
+        wanted = found or native()
     if dry_run:
         if found != wanted:
             click.echo(f"# note: no {wanted} user instance runs here", err=True)
@@ -158,6 +162,23 @@ def _resolve_manager(choice: str, dry_run: bool, config: Path) -> Manager:
     return wanted
 
 
+def _migration(cfg: Config, plan: ServicePlan) -> tuple[Path | None, tuple[str, ...] | None]:
+    """The old single service: ``(file, stop command)`` when it runs this config (install
+    replaces it), ``(None, None)`` otherwise (a note names the config it runs)."""
+    path, config, stop = legacy(plan.manager, Path.home(), os.getuid())
+    if not path.is_file():
+        return None, None
+    if config == cfg.config_path:
+        return path, stop
+    click.echo(
+        f"note: {path} (a single service from an older release) runs {config or 'another config'}"
+        f"; `workspace-sync service install --config {config or 'PATH'}` moves it to its own "
+        "instance",
+        err=True,
+    )
+    return None, None
+
+
 manager_option = click.option(
     "--manager",
     type=click.Choice(["auto", "systemd", "launchd"]),
@@ -166,77 +187,133 @@ manager_option = click.option(
     help="Service manager (auto: launchd on macOS, systemd elsewhere).",
 )
 dry_run_option = click.option(
-    "--dry-run", "-n", is_flag=True, help="Print the file and the commands; change nothing."
+    "--dry-run", "-n", is_flag=True, help="Print the files and the commands; change nothing."
+)
+name_option = click.option(
+    "--name",
+    metavar="NAME",
+    default=None,
+    help="Instance name (default: derived from the config's path, as systemd-escape --path).",
 )
 
 
 @cli.group()
 @common_options
 def service() -> None:
-    """Run `workspace-sync watch` as a user service (systemd on Linux, launchd on macOS)."""
+    """Run `workspace-sync watch` as a user service, one per config (systemd on Linux, launchd
+    on macOS)."""
+
+
+def _install_dry_run(plan: ServicePlan, legacy_stop: tuple[str, ...] | None) -> None:
+    for path, content in plan.files:
+        click.echo(f"# would write {path}:")
+        click.echo(content.rstrip("\n"))
+    _show_commands(([legacy_stop] if legacy_stop else []) + list(plan.install))
+
+
+def _prepare_folders(cfg: Config, plan: ServicePlan) -> None:
+    """Make the folders the sandbox names writable (missing ones are skipped at start)."""
+    if plan.manager == "launchd":
+        (Path.home() / "Library" / "Logs" / "workspace-sync").mkdir(parents=True, exist_ok=True)
+        return
+    _state_base().mkdir(parents=True, exist_ok=True, mode=0o700)
+    if cfg.log_file is not None:
+        cfg.log_file.parent.mkdir(parents=True, exist_ok=True)
 
 
 @service.command()
 @dry_run_option
 @manager_option
+@name_option
 @common_options
 @click.pass_context
-def install(ctx: click.Context, dry_run: bool, manager: str) -> None:
-    """Write the unit/agent for this config and start it (restarted on failure, at login or,
-    with lingering, at boot)."""
-    plan = _load_plan(ctx, manager, dry_run)
+def install(ctx: click.Context, dry_run: bool, manager: str, name: str | None) -> None:
+    """Write this config's unit/agent and start it (restarted on failure, at login or, with
+    lingering, at boot). Other configs' services are left alone."""
+    cfg, plan = _load_plan(ctx, manager, dry_run, name, installing=True)
+    old, old_stop = _migration(cfg, plan)
     hint = _linger_hint() if plan.manager == "systemd" else None
     if dry_run:
-        _show(plan, plan.install, write=True)
+        _install_dry_run(plan, old_stop)
+        if old is not None:
+            click.echo(f"rm -f {shlex.quote(str(old))}")
         if hint:
             click.echo(f"# {hint}")
         return
-    plan.path.parent.mkdir(parents=True, exist_ok=True)
-    plan.path.write_text(plan.content, encoding="utf-8")
-    if plan.manager == "launchd":
-        (Path.home() / "Library" / "Logs" / "workspace-sync").mkdir(parents=True, exist_ok=True)
-    _run_all(plan, plan.install)
-    click.echo(f"installed and started {plan.path}")
+    if old is not None and old_stop is not None:
+        run_all([old_stop], frozenset({old_stop}))
+        old.unlink(missing_ok=True)
+        click.echo(f"migrated {old} to {plan.unit}")
+    _prepare_folders(cfg, plan)
+    for path, content in plan.files:
+        write_file(path, content)
+    run_all(plan.install, plan.tolerated)
+    click.echo(f"installed and started {plan.unit} ({plan.path})")
     click.echo(f"logs: {plan.logs}")
     if hint:
         click.echo(hint)
 
 
+def _removals(plan: ServicePlan) -> list[Path]:
+    """The instance's files, plus the template when no other instance is left."""
+    paths = list(plan.remove)
+    if plan.manager == "systemd":
+        others = [i for i in installed("systemd", Path.home()) if i.instance != plan.instance]
+        if not others:
+            paths.append(plan.files[0][0])
+    return paths
+
+
 @service.command()
 @dry_run_option
 @manager_option
+@name_option
 @common_options
 @click.pass_context
-def uninstall(ctx: click.Context, dry_run: bool, manager: str) -> None:
-    """Stop the service and remove its unit/agent file."""
-    plan = _load_plan(ctx, manager, dry_run)
-    stop, reload = plan.uninstall[:1], plan.uninstall[1:]
+def uninstall(ctx: click.Context, dry_run: bool, manager: str, name: str | None) -> None:
+    """Stop this config's service and remove its files (other configs' stay)."""
+    _cfg, plan = _load_plan(ctx, manager, dry_run, name)
+    removals = _removals(plan)
     if dry_run:
-        _show(plan, stop, write=False)
-        click.echo(f"rm -f {shlex.quote(str(plan.path))}")
-        for argv in reload:
+        _show_commands(plan.stop)
+        for path in removals:
+            click.echo(f"rm -f {shlex.quote(str(path))}")
+        for argv in plan.after_remove:
             click.echo(shlex.join(argv))
         return
-    _run_all(plan, stop)
+    run_all(plan.stop, plan.tolerated)
     existed = plan.path.exists()
-    plan.path.unlink(missing_ok=True)
-    _run_all(plan, reload)
-    click.echo(f"removed {plan.path}" if existed else f"{plan.path} was not installed")
+    for path in removals:
+        path.unlink(missing_ok=True)
+    if plan.manager == "systemd" and plan.path.parent.is_dir():
+        _remove_empty(plan.path.parent)
+    run_all(plan.after_remove, plan.tolerated)
+    click.echo(f"removed {plan.unit}" if existed else f"{plan.unit} was not installed")
+
+
+def _remove_empty(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # the user's own drop-ins (systemctl --user edit) stay
+        folder.rmdir()
 
 
 @service.command(name="status")
 @dry_run_option
 @manager_option
+@name_option
 @common_options
 @click.pass_context
-def service_status(ctx: click.Context, dry_run: bool, manager: str) -> None:
-    """Whether the unit/agent is installed, and what the service manager says about it."""
-    plan = _load_plan(ctx, manager, dry_run)
+def service_status(ctx: click.Context, dry_run: bool, manager: str, name: str | None) -> None:
+    """Whether this config's unit/agent is installed, and what the service manager says."""
+    _cfg, plan = _load_plan(ctx, manager, dry_run, name)
     if dry_run:
-        _show(plan, plan.status, write=False)
+        _show_commands(plan.status)
         return
-    click.echo(f"{plan.path}: {'installed' if plan.path.exists() else 'not installed'}")
+    state = "installed" if plan.path.exists() else "not installed"
+    click.echo(f"{plan.unit}: {state} ({plan.path})")
     for argv in plan.status:
-        done = _run_one(argv)
+        done = run_one(argv)
         click.echo((done.stdout or done.stderr).rstrip("\n"))
     click.echo(f"logs: {plan.logs}")
+
+
+service.add_command(service_list)
