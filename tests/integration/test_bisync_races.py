@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 import watcher.engine.bisync as bisync_engine
+import watcher.rclone.runner as runner
 from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fixture)
     Backend,
     backend_fixture,
@@ -75,3 +76,55 @@ def test_a_file_turned_into_a_folder_during_the_run_needs_no_resync(
     ok(sync(setup))
     _, status = status_json(setup)
     assert status["health"] == "ok", status
+
+
+def _on_rclone_line(
+    monkeypatch: pytest.MonkeyPatch, match: Callable[[str], bool], act: Any
+) -> list[bool]:
+    """Run ``act()`` once, in the tool's reader of rclone's log, on the first line for which
+    ``match(msg)`` holds. rclone goes on only as far as its log pipe lets it (the reader
+    is busy meanwhile): with enough lines still to print, it has not reached its copies.
+    Returns a list that holds one item once ``act`` ran."""
+    real = runner.record
+    done: list[bool] = []
+
+    def spy(event: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        real(event, *args, **kwargs)
+        if not done and match(str(event.get("msg", ""))):
+            done.append(True)
+            act()
+
+    monkeypatch.setattr(runner, "record", spy)
+    return done
+
+
+def test_a_local_edit_made_after_bisyncs_listing_is_never_overwritten(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16-5: the remote edits ``a.txt`` (and adds 1,500 files, so that rclone has a long log
+    to print before it copies); right after rclone bisync listed the local ``a.txt`` as
+    unchanged, the local writer edits it. rclone then copies the remote's version over the
+    local edit: found nowhere. Now the overwritten local file is moved aside first
+    (``--backup-dir1``) and, not being what the last run left there, put back as
+    ``a.txt.conflict1``: both versions on both sides after the next run."""
+    setup, _ = baseline(backend)
+    many = {f"zz/{n:04}.txt": f"file {n}" for n in range(1500)}
+    backend.put(setup, {"a.txt": "edited on the remote", **many})
+    local_edit = b"edited locally while the run was under way"
+    edited = _on_rclone_line(
+        monkeypatch,
+        lambda msg: "a.txt" in msg and "Path2" in msg,
+        lambda: (setup.sync_root / "a.txt").write_bytes(local_edit),
+    )
+
+    result = sync(setup)
+
+    assert result.exit_code == 0, result.output
+    assert edited, result.output
+    local, _ = both(setup)
+    assert local_edit in local.values(), result.output
+    ok(sync(setup))
+    local, remote = both(setup)
+    assert local == remote
+    assert local["a.txt"] == b"edited on the remote"
+    assert local["a.txt.conflict1"] == local_edit

@@ -14,6 +14,7 @@ from pathlib import Path
 from loguru import logger
 
 from watcher.config import Config
+from watcher.engine.bisync_kept import keep_overwritten, prior_link
 from watcher.engine.bisync_moves import bisync_moves
 from watcher.engine.bisync_recover import restore_listings, type_clash_abort
 from watcher.engine.bisync_types import TypeOutcome, settle_type_changes
@@ -40,6 +41,8 @@ from watcher.rclone.features import bisync_compare_flags
 from watcher.rclone.ops import parse_time
 
 RESYNC_FIX = "workspace-sync sync --resync"
+#: Where a bisync run's rclone moves the local files it overwrites or deletes (state dir).
+REPLACED_DIR = "bisync-replaced"
 FORCE_FIX = "workspace-sync sync --force"
 
 
@@ -252,7 +255,13 @@ async def _settled_run(
     listings = prior() if moves else ({}, {})  # read for a run with moves
     budget, moved = await bisync_moves(session, step, moves, listings)
     args = await _bisync_args(session, step, workdir, dry_run=dry_run, force=force) + budget
-    return await session.rc.run(args, cwd=roots), types, moved
+    if dry_run or "--resync" in step.flags:
+        return await session.rc.run(args, cwd=roots), types, moved
+    backups = session.paths.root / REPLACED_DIR
+    link = prior_link(workdir, listing_stem(workdir, names_for(step, session.cfg)))
+    result = await session.rc.run([*args, "--backup-dir1", str(backups)], cwd=roots)
+    keep_overwritten(backups, Path(step.src), lambda: parse_listing(link) if link else {})
+    return result, types, moved
 
 
 def _err_stem(workdir: Path, names: BisyncNames) -> str | None:
@@ -347,7 +356,13 @@ def read_listing(workdir: Path, step: Step, cfg: Config, side: int) -> dict[str,
     stem = listing_stem(workdir, names_for(step, cfg))
     if stem is None:
         return entries
-    path = workdir / f"{stem}.path{side}.lst"
+    return parse_listing(workdir / f"{stem}.path{side}.lst")
+
+
+def parse_listing(path: Path) -> dict[str, tuple[int, float]]:
+    """``{path: (size, mtime)}`` from the bisync listing file ``path`` (``{}`` when it cannot
+    be read; lines it cannot parse are skipped)."""
+    entries: dict[str, tuple[int, float]] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:

@@ -1,0 +1,110 @@
+"""Local files a bisync run overwrote or deleted although they had changed since its listing
+(finding 16-5).
+
+Measured with rclone 1.75.2: bisync decides from listings taken when the run starts, then
+copies with ``sync`` (which reads the destination again): a local file written after the
+listing (a local writer; the gap of a delete-and-recreate) is overwritten by the remote's
+version, or deleted, with no conflict copy: the local edit is found nowhere.
+
+Design: every ordinary bisync run passes ``--backup-dir1`` (a folder in the state dir), so
+rclone moves each local file it is about to overwrite or delete there first. Afterwards a
+backed-up file that matches the prior listing bisync ran from (same size, mtime within 1 µs)
+is what the last run left there, which bisync meant to replace: it is dropped. Any other is a
+local edit bisync did not see: it is put back, under its own name when that is free (a
+delete), else as the next free ``NAME.conflictN`` (as ``--conflict-loser num`` names losers),
+and the next run (the daemon sees the new file) syncs it. Cost: a rename per local file a
+run replaces; the prior local listing is linked before the run and read only when something
+was backed up. Left open: a write during the copy of that very file (between rclone's move
+aside and its rename into place) is still lost; that window is the file's transfer time."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from loguru import logger
+
+from watcher.plan.resync import conflict_name
+
+#: Listing mtimes agree to the nanosecond; floats of them to ~0.2 µs.
+TOLERANCE = 1e-6
+Listing = dict[str, tuple[int, float]]
+
+
+def prior_link(workdir: Path, stem: str | None) -> Path | None:
+    """Link bisync's prior local listing (``stem.path1.lst``) to a name rclone leaves alone,
+    before the run replaces it; ``None`` when there is none."""
+    if stem is None:
+        return None
+    listing, link = workdir / f"{stem}.path1.lst", workdir / "kept-prior.path1.lst"
+    link.unlink(missing_ok=True)
+    try:
+        os.link(listing, link)
+    except OSError:
+        try:
+            shutil.copyfile(listing, link)
+        except OSError:
+            return None
+    return link
+
+
+def _files(folder: Path) -> list[str]:
+    return sorted(
+        str(Path(d, f).relative_to(folder)) for d, _s, files in os.walk(folder) for f in files
+    )
+
+
+def _pristine(path: Path, base: tuple[int, float] | None) -> bool:
+    if base is None:
+        return False
+    st = path.stat()
+    return st.st_size == base[0] and abs(st.st_mtime_ns / 1e9 - base[1]) < TOLERANCE
+
+
+def _put_back(path: Path, root: Path, rel: str) -> str:
+    """Move ``path`` to ``root/rel`` when free, else to the next free ``rel.conflictN``."""
+    target = rel
+    if os.path.lexists(root / rel):
+        folder = (root / rel).parent
+        taken = {
+            str(Path(rel).parent / p.name).casefold().removeprefix("./")
+            for p in (folder.iterdir() if folder.is_dir() else [])
+        }
+        target = conflict_name(rel, taken)
+    (root / target).parent.mkdir(parents=True, exist_ok=True)
+    path.rename(root / target)
+    return target
+
+
+def keep_overwritten(backups: Path, root: Path, read_prior: Callable[[], Listing]) -> list[str]:
+    """Drop the backed-up files under ``backups`` that match ``read_prior()`` (bisync's prior
+    local listing) and put every other one back under the sync root ``root``; returns the
+    names they got there."""
+    names = _files(backups) if backups.is_dir() else []
+    if not names:
+        return []
+    prior = read_prior()
+    kept, stuck = [], []
+    for rel in names:
+        path = backups / rel
+        try:
+            if _pristine(path, prior.get(rel)):
+                path.unlink()
+                continue
+            target = _put_back(path, root, rel)
+        except OSError as exc:  # left where it is: the next run tries again
+            stuck.append(rel)
+            logger.error("bisync: could not put back {} (in {}): {}", rel, backups, exc)
+            continue
+        kept.append(target)
+        logger.warning(
+            "bisync: {} changed locally after the run had listed it and was replaced by "
+            "rclone; the local version is kept as {}",
+            rel,
+            target,
+        )
+    if not stuck:
+        shutil.rmtree(backups, ignore_errors=True)
+    return kept
