@@ -14,7 +14,7 @@ from pathlib import Path
 from loguru import logger
 
 from watcher.config import Config
-from watcher.engine.bisync_kept import keep_overwritten, prior_link
+from watcher.engine.bisync_kept import keep_overwritten, prior_copy
 from watcher.engine.bisync_moves import bisync_moves
 from watcher.engine.bisync_recover import restore_listings, type_clash_abort
 from watcher.engine.bisync_types import TypeOutcome, settle_type_changes
@@ -258,7 +258,8 @@ async def _settled_run(
     if dry_run or "--resync" in step.flags:
         return await session.rc.run(args, cwd=roots), types, moved
     backups = session.paths.root / REPLACED_DIR
-    link = prior_link(workdir, listing_stem(workdir, names_for(step, session.cfg)))
+    stem = listing_stem(workdir, names_for(step, session.cfg))
+    link = prior_copy(workdir, stem, session.paths.root / f"{REPLACED_DIR}.prior")
     result = await session.rc.run([*args, "--backup-dir1", str(backups)], cwd=roots)
     keep_overwritten(backups, Path(step.src), lambda: parse_listing(link) if link else {})
     return result, types, moved

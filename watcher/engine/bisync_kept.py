@@ -13,9 +13,10 @@ is what the last run left there, which bisync meant to replace: it is dropped. A
 local edit bisync did not see: it is put back, under its own name when that is free (a
 delete), else as the next free ``NAME.conflictN`` (as ``--conflict-loser num`` names losers),
 and the next run (the daemon sees the new file) syncs it. Cost: a rename per local file a
-run replaces; the prior local listing is linked before the run and read only when something
-was backed up. Left open: a write during the copy of that very file (between rclone's move
-aside and its rename into place) is still lost; that window is the file's transfer time."""
+run replaces; the prior local listing is copied before the run (one file copy) and parsed
+only when something was backed up. Left open: a write during the copy of that very file
+(between rclone's move aside and its rename into place) is still lost; that window is the
+file's transfer time."""
 
 from __future__ import annotations
 
@@ -33,21 +34,18 @@ TOLERANCE = 1e-6
 Listing = dict[str, tuple[int, float]]
 
 
-def prior_link(workdir: Path, stem: str | None) -> Path | None:
-    """Link bisync's prior local listing (``stem.path1.lst``) to a name rclone leaves alone,
-    before the run replaces it; ``None`` when there is none."""
+def prior_copy(workdir: Path, stem: str | None, copy: Path) -> Path | None:
+    """Copy bisync's prior local listing (``stem.path1.lst``) to ``copy`` (outside the
+    workdir, whose ``*.lst*`` files are bisync's), before the run replaces it; ``None`` when
+    there is none."""
     if stem is None:
         return None
-    listing, link = workdir / f"{stem}.path1.lst", workdir / "kept-prior.path1.lst"
-    link.unlink(missing_ok=True)
-    try:
-        os.link(listing, link)
+    listing = workdir / f"{stem}.path1.lst"
+    try:  # a copy, not a link: rclone rewrites its listing files in place
+        shutil.copyfile(listing, copy)
     except OSError:
-        try:
-            shutil.copyfile(listing, link)
-        except OSError:
-            return None
-    return link
+        return None
+    return copy
 
 
 def _files(folder: Path) -> list[str]:
