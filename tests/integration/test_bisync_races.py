@@ -128,4 +128,3 @@ def test_a_local_edit_made_after_bisyncs_listing_is_never_overwritten(
     assert local == remote
     assert local["a.txt"] == b"edited on the remote"
     assert local["a.txt.conflict1"] == local_edit
-
