@@ -5,13 +5,17 @@ own step that precedes it."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 import watcher.engine.bisync as bisync_engine
 import watcher.rclone.runner as runner
+from tests.conftest import Setup, tree, write_config
 from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fixture)
     Backend,
     backend_fixture,
@@ -19,8 +23,10 @@ from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fix
     ok,
     status_json,
     sync,
+    write_all,
 )
 from tests.integration.test_bisync_types import baseline, file_to_folder
+from tests.oracle.files import load_toml
 
 
 def _after_settle(monkeypatch: pytest.MonkeyPatch, change: Callable[[], None]) -> list[int]:
@@ -128,3 +134,55 @@ def test_a_local_edit_made_after_bisyncs_listing_is_never_overwritten(
     assert local == remote
     assert local["a.txt"] == b"edited on the remote"
     assert local["a.txt.conflict1"] == local_edit
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open finding 16-5, remote side: two machines copying one path to the remote at once",
+)
+def test_two_machines_copying_the_same_path_to_the_remote_at_once_keep_both(
+    make_setup: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16-5's second mechanism (the oracle, seed 1603, after the local-side fix): ``a`` and
+    ``b`` both edit ``f.txt``; ``b``'s run lists, then (before it copies) ``a``'s whole run
+    pushes ``a``'s edit to the remote; ``b``'s copy replaces it there (bisync's lock is per
+    machine), and ``a``'s next run takes ``b``'s version as an ordinary remote change. ``a``'s
+    edit must survive somewhere (a conflict copy)."""
+    a = make_setup("bisync", conflict_resolve="newer")
+    b_root = tmp_path / "b"
+    b_ws = b_root / "ws"
+    (b_ws / "shared").mkdir(parents=True)
+    b_config = write_config(
+        b_root / "sync.toml",
+        {
+            **load_toml(a.config.read_text()),
+            "workspace": str(b_ws),
+        },
+    )
+    b = Setup(b_root, b_ws, a.cloud, b_config)
+    write_all(a.sync_root, {"f.txt": "base", **{f"k/{n}.txt": str(n) for n in range(8)}})
+    ok(sync(a, "--resync"))
+    ok(sync(b, "--resync"))
+    write_all(a.sync_root, {"f.txt": "a's edit"})
+    write_all(
+        b.sync_root, {"f.txt": "b's edit, longer", **{f"zz/{n:04}.txt": "x" for n in range(1500)}}
+    )
+
+    def a_runs() -> None:
+        done = subprocess.run(
+            [sys.executable, "-m", "watcher", "--config", str(a.config), "sync"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    ran = _on_rclone_line(monkeypatch, lambda m: "f.txt" in m and "Path1" in m, a_runs)
+    ok(sync(b))
+    assert ran
+    ok(sync(a))
+    ok(sync(b))
+    versions = set(tree(a.sync_root).values()) | set(tree(a.cloud).values())
+    assert b"b's edit, longer" in versions
+    assert b"a's edit" in versions
