@@ -136,18 +136,16 @@ def test_a_local_edit_made_after_bisyncs_listing_is_never_overwritten(
     assert local["a.txt.conflict1"] == local_edit
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open finding 16-5, remote side: two machines copying one path to the remote at once",
-)
 def test_two_machines_copying_the_same_path_to_the_remote_at_once_keep_both(
     make_setup: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """16-5's second mechanism (the oracle, seed 1603, after the local-side fix): ``a`` and
     ``b`` both edit ``f.txt``; ``b``'s run lists, then (before it copies) ``a``'s whole run
     pushes ``a``'s edit to the remote; ``b``'s copy replaces it there (bisync's lock is per
-    machine), and ``a``'s next run takes ``b``'s version as an ordinary remote change. ``a``'s
-    edit must survive somewhere (a conflict copy)."""
+    machine), and ``a``'s next run takes ``b``'s version as an ordinary remote change: ``a``'s
+    edit was found nowhere. Now, on a local remote, ``b``'s rclone moves the remote file it
+    replaces aside too (``--backup-dir2``); not being in ``b``'s prior remote listing, it is put
+    back on the remote as ``f.txt.conflict1``, which both machines then sync."""
     a = make_setup("bisync", conflict_resolve="newer")
     b_root = tmp_path / "b"
     b_ws = b_root / "ws"
@@ -186,3 +184,4 @@ def test_two_machines_copying_the_same_path_to_the_remote_at_once_keep_both(
     versions = set(tree(a.sync_root).values()) | set(tree(a.cloud).values())
     assert b"b's edit, longer" in versions
     assert b"a's edit" in versions
+    assert tree(a.sync_root) == tree(a.cloud) == tree(b.sync_root)

@@ -14,7 +14,7 @@ from pathlib import Path
 from loguru import logger
 
 from watcher.config import Config
-from watcher.engine.bisync_kept import keep_overwritten, prior_copy
+from watcher.engine.bisync_kept import guard_args, keep_overwritten, replace_guards
 from watcher.engine.bisync_moves import bisync_moves
 from watcher.engine.bisync_recover import restore_listings, type_clash_abort
 from watcher.engine.bisync_types import TypeOutcome, settle_type_changes
@@ -41,8 +41,6 @@ from watcher.rclone.features import bisync_compare_flags
 from watcher.rclone.ops import parse_time
 
 RESYNC_FIX = "workspace-sync sync --resync"
-#: Where a bisync run's rclone moves the local files it overwrites or deletes (state dir).
-REPLACED_DIR = "bisync-replaced"
 FORCE_FIX = "workspace-sync sync --force"
 
 
@@ -257,11 +255,16 @@ async def _settled_run(
     args = await _bisync_args(session, step, workdir, dry_run=dry_run, force=force) + budget
     if dry_run or "--resync" in step.flags:
         return await session.rc.run(args, cwd=roots), types, moved
-    backups = session.paths.root / REPLACED_DIR
-    stem = listing_stem(workdir, names_for(step, session.cfg))
-    link = prior_copy(workdir, stem, session.paths.root / f"{REPLACED_DIR}.prior")
-    result = await session.rc.run([*args, "--backup-dir1", str(backups)], cwd=roots)
-    keep_overwritten(backups, Path(step.src), lambda: parse_listing(link) if link else {})
+    names = names_for(step, session.cfg)
+    guards = replace_guards(
+        session.paths.root,
+        (workdir, listing_stem(workdir, names)),
+        Path(step.src),
+        (local_remote_dir(session.cfg), names.path2),
+    )
+    result = await session.rc.run([*args, *guard_args(guards)], cwd=roots)
+    for guard in guards:
+        keep_overwritten(guard.backups, guard.root, guard.reader(parse_listing))
     return result, types, moved
 
 

@@ -20,9 +20,11 @@ file's transfer time."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
@@ -32,15 +34,61 @@ from watcher.plan.resync import conflict_name
 #: Listing mtimes agree to the nanosecond; floats of them to ~0.2 µs.
 TOLERANCE = 1e-6
 Listing = dict[str, tuple[int, float]]
+#: The state dir's folders rclone moves a side's replaced files into (``…1``, ``…2``).
+REPLACED_DIR = "bisync-replaced"
 
 
-def prior_copy(workdir: Path, stem: str | None, copy: Path) -> Path | None:
-    """Copy bisync's prior local listing (``stem.path1.lst``) to ``copy`` (outside the
+@dataclass(frozen=True)
+class Guard:
+    """One side whose replaced files rclone moves aside: ``flag`` and ``value`` for rclone,
+    the ``backups`` folder, the side's folder ``root``, a copy of its prior listing."""
+
+    flag: str
+    value: str
+    backups: Path
+    root: Path
+    prior: Path | None
+
+    def reader(self, parse: Callable[[Path], Listing]) -> Callable[[], Listing]:
+        """A function reading the prior listing with ``parse`` (``{}`` without one)."""
+        if self.prior is None:
+            return dict
+        return functools.partial(parse, self.prior)
+
+
+def replace_guards(
+    state: Path,
+    listings: tuple[Path, str | None],
+    sync_root: Path,
+    remote: tuple[Path | None, str],
+) -> list[Guard]:
+    """The guards of one run: the local side, and for provider ``local`` the remote folder
+    (``remote``: that folder and bisync's path2 argument, whose remote name reaches the state
+    dir too); ``listings``: bisync's workdir and its listings' stem (``None``: none yet)."""
+    workdir, stem = listings
+    sides: list[tuple[int, Path, str]] = [(1, sync_root, "")]
+    if remote[0] is not None:
+        sides.append((2, remote[0], remote[1].partition(":")[0] + ":"))
+    guards = []
+    for side, root, prefix in sides:
+        backups = state / f"{REPLACED_DIR}{side}"
+        prior = prior_copy(workdir, stem, backups.with_suffix(".prior"), side)
+        guards.append(Guard(f"--backup-dir{side}", f"{prefix}{backups}", backups, root, prior))
+    return guards
+
+
+def guard_args(guards: list[Guard]) -> list[str]:
+    """rclone's flags for ``guards``."""
+    return [arg for guard in guards for arg in (guard.flag, guard.value)]
+
+
+def prior_copy(workdir: Path, stem: str | None, copy: Path, side: int = 1) -> Path | None:
+    """Copy bisync's prior listing of ``side`` (``stem.pathN.lst``) to ``copy`` (outside the
     workdir, whose ``*.lst*`` files are bisync's), before the run replaces it; ``None`` when
     there is none."""
     if stem is None:
         return None
-    listing = workdir / f"{stem}.path1.lst"
+    listing = workdir / f"{stem}.path{side}.lst"
     try:  # a copy, not a link: rclone rewrites its listing files in place
         shutil.copyfile(listing, copy)
     except OSError:
@@ -78,8 +126,8 @@ def _put_back(path: Path, root: Path, rel: str) -> str:
 
 def keep_overwritten(backups: Path, root: Path, read_prior: Callable[[], Listing]) -> list[str]:
     """Drop the backed-up files under ``backups`` that match ``read_prior()`` (bisync's prior
-    local listing) and put every other one back under the sync root ``root``; returns the
-    names they got there."""
+    listing of that side) and put every other one back under that side's folder ``root``
+    (the sync root, or a local remote's folder); returns the names they got there."""
     names = _files(backups) if backups.is_dir() else []
     if not names:
         return []
@@ -98,9 +146,10 @@ def keep_overwritten(backups: Path, root: Path, read_prior: Callable[[], Listing
             continue
         kept.append(target)
         logger.warning(
-            "bisync: {} changed locally after the run had listed it and was replaced by "
-            "rclone; the local version is kept as {}",
+            "bisync: {} changed in {} after the run had listed it and was replaced by "
+            "rclone; that version is kept as {}",
             rel,
+            root,
             target,
         )
     if not stuck:
