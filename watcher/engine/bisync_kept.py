@@ -1,22 +1,26 @@
-"""Local files a bisync run overwrote or deleted although they had changed since its listing
-(finding 16-5).
+"""Files a bisync run replaced (overwrote or deleted) although they had changed since its
+listing (finding 16-5).
 
 Measured with rclone 1.75.2: bisync decides from listings taken when the run starts, then
 copies with ``sync`` (which reads the destination again): a local file written after the
 listing (a local writer; the gap of a delete-and-recreate) is overwritten by the remote's
-version, or deleted, with no conflict copy: the local edit is found nowhere.
+version, or deleted, with no conflict copy; and on the remote, the other machine's copy made
+meanwhile (bisync's lock is per machine) is overwritten the same way, its writer having
+recorded it as synced. Either version is then found nowhere.
 
-Design: every ordinary bisync run passes ``--backup-dir1`` (a folder in the state dir), so
-rclone moves each local file it is about to overwrite or delete there first. Afterwards a
-backed-up file that matches the prior listing bisync ran from (same size, mtime within 1 µs)
-is what the last run left there, which bisync meant to replace: it is dropped. Any other is a
-local edit bisync did not see: it is put back, under its own name when that is free (a
-delete), else as the next free ``NAME.conflictN`` (as ``--conflict-loser num`` names losers),
-and the next run (the daemon sees the new file) syncs it. Cost: a rename per local file a
-run replaces; the prior local listing is copied before the run (one file copy) and parsed
-only when something was backed up. Left open: a write during the copy of that very file
-(between rclone's move aside and its rename into place) is still lost; that window is the
-file's transfer time."""
+Design: every ordinary bisync run passes ``--backup-dir1`` (a folder in the state dir), and
+for provider ``local`` ``--backup-dir2`` (also in the state dir, reached through bisync's
+remote), so rclone moves each file it is about to overwrite or delete there first.
+Afterwards a backed-up file that matches bisync's prior listing of that side (same size,
+mtime within 1 µs) is what the last run left there, which bisync meant to replace: it is
+dropped. Any other is a change bisync did not see: it is put back on its side, under its own
+name when that is free (a delete), else as the next free ``NAME.conflictN`` (as
+``--conflict-loser num`` names losers), and the next run (the daemons see the new file)
+syncs it. Cost: a rename per file a run replaces; the prior listings are copied before the
+run (a file copy each) and parsed only when something was backed up. Left open: other
+remotes (no place on them that both machines exclude), and a write during the copy of that
+very file (between rclone's move aside and its rename into place): the file's transfer
+time."""
 
 from __future__ import annotations
 
