@@ -185,3 +185,34 @@ def test_two_machines_copying_the_same_path_to_the_remote_at_once_keep_both(
     assert b"b's edit, longer" in versions
     assert b"a's edit" in versions
     assert tree(a.sync_root) == tree(a.cloud) == tree(b.sync_root)
+
+
+def test_the_sync_root_moved_away_during_the_copies_keeps_the_baseline(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """16-4b's kin (the oracle, seed 1601: a sync root removed and restored, and a file
+    deleted while rclone copied it): the sync root is moved away after rclone bisync listed
+    it and before its copies (1,500 new local files keep rclone printing): the copies fail
+    and rclone aborts ("Must run --resync to recover"). The run fails, but bisync's intact
+    prior listings are put back: once the folder is back, ``sync`` exits 0 with no
+    ``--resync``."""
+    setup, expected = baseline(backend)
+    many = {f"zz/{n:04}.txt": f"file {n}" for n in range(1500)}
+    write_all(setup.sync_root, {"a-new.txt": "new here", **many})
+    away = setup.sync_root.with_name("shared-away")
+    moved = _on_rclone_line(
+        monkeypatch,
+        lambda msg: "a-new.txt" in msg and "Path1" in msg,
+        lambda: setup.sync_root.rename(away),
+    )
+
+    result = sync(setup)
+
+    assert moved, result.output
+    assert result.exit_code == 1, result.output
+    away.rename(setup.sync_root)
+    again = sync(setup)
+    assert again.exit_code == 0, result.output + again.output
+    expected.update({rel: data.encode() for rel, data in many.items()})
+    expected["a-new.txt"] = b"new here"
+    assert both(setup) == (expected, expected), again.output

@@ -1,5 +1,6 @@
 """A bisync run that rclone aborted on a file ↔ folder clash the tool's settle step could not
-see (finding 16-4b): the clash appeared after its listing, before rclone's.
+see (finding 16-4b): the clash appeared after its listing, before rclone's; or on a source
+that vanished during rclone's copies (a file deleted while copied, the sync root moved away).
 
 Measured with rclone 1.75.2: the tool settles file ↔ folder changes from a listing of both
 sides made just before the run (:mod:`watcher.engine.bisync_types`), but a side can change in
@@ -32,16 +33,20 @@ CLASH_WORDS = (
     "partial file rename failed",
     "incompatible remotes",
 )
+#: rclone's words for a copy whose source went away meanwhile (a file deleted while it was
+#: copied; the sync root moved away): the same abort, the same intact listings.
+VANISHED_WORDS = ("corrupted on transfer", "no such file or directory", "directory not found")
 
 
 def type_clash_abort(result: RcloneResult) -> bool:
-    """True when ``result`` is a bisync critical abort caused by a file ↔ folder clash."""
+    """True when ``result`` is a bisync critical abort ("Must run --resync") caused by a
+    file ↔ folder clash or a source that vanished during the copies."""
     text = " ".join(result.errors).lower()
     return (
         not result.ok
         and "bisync critical error" in text
-        and "resync" in text
-        and any(word in text for word in CLASH_WORDS)
+        and "must run --resync" in text
+        and any(word in text for word in (*CLASH_WORDS, *VANISHED_WORDS))
     )
 
 
@@ -56,7 +61,8 @@ def restore_listings(workdir: Path, stem: str) -> bool:
     for err, path in zip(errs, sides, strict=True):
         err.replace(path)
     logger.warning(
-        "bisync: a file ↔ folder change appeared while the run started (rclone aborted on "
-        "it); its prior listings are intact: put back, the change settled, run again"
+        "bisync: a side changed while the run was under way (a file ↔ folder change, or a "
+        "source gone during the copies) and rclone aborted; its prior listings are intact: "
+        "put back, run again"
     )
     return True
