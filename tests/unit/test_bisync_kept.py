@@ -75,6 +75,12 @@ def test_only_a_critical_abort_on_a_type_clash_is_recovered() -> None:
         _result("Bisync critical error: permission denied", "Must run --resync to recover.")
     )
     assert not type_clash_abort(_result("a.txt: not a directory"))
+    for seen in (  # the oracle's aborts on a source changed during the copy (rclone 1.75.2)
+        'corrupted on transfer: md5 hashes differ src(Local file system at l-1) "" vs …',
+        "can't copy - source file is being updated (size changed from 1777 to 0)",
+    ):
+        critical = f"Bisync critical error: {seen}"
+        assert type_clash_abort(_result(critical, "Bisync aborted. Must run --resync to recover."))
 
 
 def test_err_listings_are_put_back_only_when_both_are_there_and_no_current_one(

@@ -33,9 +33,15 @@ CLASH_WORDS = (
     "partial file rename failed",
     "incompatible remotes",
 )
-#: rclone's words for a copy whose source went away meanwhile (a file deleted while it was
-#: copied; the sync root moved away): the same abort, the same intact listings.
-VANISHED_WORDS = ("corrupted on transfer", "no such file or directory", "directory not found")
+#: rclone's words for a copy whose source went away or changed meanwhile (a file deleted or
+#: rewritten while it was copied; the sync root moved away): the same abort, the same intact
+#: listings.
+VANISHED_WORDS = (
+    "corrupted on transfer",
+    "no such file or directory",
+    "directory not found",
+    "source file is being updated",
+)
 
 
 def type_clash_abort(result: RcloneResult) -> bool:
