@@ -22,14 +22,14 @@ REMOTES = ("local", "s3", "local")
 #: Runs that still find an open violation (issue 16 is open; docs/reliability.md, "The
 #: convergence oracle"): they run and report, and do not fail the step until fixed.
 OPEN = {
-    ("bisync", 1601): "bisync: timing-dependent, 1 in 3-5 runs: a version of docs/café 29.txt "
-    "found nowhere after a sync root removed and restored (not analysed), or a file deleted "
-    "during its bisync copy aborts bisync and asks for --resync (16-4b and 16-5 fixed)",
+    ("bisync", 1601): "bisync: timing-dependent, about 1 in 3 runs after the 16-4b/16-5 fixes: "
+    "a version edited on both machines found nowhere (b:f10.txt op 30, b:docs/café 29.txt "
+    "op 100; not analysed)",
     ("bisync", 1602): "bisync on S3: the same file edited on both machines with the same size "
     "within the modtime precision is taken as equal, one version found nowhere (finding 16-7)",
-    ("bisync", 1603): "bisync: a version of docs/sub/f23.bin (edited on both machines, then "
-    "recreated on a) found nowhere, 2 in 3 runs: likely both machines' bisync runs copying to "
-    "the same remote path at once (finding 16-5; its local-writer half is fixed)",
+    ("bisync", 1603): "bisync: timing-dependent, about 1 in 3 runs after the 16-4b/16-5 fixes: "
+    "b's same-size write within 1 ms of the version it pulled is taken for bisync's own copy "
+    "(the daemon's 1 ms listing match), so no run follows: remote != b on #%& 16.md",
 }
 CASES = [
     pytest.param(
