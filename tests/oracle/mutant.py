@@ -212,8 +212,11 @@ def _debounce_drops_last() -> None:
 
 def _bisync_drops_loser() -> None:
     """bisync runs with ``--conflict-loser delete``: the losing side of a conflict is
-    deleted instead of kept as ``<name>.conflictN``."""
+    deleted instead of kept as ``<name>.conflictN``; and without the guard that moves every
+    replaced file aside (``--backup-dir1/2``, finding 16-5), which would put the deleted
+    loser back."""
     original: Callable[..., tuple[str, ...]]
+    _replace("guard_args", lambda guards: [], "watcher.engine.bisync_kept", "watcher.engine.bisync")
 
     def bisync_flags(cfg: Any, **kwargs: Any) -> tuple[str, ...]:
         flags = list(original(cfg, **kwargs))

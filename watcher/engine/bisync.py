@@ -14,14 +14,17 @@ from pathlib import Path
 from loguru import logger
 
 from watcher.config import Config
+from watcher.engine.bisync_kept import guard_args, keep_overwritten, replace_guards
 from watcher.engine.bisync_moves import bisync_moves
-from watcher.engine.bisync_types import settle_type_changes
+from watcher.engine.bisync_recover import restore_listings, type_clash_abort
+from watcher.engine.bisync_types import TypeOutcome, settle_type_changes
 from watcher.engine.empty_baseline import (
     describe_paths,
     listings_empty,
     merge_new_files,
     plan_sides,
 )
+from watcher.engine.moves import MovesOutcome
 from watcher.engine.oneway import record_from
 from watcher.engine.procs import is_live_rclone
 from watcher.engine.remote_root import create_remote_root
@@ -219,12 +222,12 @@ async def run_bisync(
     clear_stale_locks(workdir, step, session.cfg)
     if not resync and (after := await _after_empty_baseline(session, step, dry_run, started)):
         return after
-    prior = functools.partial(prior_listings, workdir, step, session.cfg)
-    types = await settle_type_changes(session, step, prior, dry_run=dry_run)
-    listings = prior() if moves else ({}, {})  # read for a run with moves
-    budget, moved = await bisync_moves(session, step, moves, listings)
-    args = await _bisync_args(session, step, workdir, dry_run=dry_run, force=force) + budget
-    result = await session.rc.run(args, cwd=roots)
+    result, types, moved = await _settled_run(session, step, roots, dry_run, force, moves)
+    if not (resync or dry_run) and type_clash_abort(result):
+        stem = _err_stem(workdir, names)
+        if stem is not None and restore_listings(workdir, stem):
+            result, again, moved = await _settled_run(session, step, roots, dry_run, force, moves)
+            types = TypeOutcome(types.fixes + again.fixes)
     record = record_from("bisync", result, started, dry_run=dry_run, extra=note)
     if moved.done or moved.fallback:
         record.message, record.moved = f"{moved.note()}; {record.message}", moved.moved
@@ -233,6 +236,45 @@ async def run_bisync(
     if result.ok:
         return record
     raise _failure(session.cfg, result, record)
+
+
+async def _settled_run(
+    session: Session,
+    step: Step,
+    roots: Path,
+    dry_run: bool,
+    force: bool,
+    moves: tuple[Move, ...],
+) -> tuple[RcloneResult, TypeOutcome, MovesOutcome]:
+    """Settle file ↔ folder changes, do the folder ``moves`` on the remote, run rclone bisync."""
+    workdir = session.paths.bisync_workdir
+    prior = functools.partial(prior_listings, workdir, step, session.cfg)
+    types = await settle_type_changes(session, step, prior, dry_run=dry_run)
+    listings = prior() if moves else ({}, {})  # read for a run with moves
+    budget, moved = await bisync_moves(session, step, moves, listings)
+    args = await _bisync_args(session, step, workdir, dry_run=dry_run, force=force) + budget
+    if dry_run or "--resync" in step.flags:
+        return await session.rc.run(args, cwd=roots), types, moved
+    names = names_for(step, session.cfg)
+    guards = replace_guards(
+        session.paths.root,
+        (workdir, listing_stem(workdir, names)),
+        Path(step.src),
+        (local_remote_dir(session.cfg), names.path2),
+    )
+    result = await session.rc.run([*args, *guard_args(guards)], cwd=roots)
+    for guard in guards:
+        keep_overwritten(guard.backups, guard.root, guard.reader(parse_listing))
+    return result, types, moved
+
+
+def _err_stem(workdir: Path, names: BisyncNames) -> str | None:
+    """The stem of the ``*.lst-err`` listings rclone left for these short arguments."""
+    for path1 in sorted(workdir.glob("*.path1.lst-err")):
+        stem = path1.name[: -len(".path1.lst-err")]
+        if _same_pair(stem, names):
+            return stem
+    return None
 
 
 async def _after_empty_baseline(
@@ -318,7 +360,13 @@ def read_listing(workdir: Path, step: Step, cfg: Config, side: int) -> dict[str,
     stem = listing_stem(workdir, names_for(step, cfg))
     if stem is None:
         return entries
-    path = workdir / f"{stem}.path{side}.lst"
+    return parse_listing(workdir / f"{stem}.path{side}.lst")
+
+
+def parse_listing(path: Path) -> dict[str, tuple[int, float]]:
+    """``{path: (size, mtime)}`` from the bisync listing file ``path`` (``{}`` when it cannot
+    be read; lines it cannot parse are skipped)."""
+    entries: dict[str, tuple[int, float]] = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
