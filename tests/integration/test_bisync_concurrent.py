@@ -12,8 +12,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+
 import tomllib
-from pathlib import Path
 
 from tests.conftest import Setup, tree, wait_until, write_config
 from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fixture)
@@ -82,7 +82,7 @@ def test_edits_of_one_file_on_two_machines_at_once_keep_both(backend: Backend) -
     versions = {p: d for p, d in tree(a.cloud).items() if p.startswith(NAME)}
     assert sorted(versions.values()) == sorted([mine, theirs]), (
         f"lost a version: the remote holds {sorted(versions)} with "
-        f"{['a (2 MiB)' if d == mine else 'b' if d == theirs else 'other' for d in versions.values()]}"
+        f"{['a (2 MiB)' if d == mine else 'b' if d == theirs else '?' for d in versions.values()]}"
     )
     assert set(versions) == {NAME, f"{NAME}.conflict1"}
     assert {p: d for p, d in tree(a.sync_root).items() if p.startswith(NAME)} == versions

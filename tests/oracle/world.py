@@ -201,7 +201,7 @@ class World:
         machine = self.machines[name]
         with (machine.base / "watch.log").open("ab") as log:
             self.procs[name] = subprocess.Popen(
-                self._argv(machine, "watch", "-v"),
+                self._argv(machine, "watch"),
                 env=machine.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
