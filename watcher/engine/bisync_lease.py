@@ -141,9 +141,12 @@ class Lease:
             await anyio.sleep(POLL + secrets.randbelow(1000) / 1000 * POLL)
 
     async def release(self) -> None:
-        """Remove this run's claim (a failure leaves it to expire; logged)."""
+        """Remove this run's claim, and the lease folder when no other claim is in it (so
+        a folder-based remote keeps no empty folder); a failure leaves the claim to expire
+        (logged)."""
         if self.claim is not None:
             await self._rclone("deletefile", f"{self.folder}/{self.claim.name}", quiet=True)
+            await self._rclone("rmdir", self.folder, "--retries", "1", quiet=True)
             self.claim = None
 
     async def _others(self, mine: Claim) -> list[Claim]:
@@ -158,8 +161,10 @@ class Lease:
             await self._rclone("deletefile", f"{self.folder}/{name}", quiet=True)
         return live
 
-    async def _rclone(self, command: str, target: str, *, quiet: bool = False) -> None:
-        result = await self.session.rc.run([command, target], per_file=False, quiet_errors=True)
+    async def _rclone(self, command: str, target: str, *extra: str, quiet: bool = False) -> None:
+        result = await self.session.rc.run(
+            [command, target, *extra], per_file=False, quiet_errors=True
+        )
         if result.ok:
             return
         if quiet:
