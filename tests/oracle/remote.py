@@ -13,15 +13,18 @@ from typing import TYPE_CHECKING
 from tests.conftest import RCLONE, S3_KEY, S3_SECRET
 from tests.oracle.files import write_slowly
 from tests.oracle.snapshot import digest
+from watcher.plan.cycle import LEASE_DIR
 
 if TYPE_CHECKING:
     from tests.oracle.world import World
 
 
 def files(world: World) -> dict[str, bytes]:
-    """Every file under the remote root (``_outbox/`` included)."""
+    """Every file under the remote root (``_outbox/`` included; bisync's lease folder, the
+    tool's own bookkeeping, left out)."""
     out = {}
-    for folder, _dirs, files in os.walk(world.remote_dir):
+    for folder, dirs, files in os.walk(world.remote_dir):
+        prune_lease(world.remote_dir, folder, dirs)
         for name in files:
             path = Path(folder, name)
             try:
@@ -29,6 +32,12 @@ def files(world: World) -> dict[str, bytes]:
             except OSError:
                 continue
     return out
+
+
+def prune_lease(root: Path, folder: str, dirs: list[str]) -> None:
+    """Leave bisync's lease folder (:data:`LEASE_DIR`, in the remote root) out of a walk."""
+    if Path(folder) == root and LEASE_DIR in dirs:
+        dirs.remove(LEASE_DIR)
 
 
 def prior(world: World, rel: str) -> str | None:
