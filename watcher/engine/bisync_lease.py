@@ -39,6 +39,8 @@ WAIT = 120.0
 #: Seconds between two looks at the other machine's claim (plus up to as much jitter).
 POLL = 0.5
 ID_FILE = "bisync-lease-id"
+#: Backends without real folders: no empty lease folder to remove after a run.
+BUCKET_KINDS = frozenset({"s3"})
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,9 @@ class Lease:
         (logged)."""
         if self.claim is not None:
             await self._rclone("deletefile", f"{self.folder}/{self.claim.name}", quiet=True)
-            await self._rclone("rmdir", self.folder, "--retries", "1", quiet=True)
+            features = await self.session.features(ask=False)
+            if features is None or features.kind not in BUCKET_KINDS:
+                await self._rclone("rmdir", self.folder, "--retries", "1", quiet=True)
             self.claim = None
 
     async def _others(self, mine: Claim) -> list[Claim]:
