@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from watcher.config.load import parse_config
+from watcher.daemon.roots import watch_roots
 from watcher.engine.bisync_lease import Claim, machine_id, others
+from watcher.plan.cycle import LEASE_DIR
 
 NOW = 1_800_000_000
 
@@ -38,3 +41,15 @@ def test_machine_id_is_created_once_and_kept(tmp_path: Path) -> None:
     assert len(first) == 12 and machine_id(tmp_path) == first
     (tmp_path / "bisync-lease-id").write_text("junk")
     assert machine_id(tmp_path) != "junk"
+
+
+def test_lease_folder_and_its_files_start_no_run(tmp_path: Path) -> None:
+    """A local remote's root is watched in bisync mode: the lease folder and its objects
+    (written by every run of every machine) are excluded there, or two daemons trigger each
+    other forever (seen in the oracle, seed 16, before the folder itself was excluded)."""
+    raw = {"workspace": str(tmp_path / "ws"), "mode": "bisync", "provider": "local"}
+    cfg = parse_config({**raw, "local": {"path": "cloud"}}, tmp_path / "sync.toml")
+    remote = next(r for r in watch_roots(cfg) if r.kind == "remote")
+    assert remote.filter.excluded(LEASE_DIR, is_dir=True)
+    assert remote.filter.excluded(f"{LEASE_DIR}/{NOW}-aaaaaaaaaaaa-beef")
+    assert not remote.filter.excluded("notes/plan.md")

@@ -88,7 +88,7 @@ def sync_filter(cfg: Config, *, for_bisync: bool = False) -> PathFilter:
     if not for_bisync and cfg.mode in ("mailbox", "mirror"):
         extra += MAILBOX_EXCLUDES
     if for_bisync:
-        extra.append(f"/{LEASE_DIR}/**")
+        extra += [f"/{LEASE_DIR}/**", f"/{LEASE_DIR}"]  # the folder too: its events
     ingest_rel = cfg.ingest_in_sync_root
     if ingest_rel is not None:
         extra.append(f"/{ingest_rel}/**" if ingest_rel else "**")
