@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from tests.conftest import RCLONE, S3_KEY, S3_SECRET
 from tests.oracle.files import write_slowly
 from tests.oracle.snapshot import digest
+from watcher.plan.cycle import LEASE_DIR
 
 if TYPE_CHECKING:
     from tests.oracle.world import World
@@ -22,7 +23,8 @@ PREFIX = "share/"  # the remote root's key prefix in the bucket (remote_path = "
 
 
 def files(world: World) -> dict[str, bytes]:
-    """Every file under the remote root (``_outbox/`` included)."""
+    """Every file under the remote root (``_outbox/`` included; bisync's lease folder, the
+    tool's own bookkeeping, left out)."""
     if world.moto is not None:
         out = {}
         for key in _moto_keys(world):
@@ -31,7 +33,8 @@ def files(world: World) -> dict[str, bytes]:
                 out[key.removeprefix(PREFIX)] = body
         return out
     out = {}
-    for folder, _dirs, names in os.walk(world.remote_dir):
+    for folder, dirs, names in os.walk(world.remote_dir):
+        prune_lease(world.remote_dir, folder, dirs)
         for name in names:
             path = Path(folder, name)
             try:
@@ -47,6 +50,12 @@ def listing(world: World) -> tuple[tuple[str, int, str], ...]:
     if world.moto is None:
         return ()
     return tuple(sorted(_moto_keys(world).items()))
+
+
+def prune_lease(root: Path, folder: str, dirs: list[str]) -> None:
+    """Leave bisync's lease folder (:data:`LEASE_DIR`, in the remote root) out of a walk."""
+    if Path(folder) == root and LEASE_DIR in dirs:
+        dirs.remove(LEASE_DIR)
 
 
 def prior(world: World, rel: str) -> str | None:
@@ -129,7 +138,8 @@ def _moto_keys(world: World) -> dict[str, tuple[int, str]]:
     pages = _client(world).get_paginator("list_objects_v2").paginate(Bucket="bucket", Prefix=PREFIX)
     for page in pages:
         for obj in page.get("Contents", []):
-            if not obj["Key"].endswith("/"):
+            lease = obj["Key"].startswith(f"{PREFIX}{LEASE_DIR}/")
+            if not obj["Key"].endswith("/") and not lease:
                 out[obj["Key"]] = (obj["Size"], obj["ETag"])
     return out
 

@@ -45,7 +45,8 @@ def _fingerprint(world: World) -> tuple[object, ...]:
         roots += [m.sync_root, m.state_dir / "mirror-backups"] + ([m.ingest] if m.ingest else [])
     out = []
     for root in roots:
-        for folder, _dirs, files in os.walk(root):
+        for folder, dirs, files in os.walk(root):
+            remote.prune_lease(world.remote_dir, folder, dirs)
             for name in files:
                 try:
                     st = os.lstat(os.path.join(folder, name))

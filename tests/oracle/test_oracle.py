@@ -25,8 +25,6 @@ OPEN = {
     ("bisync", 1601): "bisync: timing-dependent, about 1 in 3 runs after the 16-4b/16-5 fixes: "
     "a version edited on both machines found nowhere (b:f10.txt op 30, b:docs/café 29.txt "
     "op 100; not analysed)",
-    ("bisync", 1602): "bisync on S3: the same file edited on both machines with the same size "
-    "within the modtime precision is taken as equal, one version found nowhere (finding 16-7)",
     ("bisync", 1603): "bisync: timing-dependent, about 1 in 3 runs after the 16-4b/16-5 fixes: "
     "b's same-size write within 1 ms of the version it pulled is taken for bisync's own copy "
     "(the daemon's 1 ms listing match), so no run follows: remote != b on #%& 16.md",

@@ -15,6 +15,7 @@ from loguru import logger
 
 from watcher.config import Config
 from watcher.engine.bisync_kept import guard_args, keep_overwritten, replace_guards
+from watcher.engine.bisync_lease import Lease
 from watcher.engine.bisync_moves import bisync_moves
 from watcher.engine.bisync_recover import restore_listings, type_clash_abort
 from watcher.engine.bisync_types import TypeOutcome, settle_type_changes
@@ -198,7 +199,27 @@ async def run_bisync(
 ) -> RunRecord:
     """One bisync run; without a baseline it refuses (exit 1) and names the ``--resync`` fix.
     A resync first keeps every version it would overwrite (:func:`prepare_resync`); folder
-    ``moves`` are done on the remote first (:mod:`watcher.engine.bisync_moves`)."""
+    ``moves`` are done on the remote first (:mod:`watcher.engine.bisync_moves`). A run that
+    may change something holds the remote's lease (:mod:`watcher.engine.bisync_lease`):
+    another machine's bisync of the same remote root never overlaps it."""
+    if dry_run:
+        return await _run_bisync(
+            session, step, dry_run=True, force=force, resync=resync, moves=moves
+        )
+    async with Lease(session, step):
+        return await _run_bisync(session, step, force=force, resync=resync, moves=moves)
+
+
+async def _run_bisync(
+    session: Session,
+    step: Step,
+    *,
+    dry_run: bool = False,
+    force: bool = False,
+    resync: bool = False,
+    moves: tuple[Move, ...] = (),
+) -> RunRecord:
+    """:func:`run_bisync` once the lease is held (or in a dry run)."""
     started = time.time()
     workdir = session.paths.bisync_workdir
     if not resync and not baseline_present(workdir, step, session.cfg):
@@ -307,7 +328,7 @@ async def _after_empty_baseline(
     features = await session.features()
     modtime = features is None or features.modtime
     flags = plan_cycle(cfg, resync=True, remote_modtime=modtime)[0].flags
-    record = await run_bisync(
+    record = await _run_bisync(
         session, dataclasses.replace(step, flags=flags), dry_run=dry_run, resync=True
     )
     record.message = f"new baseline after an empty one: {record.message}"

@@ -22,6 +22,9 @@ CLAIMS = ".workspace-sync-claim"
 MAILBOX_EXCLUDES = (f"/{INBOX}/**", f"/{OUTBOX}/**")
 #: Names rclone uses for transfers in flight; never synced as files.
 PARTIAL_EXCLUDES = ("*.partial",)
+#: Folder in the remote root holding the cross-machine bisync lease
+#: (:mod:`watcher.engine.bisync_lease`); bisync never syncs it.
+LEASE_DIR = ".workspace-sync-lease"
 CONFLICT_RESOLVE = {"newer": "newer", "local": "path1", "remote": "path2"}
 
 
@@ -84,6 +87,8 @@ def sync_filter(cfg: Config, *, for_bisync: bool = False) -> PathFilter:
     extra: list[str] = list(PARTIAL_EXCLUDES)
     if not for_bisync and cfg.mode in ("mailbox", "mirror"):
         extra += MAILBOX_EXCLUDES
+    if for_bisync:
+        extra += [f"/{LEASE_DIR}/**", f"/{LEASE_DIR}"]  # the folder too: its events
     ingest_rel = cfg.ingest_in_sync_root
     if ingest_rel is not None:
         extra.append(f"/{ingest_rel}/**" if ingest_rel else "**")
