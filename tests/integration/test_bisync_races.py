@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -145,7 +146,9 @@ def test_two_machines_copying_the_same_path_to_the_remote_at_once_keep_both(
     machine), and ``a``'s next run takes ``b``'s version as an ordinary remote change: ``a``'s
     edit was found nowhere. Now, on a local remote, ``b``'s rclone moves the remote file it
     replaces aside too (``--backup-dir2``); not being in ``b``'s prior remote listing, it is put
-    back on the remote as ``f.txt.conflict1``, which both machines then sync."""
+    back on the remote as ``f.txt.conflict1``, which both machines then sync. Since the bisync
+    lease (row 16-7) ``a``'s run started at that moment waits for ``b``'s to end instead, and
+    finds both sides changed: both versions kept either way."""
     a = make_setup("bisync", conflict_resolve="newer")
     b_root = tmp_path / "b"
     b_ws = b_root / "ws"
@@ -166,19 +169,18 @@ def test_two_machines_copying_the_same_path_to_the_remote_at_once_keep_both(
         b.sync_root, {"f.txt": "b's edit, longer", **{f"zz/{n:04}.txt": "x" for n in range(1500)}}
     )
 
-    def a_runs() -> None:
-        done = subprocess.run(
-            [sys.executable, "-m", "watcher", "--config", str(a.config), "sync"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert done.returncode == 0, done.stdout + done.stderr
+    done: list[subprocess.CompletedProcess[str]] = []
 
-    ran = _on_rclone_line(monkeypatch, lambda m: "f.txt" in m and "Path1" in m, a_runs)
+    def a_sync() -> None:
+        argv = [sys.executable, "-m", "watcher", "--config", str(a.config), "sync"]
+        done.append(subprocess.run(argv, capture_output=True, text=True, timeout=120))
+
+    a_thread = threading.Thread(target=a_sync)
+    ran = _on_rclone_line(monkeypatch, lambda m: "f.txt" in m and "Path1" in m, a_thread.start)
     ok(sync(b))
     assert ran
+    a_thread.join(120)
+    assert done and done[0].returncode == 0, done and done[0].stdout + done[0].stderr
     ok(sync(a))
     ok(sync(b))
     versions = set(tree(a.sync_root).values()) | set(tree(a.cloud).values())
@@ -210,6 +212,9 @@ def test_the_sync_root_moved_away_during_the_copies_keeps_the_baseline(
 
     assert moved, result.output
     assert result.exit_code == 1, result.output
+    # the cause named, no rerun into nothing, no --resync asked (a retried failure)
+    assert "went away during the run" in result.output, result.output
+    assert "needs a new baseline" not in result.output, result.output
     away.rename(setup.sync_root)
     again = sync(setup)
     assert again.exit_code == 0, result.output + again.output

@@ -17,7 +17,7 @@ from watcher.config import Config
 from watcher.engine.bisync_kept import guard_args, keep_overwritten, replace_guards
 from watcher.engine.bisync_lease import Lease
 from watcher.engine.bisync_moves import bisync_moves
-from watcher.engine.bisync_recover import restore_listings, type_clash_abort
+from watcher.engine.bisync_recover import ROOT_GONE, restore_listings, type_clash_abort
 from watcher.engine.bisync_types import TypeOutcome, settle_type_changes
 from watcher.engine.empty_baseline import (
     describe_paths,
@@ -244,9 +244,12 @@ async def _run_bisync(
     if not resync and (after := await _after_empty_baseline(session, step, dry_run, started)):
         return after
     result, types, moved = await _settled_run(session, step, roots, dry_run, force, moves)
-    if not (resync or dry_run) and type_clash_abort(result):
+    gone = not session.cfg.sync_root.is_dir()
+    if not (resync or dry_run) and type_clash_abort(result, root_gone=gone):
         stem = _err_stem(workdir, names)
         if stem is not None and restore_listings(workdir, stem):
+            if gone:  # moved away or unmounted during the run: no rerun into nothing
+                raise SyncFailed(f"bisync: {ROOT_GONE.format(root=session.cfg.sync_root)}")
             result, again, moved = await _settled_run(session, step, roots, dry_run, force, moves)
             types = TypeOutcome(types.fixes + again.fixes)
     record = record_from("bisync", result, started, dry_run=dry_run, extra=note)

@@ -44,15 +44,24 @@ VANISHED_WORDS = (
 )
 
 
-def type_clash_abort(result: RcloneResult) -> bool:
+#: The failure of a run whose sync root went away meanwhile (its listings put back).
+ROOT_GONE = (
+    "the sync root {root} went away during the run (moved, or its volume unmounted); bisync's "
+    "last good listings are kept, so nothing needs --resync: the run is retried once it is back"
+)
+
+
+def type_clash_abort(result: RcloneResult, *, root_gone: bool = False) -> bool:
     """True when ``result`` is a bisync critical abort ("Must run --resync") caused by a
-    file ↔ folder clash or a source that vanished during the copies."""
+    file ↔ folder clash or a source that vanished during the copies; with ``root_gone`` (the
+    sync root is not there now) any critical abort counts: rclone's words then vary ("mkdir
+    l-…: file exists" through the dangling link to the root, found by the oracle on moto)."""
     text = " ".join(result.errors).lower()
     return (
         not result.ok
         and "bisync critical error" in text
         and "must run --resync" in text
-        and any(word in text for word in (*CLASH_WORDS, *VANISHED_WORDS))
+        and (root_gone or any(word in text for word in (*CLASH_WORDS, *VANISHED_WORDS)))
     )
 
 
