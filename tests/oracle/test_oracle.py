@@ -1,6 +1,7 @@
 """The bounded oracle (marker ``oracle``; ``.ci/run`` runs it as a step of its own): per
 topology three seeded runs of 150 operations: two on a local folder, one on ``rclone serve
-s3`` (moto's S3 server is not wired into the world yet). ``WS_ORACLE_SEEDS=1,2,3`` and
+s3`` (``--remote moto``, moto's S3 server, runs in replays and ``bench/soak.py``, not in this
+bounded set, to keep it short). ``WS_ORACLE_SEEDS=1,2,3`` and
 ``WS_ORACLE_OPS=N`` change the seeds and the length; a failure prints the command that
 replays it (``python -m tests.oracle --seed N ...``)."""
 
