@@ -88,8 +88,7 @@ class World:
         start_timeout: float = 60.0,
     ) -> None:
         self.base, self.topology, self.remote, self.mutant = base, topology, remote, mutant
-        #: bound on each daemon's first cycle in :meth:`start` (a mutated daemon may never rest)
-        self.start_timeout = start_timeout
+        self.start_timeout = start_timeout  # bound on each first cycle (a mutant may never rest)
         self.machines: dict[str, Machine] = {}
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.exits: list[str] = []

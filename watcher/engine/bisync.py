@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import re
 import tempfile
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from loguru import logger
 from watcher.config import Config
 from watcher.engine.bisync_kept import guard_args, keep_overwritten, replace_guards
 from watcher.engine.bisync_lease import Lease
+from watcher.engine.bisync_listing import parse_listing
 from watcher.engine.bisync_moves import bisync_moves
 from watcher.engine.bisync_recover import ROOT_GONE, restore_listings, type_clash_abort
 from watcher.engine.bisync_types import TypeOutcome, settle_type_changes
@@ -39,7 +39,6 @@ from watcher.plan.moves import Move
 from watcher.plan.resync import resync_effect
 from watcher.rclone import RcloneResult
 from watcher.rclone.features import bisync_compare_flags
-from watcher.rclone.ops import parse_time
 
 RESYNC_FIX = "workspace-sync sync --resync"
 FORCE_FIX = "workspace-sync sync --force"
@@ -385,26 +384,3 @@ def read_listing(workdir: Path, step: Step, cfg: Config, side: int) -> dict[str,
     if stem is None:
         return entries
     return parse_listing(workdir / f"{stem}.path{side}.lst")
-
-
-def parse_listing(path: Path) -> dict[str, tuple[int, float]]:
-    """``{path: (size, mtime)}`` from the bisync listing file ``path`` (``{}`` when it cannot
-    be read; lines it cannot parse are skipped)."""
-    entries: dict[str, tuple[int, float]] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return entries
-    for line in lines:
-        match = _LISTING_LINE.match(line)
-        if not match:
-            continue
-        try:
-            name = json.loads(match.group(3))
-        except ValueError:
-            continue
-        entries[name] = (int(match.group(1)), parse_time(match.group(2)))
-    return entries
-
-
-_LISTING_LINE = re.compile(r'^- +(-?\d+) \S+ \S+ (\S+) (".*")$')

@@ -1,0 +1,32 @@
+"""Reading rclone bisync's listing files (``*.path1.lst``, ``*.path2.lst``)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from watcher.rclone.ops import parse_time
+
+
+def parse_listing(path: Path) -> dict[str, tuple[int, float]]:
+    """``{path: (size, mtime)}`` from the bisync listing file ``path`` (``{}`` when it cannot
+    be read; lines it cannot parse are skipped)."""
+    entries: dict[str, tuple[int, float]] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return entries
+    for line in lines:
+        match = _LISTING_LINE.match(line)
+        if not match:
+            continue
+        try:
+            name = json.loads(match.group(3))
+        except ValueError:
+            continue
+        entries[name] = (int(match.group(1)), parse_time(match.group(2)))
+    return entries
+
+
+_LISTING_LINE = re.compile(r'^- +(-?\d+) \S+ \S+ (\S+) (".*")$')
