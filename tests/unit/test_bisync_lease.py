@@ -8,7 +8,7 @@ from pathlib import Path
 from watcher.config.load import parse_config
 from watcher.daemon.roots import watch_roots
 from watcher.engine.bisync_lease import Claim, machine_id, others
-from watcher.plan.cycle import LEASE_DIR
+from watcher.plan.cycle import LEASE_DIR, sync_filter
 
 NOW = 1_800_000_000
 
@@ -53,3 +53,15 @@ def test_lease_folder_and_its_files_start_no_run(tmp_path: Path) -> None:
     assert remote.filter.excluded(LEASE_DIR, is_dir=True)
     assert remote.filter.excluded(f"{LEASE_DIR}/{NOW}-aaaaaaaaaaaa-beef")
     assert not remote.filter.excluded("notes/plan.md")
+
+
+def test_every_mode_leaves_the_lease_folder_alone(tmp_path: Path) -> None:
+    """A mailbox push or a mirror pull over a remote that a bisync machine shares neither
+    deletes another machine's live lease nor copies it into the sync root."""
+    for mode in ("mailbox", "mirror", "bisync"):
+        raw = {"workspace": str(tmp_path / "ws"), "mode": mode, "provider": "local"}
+        cfg = parse_config({**raw, "local": {"path": "cloud"}}, tmp_path / "sync.toml")
+        found = sync_filter(cfg, for_bisync=mode == "bisync")
+        assert found.excluded(LEASE_DIR, is_dir=True), mode
+        assert found.excluded(f"{LEASE_DIR}/{NOW}-aaaaaaaaaaaa-beef"), mode
+        assert not found.excluded("notes/plan.md"), mode

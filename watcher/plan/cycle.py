@@ -87,8 +87,10 @@ def sync_filter(cfg: Config, *, for_bisync: bool = False) -> PathFilter:
     extra: list[str] = list(PARTIAL_EXCLUDES)
     if not for_bisync and cfg.mode in ("mailbox", "mirror"):
         extra += MAILBOX_EXCLUDES
-    if for_bisync:
-        extra += [f"/{LEASE_DIR}/**", f"/{LEASE_DIR}"]  # the folder too: its events
+    # bisync's lease folder is the tool's bookkeeping in every mode: a mailbox push or a
+    # mirror pull over a remote a bisync machine shares neither deletes nor copies it (the
+    # folder too: its events)
+    extra += [f"/{LEASE_DIR}/**", f"/{LEASE_DIR}"]
     ingest_rel = cfg.ingest_in_sync_root
     if ingest_rel is not None:
         extra.append(f"/{ingest_rel}/**" if ingest_rel else "**")
