@@ -91,17 +91,22 @@ class OnRclone:
         self.thread.join(5)
 
 
+#: Replacements per backend (each a whole drain; 20 before 2026-12-03, halved for the suite's
+#: time: the moment is hit by the trigger every time, not by chance).
+TRIES = 10
+
+
 @pytest.mark.timeout(240)
 def test_replace_during_delete_loses_nothing(backend: Backend) -> None:
     """``_outbox/same<n>.txt`` is replaced by a new version (atomically: temp file + rename on
     the local remote, an S3 PUT on serve s3) just before the drain deletes what landed — the
     moment its ``rclone delete`` starts (S3), or its ``rclone copy`` into staging, the last
-    rclone run before the local remote's claimed copies are removed — 20 times: every new
+    rclone run before the local remote's claimed copies are removed — 10 times: every new
     version survives (in the outbox or in ``_inbox``), every old one lands once; the next
     drain takes the new versions too."""
     setup = backend.setup("mailbox")
     verb = "delete" if backend.s3 is not None else "copy"
-    for attempt in range(20):
+    for attempt in range(TRIES):
         name = f"_outbox/same{attempt}.txt"
         old, new = f"v1 of try {attempt}\n", f"v2 of try {attempt}, longer\n"
         backend.put(setup, {name: old}, mtime=OLD)
@@ -128,7 +133,7 @@ def test_replace_during_delete_loses_nothing(backend: Backend) -> None:
         assert everything.count(old.encode()) == 1, seen
     sync(setup)  # takes the last new version too
     inbox = inbox_files(setup)
-    assert len(inbox) == 40 and len(set(inbox.values())) == 40
+    assert len(inbox) == 2 * TRIES and len(set(inbox.values())) == 2 * TRIES
     assert outbox_files(setup) == {}
 
 
