@@ -33,11 +33,10 @@ from pathlib import Path
 
 from loguru import logger
 
+from watcher.engine.bisync_listing import Listing
+from watcher.engine.bisync_types import LOCAL_TOLERANCE
 from watcher.plan.resync import conflict_name
 
-#: Listing mtimes agree to the nanosecond; floats of them to ~0.2 µs.
-TOLERANCE = 1e-6
-Listing = dict[str, tuple[int, float]]
 #: The state dir's folders rclone moves a side's replaced files into (``…1``, ``…2``).
 REPLACED_DIR = "bisync-replaced"
 
@@ -110,7 +109,7 @@ def _pristine(path: Path, base: tuple[int, float] | None) -> bool:
     if base is None:
         return False
     st = path.stat()
-    return st.st_size == base[0] and abs(st.st_mtime_ns / 1e9 - base[1]) < TOLERANCE
+    return st.st_size == base[0] and abs(st.st_mtime_ns / 1e9 - base[1]) < LOCAL_TOLERANCE
 
 
 def _put_back(path: Path, root: Path, rel: str) -> str:

@@ -8,11 +8,14 @@ from pathlib import Path
 
 from watcher.rclone.ops import parse_time
 
+#: ``{path: (size, mtime)}`` of one side, as bisync's listing file holds it.
+Listing = dict[str, tuple[int, float]]
 
-def parse_listing(path: Path) -> dict[str, tuple[int, float]]:
+
+def parse_listing(path: Path) -> Listing:
     """``{path: (size, mtime)}`` from the bisync listing file ``path`` (``{}`` when it cannot
     be read; lines it cannot parse are skipped)."""
-    entries: dict[str, tuple[int, float]] = {}
+    entries: Listing = {}
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError:
