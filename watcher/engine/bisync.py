@@ -3,6 +3,7 @@ losing versions, and rclone's aborts."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -201,12 +202,11 @@ async def run_bisync(
     ``moves`` are done on the remote first (:mod:`watcher.engine.bisync_moves`). A run that
     may change something holds the remote's lease (:mod:`watcher.engine.bisync_lease`):
     another machine's bisync of the same remote root never overlaps it."""
-    if dry_run:
+    lease = contextlib.nullcontext() if dry_run else Lease(session, step)
+    async with lease:
         return await _run_bisync(
-            session, step, dry_run=True, force=force, resync=resync, moves=moves
+            session, step, dry_run=dry_run, force=force, resync=resync, moves=moves
         )
-    async with Lease(session, step):
-        return await _run_bisync(session, step, force=force, resync=resync, moves=moves)
 
 
 async def _run_bisync(
