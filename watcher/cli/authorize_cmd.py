@@ -35,7 +35,7 @@ from watcher.cli.config_writes import (
     write_files,
 )
 from watcher.config import Config, parse_config_file
-from watcher.config.load import is_token
+from watcher.config.values import is_token
 from watcher.engine import open_session
 from watcher.engine.session import secret_values
 from watcher.errors import WorkspaceSyncError

@@ -6,7 +6,6 @@ from watcher.config.load import (
     load_config,
     parse_config,
     parse_config_file,
-    test_limits,
 )
 from watcher.config.model import (
     MODES,
@@ -18,6 +17,7 @@ from watcher.config.model import (
     TransferConfig,
     is_secret,
 )
+from watcher.config.values import test_limits
 
 __all__ = [
     "CONFIG_ENV",

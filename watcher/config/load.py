@@ -7,15 +7,11 @@ value and what is allowed. Nothing here touches the filesystem beyond reading th
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import json
 import os
-import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import partial
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -31,6 +27,27 @@ from watcher.config.model import (
     is_secret,
 )
 from watcher.config.transfer import parse_transfer
+from watcher.config.values import (
+    ENV_REF,
+    Ctx,
+    as_bool,
+    as_choice,
+    as_float,
+    as_int,
+    as_path,
+    as_remote_name,
+    as_remote_path,
+    as_scalar,
+    as_str,
+    as_token,
+    check_unknown,
+    excludes,
+    expand_env,
+    inside,
+    seconds_or_off,
+    str_list,
+    test_limits,
+)
 from watcher.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -39,7 +56,6 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 CONFIG_ENV = "WORKSPACE_SYNC_CONFIG"
-TEST_LIMITS_ENV = "WORKSPACE_SYNC_TEST_LIMITS"
 APP_NAME = "workspace-sync"
 
 PROVIDER_TABLES: Mapping[str, frozenset[str]] = MappingProxyType(
@@ -67,13 +83,6 @@ BACKUP_KEYS = frozenset(
         "include",
     }
 )
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_REMOTE_NAME = re.compile(r"^[A-Za-z0-9_.+@][A-Za-z0-9_.+@ -]*$")
-
-
-def test_limits() -> bool:
-    """True when ``WORKSPACE_SYNC_TEST_LIMITS=1`` lowers the minimum intervals for tests."""
-    return os.environ.get(TEST_LIMITS_ENV) == "1"
 
 
 def find_config(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -156,7 +165,7 @@ def holds_secrets(raw: Mapping[str, Any]) -> bool:
 
 
 def _only_env_ref(value: Any) -> bool:
-    return isinstance(value, str) and bool(_ENV_REF.fullmatch(value.strip()))
+    return isinstance(value, str) and bool(ENV_REF.fullmatch(value.strip()))
 
 
 def warn_if_exposed(path: Path) -> bool:
@@ -176,207 +185,37 @@ def warn_if_exposed(path: Path) -> bool:
     return False
 
 
-# --------------------------------------------------------------------------- validation helpers
-
-
-@dataclass(frozen=True)
-class _Ctx:
-    """Where values come from, for error messages and relative paths."""
-
-    path: Path
-
-    @property
-    def base(self) -> Path:
-        return self.path.parent
-
-    def error(self, key: str, value: Any, allowed: str) -> ConfigError:
-        shown = "the value (hidden: a secret)" if _secret_key(key) else _show(value)
-        return ConfigError(f"{self.path}: key '{key}': {shown} is not allowed; {allowed}")
-
-
-def _secret_key(key: str) -> bool:
-    """True when the dotted ``key`` (``table.option[.sub]``) names a secret."""
-    parts = key.split(".")
-    return len(parts) >= 2 and is_secret(parts[0], parts[-1])
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return repr(value)
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a table"
-    return repr(value)
-
-
-def _check_unknown(ctx: _Ctx, table: Mapping[str, Any], known: frozenset[str], prefix: str) -> None:
-    for key in table:
-        if key not in known:
-            close = difflib.get_close_matches(key, sorted(known), n=1, cutoff=0.6)
-            hint = (
-                f"did you mean '{prefix}{close[0]}'?"
-                if close
-                else "valid keys: " + ", ".join(sorted(prefix + k for k in known))
-            )
-            raise ConfigError(f"{ctx.path}: unknown key '{prefix}{key}'; {hint}")
-
-
-def _expand_env(ctx: _Ctx, key: str, value: str) -> str:
-    def repl(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in os.environ:
-            raise ConfigError(
-                f"{ctx.path}: key '{key}': environment variable ${{{name}}} is not set; "
-                "set it or write the value"
-            )
-        return os.environ[name]
-
-    return _ENV_REF.sub(repl, value)
-
-
-def _str(ctx: _Ctx, key: str, value: Any) -> str:
-    if not isinstance(value, str):
-        raise ctx.error(key, value, "expected a string")
-    return _expand_env(ctx, key, value)
-
-
-def _bool(ctx: _Ctx, key: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ctx.error(key, value, "expected true or false")
-    return value
-
-
-def _int(ctx: _Ctx, key: str, value: Any, lo: int, hi: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ctx.error(key, value, "expected a whole number")
-    if value < lo or (hi is not None and value > hi):
-        rng = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
-        raise ctx.error(key, value, f"expected a number {rng}")
-    return value
-
-
-def _float(ctx: _Ctx, key: str, value: Any, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ctx.error(key, value, "expected a number of seconds")
-    if not lo <= value <= hi:
-        raise ctx.error(key, value, f"expected seconds between {lo:g} and {hi:g}")
-    return float(value)
-
-
-def _choice(ctx: _Ctx, key: str, value: Any, choices: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in choices:
-        raise ctx.error(key, value, "expected one of: " + ", ".join(f'"{c}"' for c in choices))
-    return value
-
-
-def _path(ctx: _Ctx, key: str, value: Any) -> Path:
-    text = _str(ctx, key, value)
-    if not text.strip():
-        raise ctx.error(key, value, "expected a non-empty path")
-    path = Path(text).expanduser()
-    if not path.is_absolute():
-        path = ctx.base / path
-    return Path(os.path.normpath(path))
-
-
-def _seconds_or_off(ctx: _Ctx, key: str, value: Any, minimum: int) -> int:
-    """An interval where 0 means off and anything else must reach ``minimum``."""
-    number = _int(ctx, key, value, 0)
-    floor = 1 if test_limits() else minimum
-    if 0 < number < floor:
-        raise ctx.error(key, value, f"expected 0 (off) or at least {floor} seconds")
-    return number
-
-
-def _inside(ctx: _Ctx, key: str, value: Any) -> str:
-    """A relative path that must stay inside the workspace, normalised (``""`` = the root)."""
-    text = _str(ctx, key, value).strip()
-    if text in ("", "/", "."):
-        return ""
-    if text.startswith(("/", "~")):
-        raise ctx.error(
-            key, value, 'expected a path relative to the workspace ("" or "/" for all of it)'
-        )
-    parts: list[str] = []
-    for part in PurePosixPath(text).parts:
-        if part == "..":
-            if not parts:
-                raise ctx.error(key, value, "the path must stay inside the workspace")
-            parts.pop()
-        elif part != ".":
-            parts.append(part)
-    return "/".join(parts)
-
-
-def _remote_path(ctx: _Ctx, key: str, value: Any) -> str:
-    text = _str(ctx, key, value).strip().strip("/")
-    if any(part in ("..", ".") for part in text.split("/")) or "//" in text:
-        raise ctx.error(key, value, "expected a plain folder path without '.', '..' or '//'")
-    return text
-
-
-def _str_list(ctx: _Ctx, key: str, value: Any, *, allow_empty: bool = True) -> tuple[str, ...]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ctx.error(key, value, "expected a list of strings")
-    if not allow_empty and not value:
-        raise ctx.error(key, value, "expected a non-empty list")
-    return tuple(_expand_env(ctx, key, v) for v in value)
-
-
-def _excludes(ctx: _Ctx, key: str, value: Any) -> tuple[str, ...]:
-    """Filter globs, compiled once here so a broken one is a config error, not a crash later."""
-    from watcher.plan.filters import PathFilter  # here: watcher.plan imports watcher.config
-
-    patterns = _str_list(ctx, key, value)
-    for pattern in patterns:
-        try:
-            PathFilter.from_user([pattern])
-        except (ValueError, re.error) as exc:
-            raise ctx.error(key, pattern, f"expected an rclone filter glob ({exc})") from None
-    return patterns
-
-
 # --------------------------------------------------------------------------- the schema
 
-_Parser = Callable[[_Ctx, str, Any], Any]
+_Parser = Callable[[Ctx, str, Any], Any]
 _TOP: dict[str, _Parser] = {
-    "workspace": _path,
-    "mode": lambda c, k, v: _choice(c, k, v, MODES),
-    "provider": lambda c, k, v: _choice(c, k, v, PROVIDERS),
-    "remote_path": _remote_path,
-    "local_path": _inside,
-    "interval": lambda c, k, v: _seconds_or_off(c, k, v, 60),
-    "debounce": lambda c, k, v: _float(c, k, v, 0.05, 60),
-    "max_delay": lambda c, k, v: _float(c, k, v, 0.05, 86400),
-    "outbox_settle": lambda c, k, v: _float(c, k, v, 0, 300),
-    "outbox_poll": lambda c, k, v: _seconds_or_off(c, k, v, 5),
-    "timeout": lambda c, k, v: _int(c, k, v, 1 if test_limits() else 60),
-    "on_session_start": _bool,
-    "on_session_end": _bool,
-    "rclone": _path,
-    "remote_name": lambda c, k, v: _remote_name(c, k, v),
-    "rclone_config": _path,
-    "conflict_resolve": lambda c, k, v: _choice(c, k, v, ("newer", "local", "remote")),
-    "exclude": _excludes,
-    "copy_symlinks": _bool,
-    "ingest": _bool,
-    "ingest_path": _inside,
-    "max_delete": lambda c, k, v: _int(c, k, v, 0, 100),
-    "log_file": _path,
-    "secrets_file": _path,
-    "on_arrival": lambda c, k, v: _str_list(c, k, v, allow_empty=False),
+    "workspace": as_path,
+    "mode": lambda c, k, v: as_choice(c, k, v, MODES),
+    "provider": lambda c, k, v: as_choice(c, k, v, PROVIDERS),
+    "remote_path": as_remote_path,
+    "local_path": inside,
+    "interval": lambda c, k, v: seconds_or_off(c, k, v, 60),
+    "debounce": lambda c, k, v: as_float(c, k, v, 0.05, 60),
+    "max_delay": lambda c, k, v: as_float(c, k, v, 0.05, 86400),
+    "outbox_settle": lambda c, k, v: as_float(c, k, v, 0, 300),
+    "outbox_poll": lambda c, k, v: seconds_or_off(c, k, v, 5),
+    "timeout": lambda c, k, v: as_int(c, k, v, 1 if test_limits() else 60),
+    "on_session_start": as_bool,
+    "on_session_end": as_bool,
+    "rclone": as_path,
+    "remote_name": lambda c, k, v: as_remote_name(c, k, v),
+    "rclone_config": as_path,
+    "conflict_resolve": lambda c, k, v: as_choice(c, k, v, ("newer", "local", "remote")),
+    "exclude": excludes,
+    "copy_symlinks": as_bool,
+    "ingest": as_bool,
+    "ingest_path": inside,
+    "max_delete": lambda c, k, v: as_int(c, k, v, 0, 100),
+    "log_file": as_path,
+    "secrets_file": as_path,
+    "on_arrival": lambda c, k, v: str_list(c, k, v, allow_empty=False),
 }
 _TABLES = frozenset({"backup", *PROVIDER_TABLES})
-
-
-def _remote_name(ctx: _Ctx, key: str, value: Any) -> str:
-    text = _str(ctx, key, value)
-    if not _REMOTE_NAME.match(text) or text.endswith(" "):
-        raise ctx.error(
-            key, value, "expected letters, digits, '_', '-', '.', '+', '@' (not starting with '-')"
-        )
-    return text
 
 
 def parse_config(
@@ -385,8 +224,8 @@ def parse_config(
     """Validate the parsed TOML ``raw`` of the file at ``path`` into a :class:`Config`; the
     secrets come from ``secrets`` when given (validating files not yet written), else from the
     ``secrets_file`` it names."""
-    ctx = _Ctx(path)
-    _check_unknown(ctx, raw, frozenset(_TOP) | _TABLES | {"transfer"}, "")
+    ctx = Ctx(path)
+    check_unknown(ctx, raw, frozenset(_TOP) | _TABLES | {"transfer"}, "")
     if "mode" not in raw:
         raise ConfigError(
             f"{path}: key 'mode' is required; choose one of " + MODES_EXPLAINED + "; "
@@ -408,7 +247,7 @@ def parse_config(
     provider = values.get("provider", "off")
     values["provider_options"] = _provider_options(ctx, raw, secrets, provider)
     values["backup"] = _backup(ctx, raw.get("backup", {}), secrets.get("backup", {}))
-    values["transfer"] = parse_transfer(path, raw.get("transfer", {}), partial(_expand_env, ctx))
+    values["transfer"] = parse_transfer(path, raw.get("transfer", {}), partial(expand_env, ctx))
 
     cfg = Config(config_path=path, **values)
     _cross_checks(ctx, cfg)
@@ -416,7 +255,7 @@ def parse_config(
 
 
 def _load_secrets(
-    ctx: _Ctx, secrets_path: Path | None, given: Mapping[str, Any] | None
+    ctx: Ctx, secrets_path: Path | None, given: Mapping[str, Any] | None
 ) -> Mapping[str, Any]:
     if secrets_path is None:
         return {}
@@ -426,8 +265,8 @@ def _load_secrets(
         raise ConfigError(f"{ctx.path}: key 'secrets_file': {secrets_path} not found")
     else:
         data = read_toml(secrets_path, "secrets")
-    sctx = _Ctx(secrets_path)
-    _check_unknown(sctx, data, _TABLES, "")
+    sctx = Ctx(secrets_path)
+    check_unknown(sctx, data, _TABLES, "")
     for table, content in data.items():
         if not isinstance(content, dict):
             raise sctx.error(table, content, f"expected a [{table}] table")
@@ -435,7 +274,7 @@ def _load_secrets(
 
 
 def _provider_options(
-    ctx: _Ctx, raw: Mapping[str, Any], secrets: Mapping[str, Any], provider: str
+    ctx: Ctx, raw: Mapping[str, Any], secrets: Mapping[str, Any], provider: str
 ) -> Mapping[str, Any]:
     merged: dict[str, Any] = {}
     for table, known in PROVIDER_TABLES.items():
@@ -446,20 +285,20 @@ def _provider_options(
         )
         if isinstance(plain, dict) and isinstance(secret, dict):
             content["rclone_options"] = {**plain, **secret}
-        _check_unknown(ctx, content, known, f"{table}.")
+        check_unknown(ctx, content, known, f"{table}.")
         if table == provider:
             merged = content
     return MappingProxyType(_provider_values(ctx, provider, merged))
 
 
-def _provider_values(ctx: _Ctx, provider: str, table: Mapping[str, Any]) -> dict[str, Any]:
+def _provider_values(ctx: Ctx, provider: str, table: Mapping[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in table.items():
         full = f"{provider}.{key}"
         if provider == "local" and key == "path":
-            out[key] = _path(ctx, full, value)
+            out[key] = as_path(ctx, full, value)
         elif provider == "dropbox" and key == "app_folder":
-            out[key] = _bool(ctx, full, value)
+            out[key] = as_bool(ctx, full, value)
         elif provider == "custom" and key == "rclone_options":
             if not isinstance(value, dict):
                 raise ctx.error(full, value, "expected a table of rclone option = value")
@@ -468,12 +307,12 @@ def _provider_values(ctx: _Ctx, provider: str, table: Mapping[str, Any]) -> dict
                     f"{full}.type", value["type"], "set the backend in custom.rclone_type"
                 )
             out[key] = MappingProxyType(
-                {str(k): _scalar(ctx, f"{full}.{k}", v) for k, v in value.items()}
+                {str(k): as_scalar(ctx, f"{full}.{k}", v) for k, v in value.items()}
             )
         elif key == "token":
-            out[key] = _token(ctx, full, value)
+            out[key] = as_token(ctx, full, value)
         else:
-            out[key] = _str(ctx, full, value)
+            out[key] = as_str(ctx, full, value)
     required = {"local": ("path",), "s3": ("bucket",), "custom": ("rclone_type",)}
     for key in required.get(provider, ()):
         if key not in out:
@@ -482,7 +321,7 @@ def _provider_values(ctx: _Ctx, provider: str, table: Mapping[str, Any]) -> dict
                 f"in a [{provider}] table"
             )
     if provider == "onedrive" and "drive_type" in out:
-        _choice(
+        as_choice(
             ctx, "onedrive.drive_type", out["drive_type"], ("personal", "business", "sharepoint")
         )
     if provider == "s3" and ("/" in out["bucket"] or not out["bucket"].strip()):
@@ -490,49 +329,19 @@ def _provider_values(ctx: _Ctx, provider: str, table: Mapping[str, Any]) -> dict
     return out
 
 
-def _token(ctx: _Ctx, key: str, value: Any) -> str:
-    """An OAuth token: the JSON object ``rclone authorize`` prints (value never shown)."""
-    text = _str(ctx, key, value).strip()
-    if not is_token(text):
-        raise ctx.error(
-            key,
-            value,
-            'expected the JSON token that "rclone authorize" prints ({"access_token":...}); '
-            "run: workspace-sync authorize",
-        )
-    return text
-
-
-def is_token(text: str) -> bool:
-    """True when ``text`` is an rclone OAuth token: a JSON object with an ``access_token``."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return False
-    return isinstance(data, dict) and isinstance(data.get("access_token"), str)
-
-
-def _scalar(ctx: _Ctx, key: str, value: Any) -> str | int | float | bool:
-    if isinstance(value, str):
-        return _expand_env(ctx, key, value)
-    if isinstance(value, (bool, int, float)):
-        return value
-    raise ctx.error(key, value, "expected a string, number or boolean")
-
-
-def _backup(ctx: _Ctx, raw: Mapping[str, Any], secrets: Mapping[str, Any]) -> BackupConfig:
+def _backup(ctx: Ctx, raw: Mapping[str, Any], secrets: Mapping[str, Any]) -> BackupConfig:
     table = {**raw, **secrets}
-    _check_unknown(ctx, table, BACKUP_KEYS, "backup.")
+    check_unknown(ctx, table, BACKUP_KEYS, "backup.")
     parsers: dict[str, _Parser] = {
-        "enabled": _bool,
-        "password": _str,
-        "remote_path": _remote_path,
-        "interval": lambda c, k, v: _seconds_or_off(c, k, v, 3600),
-        "keep_last": lambda c, k, v: _int(c, k, v, 0),
-        "keep_daily": lambda c, k, v: _int(c, k, v, 0),
-        "keep_weekly": lambda c, k, v: _int(c, k, v, 0),
-        "keep_monthly": lambda c, k, v: _int(c, k, v, 0),
-        "include": lambda c, k, v: tuple(_path(c, k, p) for p in _str_list(c, k, v)),
+        "enabled": as_bool,
+        "password": as_str,
+        "remote_path": as_remote_path,
+        "interval": lambda c, k, v: seconds_or_off(c, k, v, 3600),
+        "keep_last": lambda c, k, v: as_int(c, k, v, 0),
+        "keep_daily": lambda c, k, v: as_int(c, k, v, 0),
+        "keep_weekly": lambda c, k, v: as_int(c, k, v, 0),
+        "keep_monthly": lambda c, k, v: as_int(c, k, v, 0),
+        "include": lambda c, k, v: tuple(as_path(c, k, p) for p in str_list(c, k, v)),
     }
     values = {k: parsers[k](ctx, f"backup.{k}", v) for k, v in table.items()}
     backup = BackupConfig(**values)
@@ -551,7 +360,7 @@ def _backup(ctx: _Ctx, raw: Mapping[str, Any], secrets: Mapping[str, Any]) -> Ba
     return backup
 
 
-def _cross_checks(ctx: _Ctx, cfg: Config) -> None:
+def _cross_checks(ctx: Ctx, cfg: Config) -> None:
     if cfg.max_delay < cfg.debounce:
         raise ctx.error(
             "max_delay", cfg.max_delay, f"expected at least debounce ({cfg.debounce:g} s)"
