@@ -94,54 +94,62 @@ def glob_to_regex(glob: str) -> str:
     while i < n:
         c = glob[i]
         if c == "\\" and i + 1 < n:
-            out.append(re.escape(glob[i + 1]))
-            i += 2
-            continue
-        if glob.startswith("{{", i):
-            end = glob.find("}}", i + 2)
-            if end == -1:
-                raise ValueError(f"unterminated {{{{regexp}}}} in {glob!r}")
-            out.append("(?:" + glob[i + 2 : end] + ")")
-            i = end + 2
-            continue
-        if c == "*":
-            if glob.startswith("***", i):
-                raise ValueError(f"too many stars in {glob!r}")
-            if glob.startswith("**", i):
-                out.append(".*")
-                i += 2
-            else:
-                out.append("[^/]*")
-                i += 1
-            continue
-        if c == "?":
-            out.append("[^/]")
+            piece, i = re.escape(glob[i + 1]), i + 2
+        elif glob.startswith("{{", i):
+            piece, i = _glob_regexp(glob, i)
+        elif c == "*":
+            piece, i = _glob_stars(glob, i)
         elif c == "[":
-            # rclone hands the class to Go's regexp unchanged: ``[^a]`` negates, ``[!a]`` does not
-            end = glob.find("]", i + 2 if glob.startswith("[^", i) else i + 1)
-            if end == -1:
-                out.append(re.escape(c))
-            else:
-                body = glob[i + 1 : end]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
-                i = end + 1
-                continue
+            piece, i = _glob_class(glob, i)
         elif c == "{":
             in_braces += 1
-            out.append("(?:")
+            piece, i = "(?:", i + 1
         elif c == "}":
             if not in_braces:
                 raise ValueError(f"unbalanced '}}' in {glob!r}")
             in_braces -= 1
-            out.append(")")
-        elif c == "," and in_braces:
-            out.append("|")
+            piece, i = ")", i + 1
         else:
-            out.append(re.escape(c))
-        i += 1
+            piece, i = _glob_plain(c, in_braces > 0), i + 1
+        out.append(piece)
     if in_braces:
         raise ValueError(f"unbalanced '{{' in {glob!r}")
     return "".join(out)
+
+
+def _glob_plain(c: str, in_braces: bool) -> str:
+    if c == "?":
+        return "[^/]"
+    if c == "," and in_braces:
+        return "|"
+    return re.escape(c)
+
+
+def _glob_regexp(glob: str, i: int) -> tuple[str, int]:
+    """``{{regexp}}`` at ``i``: the regexp as it is, and the index after ``}}``."""
+    end = glob.find("}}", i + 2)
+    if end == -1:
+        raise ValueError(f"unterminated {{{{regexp}}}} in {glob!r}")
+    return "(?:" + glob[i + 2 : end] + ")", end + 2
+
+
+def _glob_stars(glob: str, i: int) -> tuple[str, int]:
+    """``*`` (within a name) or ``**`` (across folders) at ``i``."""
+    if glob.startswith("***", i):
+        raise ValueError(f"too many stars in {glob!r}")
+    if glob.startswith("**", i):
+        return ".*", i + 2
+    return "[^/]*", i + 1
+
+
+def _glob_class(glob: str, i: int) -> tuple[str, int]:
+    """A character class at ``i``. rclone hands it to Go's regexp unchanged: ``[^a]`` negates,
+    ``[!a]`` does not; a ``[`` without its ``]`` is a plain character."""
+    end = glob.find("]", i + 2 if glob.startswith("[^", i) else i + 1)
+    if end == -1:
+        return re.escape("["), i + 1
+    body = glob[i + 1 : end]
+    return "[" + body.replace("\\", "\\\\") + "]", end + 1
 
 
 @dataclass(frozen=True)

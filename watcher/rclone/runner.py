@@ -169,21 +169,15 @@ class Rclone:
     ) -> RcloneResult:
         """Run ``rclone ARGS`` and return what it did; never raises for rclone's own failures.
 
-        ``per_file`` adds ``-v`` and per-second stats so that transfers and deletes are
-        recorded; ``on_event`` sees every parsed log line (e.g. for progress display);
-        ``quiet_errors`` logs rclone's errors at DEBUG (for calls whose failure is expected
-        and handled, such as listing a folder that may not exist); ``files_from`` limits the
-        command to these paths (``--files-from-raw``, which rclone will not combine with
-        filters: the caller filters the list; a path with a line break raises
-        :class:`ValueError`; rclone's own listings show none, they encode it as ``␊``).
-        ``cwd`` is rclone's working folder (bisync gets short relative roots there).
-        ``stdin_fd``/``stdout_fd`` connect rclone's stdin/stdout to a file descriptor (a pipe
-        end, for streaming ``rcat``/``cat``) instead of ``stdin`` bytes /
-        :attr:`RcloneResult.stdout`; the runner takes ownership and
-        closes them once rclone has its copy (or could not start), so the other end of the
-        pipe sees EOF or EPIPE as soon as rclone exits.
-        Cancelling the caller stops rclone (SIGTERM, then SIGKILL) before the cancellation
-        propagates.
+        ``per_file`` adds ``-v`` and per-second stats (transfers and deletes recorded);
+        ``on_event`` sees every parsed log line; ``quiet_errors`` logs rclone's errors at DEBUG
+        (expected, handled failures); ``files_from`` limits the command to these paths
+        (``--files-from-raw``, which rclone will not combine with filters, so the caller
+        filters; a path with a line break raises :class:`ValueError`); ``cwd`` is rclone's
+        working folder. ``stdin_fd``/``stdout_fd`` connect rclone to a pipe end instead of
+        ``stdin`` bytes / :attr:`RcloneResult.stdout`; the runner owns and closes them once
+        rclone has its copy, so the other end sees EOF or EPIPE as soon as rclone exits.
+        Cancelling the caller stops rclone (SIGTERM, then SIGKILL) before it propagates.
         """
         owned = [fd for fd in (stdin_fd, stdout_fd) if fd is not None]
         list_file: Path | None = None
