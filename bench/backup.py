@@ -24,7 +24,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from common import RCLONE, BenchEnv, Section, bench_main, fmt_s, median
+from benchenv import BenchEnv
+from common import RCLONE, Section, bench_main, fmt_s, median
 
 ROUNDS = 5
 PASSWORD = "bench backup password 1"

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 
+from benchenv import BenchEnv
 from common import (
     TOOL_FLAGS,
-    BenchEnv,
     Section,
     bench_main,
     count_files,

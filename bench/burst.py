@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
+from benchenv import BenchEnv
 from common import (
-    BenchEnv,
     Section,
     bench_main,
     count_files,

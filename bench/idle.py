@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 
+from benchenv import BenchEnv
 from common import (
     CLK_TCK,
-    BenchEnv,
     Section,
     bench_main,
     cpu_ticks,

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import time
 
-from common import BenchEnv, Section, bench_main, fmt_s, percentile, wait_content, wait_until
+from benchenv import BenchEnv
+from common import Section, bench_main, fmt_s, percentile, wait_content, wait_until
 
 SETTLES = (2.0, 0.5)
 

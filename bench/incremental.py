@@ -17,9 +17,9 @@ from __future__ import annotations
 import json
 import time
 
+from benchenv import BenchEnv
 from common import (
     TOOL_FLAGS,
-    BenchEnv,
     Section,
     bench_main,
     fmt_s,

@@ -17,9 +17,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from benchenv import BenchEnv
 from common import (
     S3_BUCKET,
-    BenchEnv,
     Section,
     bench_main,
     count_files,

@@ -20,11 +20,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from benchenv import BenchEnv
 from common import (
     BIN_DIR,
     RCLONE,
     S3_BUCKET,
-    BenchEnv,
     Section,
     bench_main,
     fmt_s,
