@@ -11,11 +11,17 @@ from typing import Any
 import pytest
 
 from watcher.config import Config, parse_config
-from watcher.engine.names import free_name, split_name
+from watcher.engine.names import FreeNames, folder_lister, split_name
 from watcher.errors import ConfigError
 from watcher.rclone.conffile import fingerprint, read_section, render_file, render_section
 from watcher.rclone.discover import MIN_VERSION, parse_version
 from watcher.rclone.ops import Entry, parse_time
+
+
+def free_name(root: Path, rel: str, taken: set[str]) -> str:
+    """The name the drain gives ``rel`` in the local folder ``root`` (its FreeNames claim)."""
+    return FreeNames(folder_lister(root), set(taken)).claim(rel)
+
 
 # --------------------------------------------------------------------------- split_name / free_name
 

@@ -31,7 +31,7 @@ from watcher.cli.service_files import (
 )
 from watcher.cli.service_list import native, service_list
 from watcher.config import Config
-from watcher.engine.state import APP_NAME
+from watcher.config.load import APP_NAME
 from watcher.errors import WorkspaceSyncError
 from watcher.service import (
     LINGER_HINT,

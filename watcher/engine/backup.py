@@ -27,6 +27,7 @@ from loguru import logger
 
 from watcher.config import Config
 from watcher.engine.backup_key import check_backup_password
+from watcher.engine.lock import LOCK_WAIT
 from watcher.engine.mounted import workspace_gone
 from watcher.engine.session import Session
 from watcher.engine.state import RunRecord, last_runs, record_run
@@ -49,9 +50,6 @@ from watcher.rclone.ops import QUICK_TIMEOUT
 from watcher.version import VERSION
 
 T = TypeVar("T")
-
-#: How long a one-shot ``backup`` waits for a sync run of the same config to finish.
-LOCK_WAIT = 60.0
 
 
 @dataclass(frozen=True)

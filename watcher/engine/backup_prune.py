@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from loguru import logger
 
 from watcher.engine.backup import (
-    LOCK_WAIT,
     Snapshot,
     complete_snapshots,
     require_backup,
     snapshot_layout,
 )
+from watcher.engine.lock import LOCK_WAIT
 from watcher.engine.session import Session
 from watcher.errors import SyncFailed
 from watcher.plan.retention import keep

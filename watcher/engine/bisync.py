@@ -26,6 +26,7 @@ from watcher.engine.empty_baseline import (
     merge_new_files,
     plan_sides,
 )
+from watcher.engine.guard import FORCE_FIX
 from watcher.engine.moves import MovesOutcome
 from watcher.engine.oneway import record_from
 from watcher.engine.procs import is_live_rclone
@@ -42,7 +43,6 @@ from watcher.rclone import RcloneResult
 from watcher.rclone.features import bisync_compare_flags
 
 RESYNC_FIX = "workspace-sync sync --resync"
-FORCE_FIX = "workspace-sync sync --force"
 
 
 def names_for(step: Step, cfg: Config) -> BisyncNames:

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from watcher.engine.cycle import LOCK_WAIT
+from watcher.engine.lock import LOCK_WAIT
 from watcher.engine.session import Session
 from watcher.engine.state import write_json
 from watcher.plan.check import CheckPlan, plan_check

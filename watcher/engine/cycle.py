@@ -13,9 +13,11 @@ from loguru import logger
 from watcher.engine.bisync import run_bisync
 from watcher.engine.drain import Drain
 from watcher.engine.failing import PathFailures, update_failing
+from watcher.engine.guard import FORCE_FIX
 from watcher.engine.incremental import NeedsFullPush, run_incremental_push
 from watcher.engine.ingest import run_ingest
 from watcher.engine.links import dangerous_links
+from watcher.engine.lock import LOCK_WAIT
 from watcher.engine.mounted import looks_unmounted, sync_root_gone, synced_before
 from watcher.engine.moves import push_with_moves
 from watcher.engine.oneway import run_one_way
@@ -27,11 +29,6 @@ from watcher.plan.moves import Move
 from watcher.rclone.causes import find_cause
 from watcher.rclone.runner import EventHook
 
-#: How long a one-shot ``sync`` waits for another run of the same config to finish.
-LOCK_WAIT = 60.0
-
-#: The command that overrides a refusal for one run.
-FORCE_FIX = "workspace-sync sync --force"
 #: Seconds a whole cycle may take beyond ``timeout`` (the cycle deadline is ``timeout`` plus
 #: this, counted from when the run lock is held).
 CYCLE_GRACE = 10.0

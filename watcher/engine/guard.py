@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 from watcher.rclone import Entry
 
+#: The command that overrides a refusal for one run.
+FORCE_FIX = "workspace-sync sync --force"
+
 #: Destinations with fewer files than this are exempt from the percentage guard.
 MIN_FILES_FOR_PERCENT = 10
 

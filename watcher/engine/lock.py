@@ -18,6 +18,9 @@ import anyio
 from watcher.errors import SyncFailed
 from watcher.fsutil import WriteFailed
 
+#: How long a one-shot ``sync`` or ``backup`` waits for another run of the same pair to finish.
+LOCK_WAIT = 60.0
+
 POLL = 0.1
 
 

@@ -116,12 +116,6 @@ def folder_lister(root: Path) -> Lister:
     return names
 
 
-def free_name(root: Path, rel: str, taken: set[str]) -> str:
-    """A name for ``rel`` inside the local folder ``root`` that neither exists there nor is
-    already ``taken`` (casefolded names)."""
-    return FreeNames(folder_lister(root), set(taken)).claim(rel)
-
-
 def short_paths(paths: list[str]) -> dict[str, str]:
     """Paths of ``paths`` with a component longer than :data:`NAME_MAX` bytes (possible on
     object stores) -> a shortened path, unique among ``paths`` and the other short ones

@@ -17,10 +17,9 @@ import platformdirs
 
 from watcher.config import Config
 from watcher.config.change import pairing_key
+from watcher.config.load import APP_NAME
 from watcher.fsutil import atomic_write
 from watcher.plan import pair_identity
-
-APP_NAME = "workspace-sync"
 
 
 @dataclass(frozen=True)
