@@ -34,3 +34,12 @@ class SafetyRefusal(SyncFailed):
     def __init__(self, message: str, fix: str) -> None:
         super().__init__(message)
         self.fix = fix
+
+
+class CommandFailed(WorkspaceSyncError):
+    """A command could not do what it was asked (exit 1 unless ``exit_code`` says otherwise),
+    with one line saying why and what was left as it was."""
+
+    def __init__(self, message: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code

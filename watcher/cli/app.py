@@ -109,7 +109,8 @@ def common_options(func: F) -> F:
 
 
 def fail(message: str, code: int) -> NoReturn:
-    """Print one error line and exit with ``code``."""
+    """Print one error line and exit with ``code`` (the CLI's edge; commands raise the tool's
+    errors, :class:`LazyGroup` maps them here)."""
     click.echo(f"workspace-sync: error: {message}", err=True)
     sys.exit(code)
 
@@ -118,8 +119,8 @@ def run_async(func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T
     """Run a coroutine function, mapping the tool's errors and Ctrl-C to exit codes."""
     try:
         return anyio.run(functools.partial(func, *args, **kwargs))
-    except WorkspaceSyncError as exc:
-        fail(str(exc), exc.exit_code)
+    except WorkspaceSyncError:
+        raise
     except KeyboardInterrupt:
         click.echo("workspace-sync: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -127,8 +128,7 @@ def run_async(func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T
         error = _first_error(exc)
         if error is None:
             raise
-        fail(str(error), error.exit_code)
-    raise AssertionError("unreachable")
+        raise error from None
 
 
 def _first_error(exc: BaseException) -> WorkspaceSyncError | None:
@@ -147,10 +147,7 @@ def load(ctx: click.Context, *, summaries: bool = True) -> Config:
     ``summaries=False`` for commands that print each run's result themselves."""
     opts = ctx.ensure_object(Options)
     setup_logging(opts.verbosity, summaries=summaries, json_lines=opts.log_json)
-    try:
-        cfg = load_config(opts.config)
-    except WorkspaceSyncError as exc:
-        fail(str(exc), exc.exit_code)
+    cfg = load_config(opts.config)
     if cfg.log_file is not None:
         setup_logging(opts.verbosity, cfg.log_file, summaries=summaries, json_lines=opts.log_json)
     return cfg
@@ -209,6 +206,14 @@ class LazyGroup(click.Group):
         if cmd_name not in self.commands and cmd_name in COMMAND_MODULES:
             importlib.import_module(COMMAND_MODULES[cmd_name])
         return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; the tool's errors from any command become one line and their
+        exit code here, once."""
+        try:
+            return super().invoke(ctx)
+        except WorkspaceSyncError as exc:
+            fail(str(exc), exc.exit_code)
 
 
 @click.group(cls=LazyGroup, help=HELP, context_settings={"help_option_names": ["-h", "--help"]})

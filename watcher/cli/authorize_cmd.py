@@ -22,7 +22,7 @@ from pathlib import Path
 import anyio
 import click
 
-from watcher.cli.app import cli, common_options, fail, load
+from watcher.cli.app import cli, common_options, load
 from watcher.cli.config_writes import (
     SECRETS_MODE,
     FileWrite,
@@ -38,7 +38,7 @@ from watcher.config import Config, parse_config_file
 from watcher.config.values import is_token
 from watcher.engine import open_session
 from watcher.engine.session import secret_values
-from watcher.errors import WorkspaceSyncError
+from watcher.errors import CommandFailed, UsageError, WorkspaceSyncError
 from watcher.fsutil import WriteFailed
 from watcher.rclone import Rclone, RcloneBinary, ensure_config_file, find_rclone
 from watcher.wizard import render_secrets
@@ -51,10 +51,7 @@ AUTHORIZE_TIMEOUT = 900.0
 
 def find_binary(configured: Path | None = None) -> RcloneBinary:
     """The rclone to use; exit with the error's code (one line) when there is none."""
-    try:
-        return anyio.run(find_rclone, configured)
-    except WorkspaceSyncError as exc:
-        fail(str(exc), exc.exit_code)
+    return anyio.run(find_rclone, configured)
 
 
 def _token_from_rclone(binary: RcloneBinary, backend: str, cfg: Config | None) -> str:
@@ -80,9 +77,11 @@ def _token_from_rclone(binary: RcloneBinary, backend: str, cfg: Config | None) -
                 argv, stdout=subprocess.PIPE, env=env, timeout=AUTHORIZE_TIMEOUT, check=False
             )
         except subprocess.TimeoutExpired:
-            fail("rclone authorize timed out; run authorize again", 1)
+            raise CommandFailed("rclone authorize timed out; run authorize again") from None
     if done.returncode != 0:
-        fail(f"rclone authorize failed (exit {done.returncode}); see its message above", 1)
+        raise CommandFailed(
+            f"rclone authorize failed (exit {done.returncode}); see its message above"
+        )
     text = done.stdout.decode(errors="replace")
     match = re.search(r"\{.*\}", text, flags=re.S)
     return match.group(0).strip() if match else ""
@@ -137,7 +136,9 @@ def _pending(config_path: Path, cfg: Config, provider: str, token: str) -> Pendi
             text = link_secrets_text(text, config_path, secrets_path)
         new = validate(text, cfg.config_path, secrets)
     except (WorkspaceSyncError, OSError, UnicodeDecodeError) as exc:
-        fail(f"nothing stored: the config with the new token would not load: {exc}", 2)
+        raise UsageError(
+            f"nothing stored: the config with the new token would not load: {exc}"
+        ) from None
     writes = [FileWrite(secrets_path, render_secrets(secrets), SECRETS_MODE)]
     if cfg.secrets_file is None:
         writes.append(FileWrite(config_path, text, existing_mode(config_path, 0o600)))
@@ -148,7 +149,7 @@ def _store(writes: tuple[FileWrite, ...]) -> None:
     try:
         write_files(writes)
     except WriteFailed as exc:
-        fail(f"nothing stored: {exc}; the previous files are unchanged", 1)
+        raise CommandFailed(f"nothing stored: {exc}; the previous files are unchanged") from None
     click.echo(f"token stored in {writes[0].path} (mode 0600)")
 
 
@@ -157,7 +158,9 @@ def _refresh_rclone_conf(config_path: Path) -> None:
     try:
         anyio.run(open_session, parse_config_file(config_path))
     except WorkspaceSyncError as exc:
-        fail(f"token stored, but rclone.conf could not be updated: {exc}", exc.exit_code)
+        raise CommandFailed(
+            f"token stored, but rclone.conf could not be updated: {exc}", exc.exit_code
+        ) from None
 
 
 def authorize_provider(config_path: Path, provider: str, token: str | None) -> None:
@@ -170,7 +173,9 @@ def authorize_provider(config_path: Path, provider: str, token: str | None) -> N
         token = _token_from_rclone(binary, backend, cfg if cfg.provider == provider else None)
     token = token.strip()
     if not is_token(token):
-        fail('that is not an rclone token (expected JSON with "access_token"); nothing stored', 2)
+        raise UsageError(
+            'that is not an rclone token (expected JSON with "access_token"); nothing stored'
+        )
     pending = _pending(config_path, cfg, provider, token)
     if cfg.provider != provider:
         _store(pending.writes)
@@ -181,16 +186,14 @@ def authorize_provider(config_path: Path, provider: str, token: str | None) -> N
     if problem:
         hint = "check the network and run authorize again if the token is wrong"
         if cfg.provider_options.get("token"):
-            fail(
+            raise CommandFailed(
                 f"verification failed: listing {remote} with the new token did not work: "
-                f"{problem}; the previous token kept, nothing written; {hint}",
-                1,
+                f"{problem}; the previous token kept, nothing written; {hint}"
             )
         _store(pending.writes)
-        fail(
+        raise CommandFailed(
             f"token stored, but verification failed: listing {remote} did not work: {problem}; "
-            + hint,
-            1,
+            + hint
         )
     _store(pending.writes)
     _refresh_rclone_conf(config_path)
@@ -216,14 +219,15 @@ def authorize(ctx: click.Context, provider: str | None, stdin_marker: str | None
     listing, then store it in the secrets file (0600) without printing it; a token that fails
     the check never replaces the previous one."""
     if stdin_marker is not None and stdin_marker != "-":
-        fail("--token takes only '-' (read the token from stdin); never the token itself", 2)
+        raise UsageError(
+            "--token takes only '-' (read the token from stdin); never the token itself"
+        )
     cfg = load(ctx)
     provider = provider or cfg.provider
     if provider not in OAUTH_BACKENDS:
-        fail(
+        raise UsageError(
             f"provider {provider!r} has no OAuth token; authorize works for dropbox, gdrive and "
-            "onedrive (put other credentials in secrets_file)",
-            2,
+            "onedrive (put other credentials in secrets_file)"
         )
     token = sys.stdin.read() if stdin_marker == "-" else None
     authorize_provider(cfg.config_path, provider, token)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from watcher.cli.app import Options, cli, common_options, fail, load, run_async, session_for
+from watcher.cli.app import Options, cli, common_options, load, run_async, session_for
 from watcher.config import Config
 from watcher.engine.backup import (
     Snapshot,
@@ -20,16 +20,13 @@ from watcher.engine.backup import (
     take_snapshot,
 )
 from watcher.engine.backup_prune import PruneReport, prune_snapshots
-from watcher.errors import WorkspaceSyncError
+from watcher.errors import UsageError
 
 
 def _load_enabled(ctx: click.Context) -> Config:
     """The config, or exit 2 when ``[backup]`` is not enabled (nothing touched)."""
     cfg = load(ctx, summaries=False)
-    try:
-        require_backup(cfg)
-    except WorkspaceSyncError as exc:
-        fail(str(exc), exc.exit_code)
+    require_backup(cfg)
     return cfg
 
 
@@ -49,7 +46,7 @@ def backup(ctx: click.Context, now: bool) -> None:
     subcommand: take a snapshot now (exit 0 ok, 1 failed or files unreadable)."""
     if ctx.invoked_subcommand is not None:
         if now:
-            fail("--now takes no subcommand", 2)
+            raise UsageError("--now takes no subcommand")
         return
     cfg = _load_enabled(ctx)
 
@@ -100,10 +97,7 @@ def restore(ctx: click.Context, snapshot: str, dest: Path) -> None:
     lands in DEST/workspace, extra include paths in DEST/include/<absolute path>."""
     cfg = _load_enabled(ctx)
     dest = dest.expanduser().absolute()
-    try:
-        check_restore_target(dest)  # before anything else, so nothing is touched
-    except WorkspaceSyncError as exc:
-        fail(str(exc), exc.exit_code)
+    check_restore_target(dest)  # before anything else, so nothing is touched
 
     async def go() -> int:
         return await restore_snapshot(await session_for(cfg), snapshot, dest)

@@ -9,13 +9,13 @@ from typing import Any
 
 import click
 
-from watcher.cli.app import Options, cli, common_options, fail, load, run_async, session_for
+from watcher.cli.app import Options, cli, common_options, load, run_async, session_for
 from watcher.cli.progress import SyncProgress, wants_progress
 from watcher.config import Config
 from watcher.engine import CycleReport, run_cycle
 from watcher.engine.state import record_confirmation
 from watcher.engine.status import gather_status, progress_text, with_config
-from watcher.errors import UsageError
+from watcher.errors import CommandFailed, UsageError
 from watcher.plan import remote_join, remote_root
 from watcher.rclone import list_files
 
@@ -46,9 +46,9 @@ def sync(
     """Run one sync cycle now and exit (0 ok, 1 failed or refused)."""
     cfg = load(ctx, summaries=False)
     if resync and cfg.mode != "bisync":
-        fail(f'--resync only applies to mode = "bisync" (this config is {cfg.mode})', 2)
+        raise UsageError(f'--resync only applies to mode = "bisync" (this config is {cfg.mode})')
     if resync and direction:
-        fail("--resync and --direction cannot be combined", 2)
+        raise UsageError("--resync and --direction cannot be combined")
 
     opts = ctx.ensure_object(Options)
     progress = SyncProgress() if wants_progress(opts.verbosity, opts.log_json) else None
@@ -298,8 +298,7 @@ def list_(ctx: click.Context, path: str | None, as_json: bool) -> None:
 
     entries = run_async(go)
     if entries is None:
-        fail(f"{_list_root(cfg, path)} does not exist", 1)
-        return
+        raise CommandFailed(f"{_list_root(cfg, path)} does not exist")
     if as_json:
         click.echo(json.dumps(entries, indent=2))
         return

@@ -21,11 +21,10 @@ from typing import Any
 
 from loguru import logger
 
-from watcher.cli.app import fail
 from watcher.config import Config, parse_config
 from watcher.config.envrefs import with_placeholders
 from watcher.config.load import read_toml
-from watcher.errors import ConfigError, WorkspaceSyncError
+from watcher.errors import CommandFailed, ConfigError, UsageError, WorkspaceSyncError
 from watcher.fsutil import WriteFailed, atomic_write
 from watcher.rclone.conffile import check_values, render_section
 from watcher.wizard import Plan, render_config, render_secrets
@@ -207,7 +206,7 @@ def write_plan(plan: Plan, output: Path, *, unset_ok: bool = False) -> Written:
         given = secrets if "secrets_file" in plan.values else None
         cfg = validate(text, output, given, unset_ok=unset_ok)
     except WorkspaceSyncError as exc:
-        fail(f"nothing written: the resulting config would not load: {exc}", 2)
+        raise UsageError(f"nothing written: the resulting config would not load: {exc}") from None
     writes = []
     if any(plan.secrets.values()):
         writes.append(FileWrite(secrets_path, render_secrets(secrets), SECRETS_MODE))
@@ -215,6 +214,6 @@ def write_plan(plan: Plan, output: Path, *, unset_ok: bool = False) -> Written:
     try:
         write_files(writes)
     except WriteFailed as exc:
-        fail(f"nothing written: {exc}; every file is as it was", 1)
+        raise CommandFailed(f"nothing written: {exc}; every file is as it was") from None
     written = secrets_path if len(writes) == 2 else None
     return Written(cfg, written, _kept(current, plan.secrets))

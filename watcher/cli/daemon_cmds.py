@@ -8,13 +8,14 @@ import sys
 
 import click
 
-from watcher.cli.app import Options, cli, common_options, fail, load, run_async, session_for
+from watcher.cli.app import Options, cli, common_options, load, run_async, session_for
 from watcher.cli.commands import print_records
 from watcher.daemon import Daemon
 from watcher.daemon.reload import confirm_command
 from watcher.engine import CycleReport, LockHeld, run_cycle, state_paths
 from watcher.engine.state import StatePaths, read_json
 from watcher.engine.status import find_daemon
+from watcher.errors import UsageError
 
 
 @cli.command()
@@ -31,7 +32,7 @@ def watch(ctx: click.Context) -> None:
         try:
             await daemon.run()
         except LockHeld as exc:
-            fail(f"{exc}; stop that daemon first or use its config", 2)
+            raise UsageError(f"{exc}; stop that daemon first or use its config") from None
 
     run_async(go)
     sys.exit(0)

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import click
 
-from watcher.cli.app import Options, cli, common_options, fail
+from watcher.cli.app import Options, cli, common_options
 from watcher.cli.config_writes import write_plan
 from watcher.config import MODES
 from watcher.config.envrefs import unset_refs
+from watcher.errors import UsageError
 from watcher.log import setup_logging
 from watcher.openclaw import convert, parse_json
 from watcher.wizard import Plan
@@ -43,12 +44,12 @@ def import_openclaw(
     setup_logging(ctx.ensure_object(Options).verbosity)
     output = output.expanduser().absolute()
     if output.exists() and not force:
-        fail(f"{output} exists; pass --force to overwrite it", 2)
+        raise UsageError(f"{output} exists; pass --force to overwrite it")
     try:
         data = parse_json(path.read_text(encoding="utf-8"))
         result = convert(data, workspace=workspace, mode=mode, state_dir=_state_dir(path))
     except (ValueError, OSError) as exc:
-        fail(f"{path}: cannot convert: {exc}", 2)
+        raise UsageError(f"{path}: cannot convert: {exc}") from None
     plan = Plan(result.values, result.tables, result.secrets)
     written = write_plan(plan, output, unset_ok=True)
     for note in result.notes:

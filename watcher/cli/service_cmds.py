@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 import platformdirs
 
-from watcher.cli.app import cli, common_options, fail, load
+from watcher.cli.app import cli, common_options, load
 from watcher.cli.service_files import (
     MANAGER_TIMEOUT,
     available_manager,
@@ -32,7 +32,7 @@ from watcher.cli.service_files import (
 from watcher.cli.service_list import native, service_list
 from watcher.config import Config
 from watcher.config.load import APP_NAME
-from watcher.errors import WorkspaceSyncError
+from watcher.errors import UsageError
 from watcher.service import (
     LINGER_HINT,
     PASSED_ENV,
@@ -76,10 +76,7 @@ def _plan(cfg: Config, manager: Manager, instance: str) -> ServicePlan:
 def _instance(cfg: Config, manager: Manager, name: str | None, *, installing: bool) -> str:
     """This config's instance: the installed one that runs it, else ``--name`` or the default.
     No command acts on another config's instance (exit 2)."""
-    try:
-        wanted = instance_name(cfg.config_path, name)
-    except WorkspaceSyncError as exc:
-        fail(str(exc), exc.exit_code)
+    wanted = instance_name(cfg.config_path, name)
     found = installed(manager, Path.home())
     mine = [i.instance for i in found if i.config == cfg.config_path]
     if name is None and mine:
@@ -87,16 +84,14 @@ def _instance(cfg: Config, manager: Manager, name: str | None, *, installing: bo
     taken = next((i for i in found if i.instance == wanted and i.config != cfg.config_path), None)
     if taken is not None:
         other = shlex.quote(str(taken.config))
-        fail(
+        raise UsageError(
             f"service name {wanted!r} already runs {taken.config}; choose another --name "
-            f"(or remove it: workspace-sync service uninstall --config {other})",
-            2,
+            f"(or remove it: workspace-sync service uninstall --config {other})"
         )
     if installing and mine and wanted not in mine:
-        fail(
+        raise UsageError(
             f"{cfg.config_path} already runs as service {mine[0]!r}; remove it first "
-            f"(workspace-sync service uninstall --config {shlex.quote(str(cfg.config_path))})",
-            2,
+            f"(workspace-sync service uninstall --config {shlex.quote(str(cfg.config_path))})"
         )
     return wanted
 
@@ -153,11 +148,10 @@ def _resolve_manager(choice: str, dry_run: bool, config: Path) -> Manager:
             click.echo(f"# note: no {wanted} user instance runs here", err=True)
         return wanted
     if found != wanted:
-        fail(
+        raise UsageError(
             f"no {wanted} user service manager is available here (a container?); run the "
             f"daemon in the foreground instead (e.g. under your supervisor): "
-            f"{foreground_command(program(), config)}",
-            2,
+            f"{foreground_command(program(), config)}"
         )
     return wanted
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from watcher.cli.app import fail
+from watcher.errors import CommandFailed
 from watcher.service import LABEL, Manager, launchd_dirs, legacy_paths, systemd_dir
 from watcher.systemd_unit import DROPIN_NAME, PREFIX, dropin_config, legacy_config
 
@@ -105,7 +105,7 @@ def run_one(argv: Sequence[str]) -> subprocess.CompletedProcess[str]:
             list(argv), capture_output=True, text=True, timeout=MANAGER_TIMEOUT, check=False
         )
     except (OSError, subprocess.TimeoutExpired) as exc:
-        fail(f"`{shlex.join(argv)}` failed: {exc}", 1)
+        raise CommandFailed(f"`{shlex.join(argv)}` failed: {exc}") from None
 
 
 def run_all(commands: Sequence[Sequence[str]], tolerated: frozenset[tuple[str, ...]]) -> None:
@@ -114,10 +114,9 @@ def run_all(commands: Sequence[Sequence[str]], tolerated: frozenset[tuple[str, .
         done = run_one(argv)
         if done.returncode != 0 and tuple(argv) not in tolerated:
             detail = (done.stderr or done.stdout).strip().splitlines()
-            fail(
+            raise CommandFailed(
                 f"`{shlex.join(argv)}` exited {done.returncode}"
-                + (f": {detail[-1]}" if detail else ""),
-                1,
+                + (f": {detail[-1]}" if detail else "")
             )
 
 

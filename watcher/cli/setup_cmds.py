@@ -14,7 +14,7 @@ from typing import Any
 import click
 import platformdirs
 
-from watcher.cli.app import Options, cli, common_options, fail, run_async
+from watcher.cli.app import Options, cli, common_options, run_async
 from watcher.cli.authorize_cmd import OAUTH_BACKENDS, authorize_provider, find_binary
 from watcher.cli.commands import print_records
 from watcher.cli.config_writes import write_plan
@@ -23,6 +23,7 @@ from watcher.config import Config, parse_config_file
 from watcher.config.load import APP_NAME, CONFIG_ENV
 from watcher.config.model import MODES
 from watcher.engine import open_session, run_cycle
+from watcher.errors import CommandFailed, UsageError
 from watcher.log import setup_logging
 from watcher.plan.resync import resync_effect
 from watcher.rclone import RcloneBinary
@@ -197,9 +198,9 @@ def _output_path(ctx: click.Context, output: Path | None, interactive: bool, for
         output = output.absolute()
     if output.exists() and not force:
         if not interactive:
-            fail(f"{output} exists; pass --force to overwrite it", 2)
+            raise UsageError(f"{output} exists; pass --force to overwrite it")
         if not click.confirm(f"{output} exists. Overwrite it?", default=False):
-            fail(f"nothing written; {output} kept as it was", 1)
+            raise CommandFailed(f"nothing written; {output} kept as it was")
     return output
 
 
@@ -210,7 +211,7 @@ def _provider_step(step: _Step, binary: RcloneBinary, plan: Plan) -> str:
             "Storage provider", type=click.Choice(SETUP_PROVIDERS), default=provider or "local"
         )
     elif provider is None:
-        fail("--provider is required with --non-interactive", 2)
+        raise UsageError("--provider is required with --non-interactive")
     plan.values["provider"] = provider
     provider_answers(provider, step.ask(), plan)
     if provider == "custom":
@@ -227,7 +228,7 @@ def _mode_step(step: _Step, plan: Plan) -> str:
         click.echo(MODE_TRADEOFFS)
         mode = click.prompt("Mode", type=click.Choice(MODES), default=mode or "mailbox")
     elif mode is None:
-        fail("--mode is required with --non-interactive", 2)
+        raise UsageError("--mode is required with --non-interactive")
     plan.values["mode"] = mode
     return str(mode)
 
@@ -279,7 +280,7 @@ def _interval_step(step: _Step, plan: Plan, provider: str, mode: str) -> None:
             )
         interval = _interval_prompt(interval)
     elif 0 < interval < 60:
-        fail(f"--interval {interval}: use 0 or at least 60 seconds", 2)
+        raise UsageError(f"--interval {interval}: use 0 or at least 60 seconds")
     plan.values["interval"] = interval
 
 
@@ -324,15 +325,14 @@ def _backup_step(
         )
     else:
         if 0 < interval < 3600:
-            fail(f"--backup-interval {interval}: use 0 or at least 3600 seconds", 2)
+            raise UsageError(f"--backup-interval {interval}: use 0 or at least 3600 seconds")
         password = stdin_secrets.get("backup.password") or os.environ.get(
             "WORKSPACE_SYNC_BACKUP_PASSWORD", ""
         )
         if not password:
-            fail(
+            raise UsageError(
                 "--backup needs a password: backup.password=... on stdin with --secrets-stdin, "
-                "or $WORKSPACE_SYNC_BACKUP_PASSWORD (never a flag); nothing written",
-                2,
+                "or $WORKSPACE_SYNC_BACKUP_PASSWORD (never a flag); nothing written"
             )
     backup_answers(plan, password, remote_path, interval)
 
@@ -365,7 +365,9 @@ def _first_dry_run(output: Path) -> None:
     report = run_async(go)
     print_records(report)
     if not report.ok:
-        fail("the first dry run failed (see above); fix the config and run sync --dry-run", 1)
+        raise CommandFailed(
+            "the first dry run failed (see above); fix the config and run sync --dry-run"
+        )
     if cfg.mode == "bisync":
         click.echo(
             f"dry run ok; establish the baseline once with: workspace-sync --config {output} "

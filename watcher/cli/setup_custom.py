@@ -10,9 +10,8 @@ from pathlib import Path
 import anyio
 import click
 
-from watcher.cli.app import fail
 from watcher.config.model import is_secret
-from watcher.errors import WorkspaceSyncError
+from watcher.errors import UsageError
 from watcher.rclone import Rclone, RcloneBinary, backend_options
 from watcher.wizard import Plan
 
@@ -21,10 +20,7 @@ def _catalogue(binary: RcloneBinary, rclone_type: str) -> dict[str, bool]:
     """The options of backend ``rclone_type`` (name → stored obscured); exit 2 when unknown."""
     with tempfile.TemporaryDirectory(prefix="workspace-sync-") as tmp:
         rc = Rclone(binary, Path(tmp) / "rclone.conf", Path(tmp) / "cache", timeout=60)
-        try:
-            return anyio.run(backend_options, rc, rclone_type)
-        except WorkspaceSyncError as exc:
-            fail(str(exc), exc.exit_code)
+        return anyio.run(backend_options, rc, rclone_type)
     raise AssertionError("unreachable")
 
 
@@ -61,17 +57,16 @@ def custom_flags(
         name, sep, value = item.partition("=")
         name = name.strip()
         if not sep or not name:
-            fail(f"--custom-option {name or item!r}: expected KEY=VALUE", 2)
+            raise UsageError(f"--custom-option {name or item!r}: expected KEY=VALUE")
         if name not in options:
-            fail(
-                f"--custom-option {name}: not an option of {rclone_type!r}; its options: {known}", 2
+            raise UsageError(
+                f"--custom-option {name}: not an option of {rclone_type!r}; its options: {known}"
             )
         if options[name] or is_secret("custom", name):
-            fail(
+            raise UsageError(
                 f"--custom-option {name}: a secret is never taken as a flag value; give it on "
                 f"stdin (--secrets-stdin, line custom.{name}=...) or in "
-                f"$WORKSPACE_SYNC_CUSTOM_{name.upper()}",
-                2,
+                f"$WORKSPACE_SYNC_CUSTOM_{name.upper()}"
             )
         plan.put("custom", name, value)
     for name, secret in options.items():
