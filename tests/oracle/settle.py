@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tests.oracle import remote
@@ -142,3 +143,26 @@ def _trees(world: World) -> dict[str, dict[str, str]]:
         if m.ingest is not None:
             trees[ingest_place(name)] = digest_tree(m.ingest)
     return trees
+
+
+def catches(pid: int, signum: int) -> bool:
+    """True when process ``pid`` has a handler for ``signum`` (``SigCgt`` in /proc)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    for line in status.splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
+
+
+def wait_catching(pid: int, signum: int, timeout: float = 30.0) -> None:
+    """Wait (at most ``timeout``) until ``pid`` handles ``signum``: a ``watch`` that the world
+    just (re)started is still a bare Python interpreter for the first tens of milliseconds (far
+    longer on a loaded machine), before its entry point makes SIGHUP harmless, and the default
+    action of SIGHUP ends it. systemd's ``Type=notify`` unit orders a reload after the start in
+    the same way; past the deadline the signal is sent anyway."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not catches(pid, signum):
+        time.sleep(0.01)

@@ -324,11 +324,11 @@ class World:
             data["exclude"] = exclude
         if debounce is not None:
             data["debounce"] = debounce
-        tmp = machine.config.with_suffix(".new")
-        write_config(tmp, data)
+        write_config(tmp := machine.config.with_suffix(".new"), data)
         os.replace(tmp, machine.config)
         machine.excludes = tuple(data["exclude"])
         if self.procs[name].poll() is None:
+            settle.wait_catching(self.procs[name].pid, signal.SIGHUP)
             self.procs[name].send_signal(signal.SIGHUP)
 
     # ------------------------------------------------------------------ observing
