@@ -58,8 +58,9 @@ def row(report: Report) -> str:
     p = report.params
     rss, drift = rss_text(report)
     minutes = report.seconds / 60
+    kept = " (daemons kept)" if p.keep_daemons else ""
     return (
-        f"| {p.topology} / {p.remote} | {p.seed} | {report.applied} ({report.faults}) "
+        f"| {p.topology} / {p.remote}{kept} | {p.seed} | {report.applied} ({report.faults}) "
         f"| {report.batches} | {report.files_checked:,} / {report.bytes_checked / 1e6:,.0f} "
         f"| {len(report.violations)} | {rss} | {drift} | {minutes:.0f} min "
         f"| {datetime.now(timezone.utc):%Y-%m-%d} |"
@@ -94,6 +95,11 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=25)
     parser.add_argument("--topology", choices=(*TOPOLOGIES, "all"), default="all")
     parser.add_argument("--remote", choices=REMOTES, default="local")
+    parser.add_argument(
+        "--keep-daemons",
+        action="store_true",
+        help="no kill_daemon faults: every daemon runs the whole soak, so its RSS drift is a leak",
+    )
     parser.add_argument("--no-docs", action="store_true", help="print only")
     args = parser.parse_args()
     topologies = TOPOLOGIES if args.topology == "all" else (args.topology,)
@@ -108,6 +114,7 @@ def main() -> int:
             base=base,
             batch=args.batch,
             max_seconds=args.hours * 3600 if args.hours else None,
+            keep_daemons=args.keep_daemons,
         )
         print(f"soak {topology}/{args.remote}: {params.command()} (world in {base})", flush=True)
         started = time.monotonic()
@@ -115,7 +122,8 @@ def main() -> int:
         print(report.summary() if report.passed else report.failure(), flush=True)
         print(f"  RSS: {rss_text(report)[0]} (drift {rss_text(report)[1]})", flush=True)
         print(f"  {time.monotonic() - started:.0f} s, load {os.getloadavg()[0]:.1f}", flush=True)
-        rows[f"{topology} / {args.remote}"] = row(report)
+        kept = " (daemons kept)" if args.keep_daemons else ""
+        rows[f"{topology} / {args.remote}{kept}"] = row(report)
         failed |= not report.passed
     print("\n" + HEADER + "\n" + "\n".join(rows.values()))
     if not args.no_docs:

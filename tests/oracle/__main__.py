@@ -22,6 +22,7 @@ def parse(argv: list[str]) -> tuple[Params, bool]:
     parser.add_argument("--batch", type=int, default=15, help="operations between two checks")
     parser.add_argument("--only", default=None, help="comma-separated op indices to keep")
     parser.add_argument("--base", type=Path, default=None, help="folder for the world (kept)")
+    parser.add_argument("--keep-daemons", action="store_true", help="no kill_daemon faults")
     parser.add_argument("--shrink", action="store_true", help="shrink a failure (reruns)")
     args = parser.parse_args(argv)
     only = tuple(int(i) for i in args.only.split(",")) if args.only else None
@@ -34,6 +35,7 @@ def parse(argv: list[str]) -> tuple[Params, bool]:
         base=args.base,
         batch=args.batch,
         indices=only,
+        keep_daemons=args.keep_daemons,
     )
     return params, args.shrink
 

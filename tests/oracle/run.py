@@ -45,6 +45,8 @@ class Params:
     quiet_timeout: float = 60.0
     indices: tuple[int, ...] | None = None
     max_seconds: float | None = None
+    #: No ``kill_daemon`` operations: each daemon lives the whole run (an RSS drift is a leak).
+    keep_daemons: bool = False
 
     def command(self) -> str:
         """The command line that replays this run."""
@@ -60,6 +62,8 @@ class Params:
             parts.append(f"--mutant {self.mutant}")
         if self.indices is not None:
             parts.append("--only " + ",".join(map(str, self.indices)))
+        if self.keep_daemons:
+            parts.append("--keep-daemons")
         return " ".join(parts)
 
 
@@ -151,6 +155,8 @@ def run_oracle(params: Params) -> Report:
 def selected_ops(params: Params) -> list[Op]:
     """The seeded operations of ``params`` (only ``indices`` when given)."""
     ops = generate(params.seed, params.ops, params.topology, params.remote)
+    if params.keep_daemons:
+        ops = [op for op in ops if op.kind != "kill_daemon"]
     if params.indices is None:
         return ops
     keep = set(params.indices)
