@@ -26,9 +26,6 @@ OPEN = {
     ("bisync", 1601): "bisync: timing-dependent, about 1 in 3 runs after the 16-4b/16-5 fixes: "
     "a version edited on both machines found nowhere (b:f10.txt op 30, b:docs/café 29.txt "
     "op 100; not analysed)",
-    ("bisync", 1603): "bisync: timing-dependent, about 1 in 3 runs after the 16-4b/16-5 fixes: "
-    "b's same-size write within 1 ms of the version it pulled is taken for bisync's own copy "
-    "(the daemon's 1 ms listing match), so no run follows: remote != b on #%& 16.md",
 }
 CASES = [
     pytest.param(

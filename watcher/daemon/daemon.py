@@ -22,13 +22,9 @@ from watcher.daemon.intake import Intake
 from watcher.daemon.liveness import Liveness
 from watcher.daemon.notify import Notifier
 from watcher.daemon.observe import Observers
+from watcher.daemon.own_writes import OwnWrites
 from watcher.daemon.reload import ConfigReloader, confirm_command, open_pairing
-from watcher.daemon.roots import (
-    bisync_own_writes,
-    prepare_local_roots,
-    warn_unwatched,
-    watch_roots,
-)
+from watcher.daemon.roots import prepare_local_roots, warn_unwatched, watch_roots
 from watcher.daemon.work import due_rechecks, note_rechecks, run_work
 from watcher.engine import CycleReport, Session
 from watcher.engine.lock import hold_lock
@@ -63,6 +59,7 @@ class Daemon:
         self.cfg = session.cfg
         self.pending = Pending()
         self.remote_paths: set[str] = set()
+        self.own = OwnWrites()
         self.intake = Intake(lambda: self.wakeup.set())
         self.wakeup = anyio.Event()
         #: Set by ``trigger`` (SIGUSR1): cuts a retry backoff short; file events do not.
@@ -171,6 +168,7 @@ class Daemon:
         self.observers.stop()
         self.session, self.cfg, self.adopt = session, session.cfg, None
         self.pending, self.remote_paths, self.rechecks = Pending(), set(), {}
+        self.own = OwnWrites()
         self.known_dest_files, self.blocks.current, self.failures = None, None, 0
         self.observers = Observers(watch_roots(self.cfg), self.intake.put)
 
@@ -319,7 +317,7 @@ class Daemon:
                 continue
             work, self.pending = self.pending, Pending()
             remote_paths, self.remote_paths = self.remote_paths, set()
-            if self._own_writes_only(work, remote_paths):
+            if self.own.only(self.session, work, remote_paths):
                 self.stats.suppressed += 1
                 continue
             if self.blocks.current is not None:  # re-check first; still refused: the rest runs
@@ -332,16 +330,6 @@ class Daemon:
             self.liveness.check()
 
     # ------------------------------------------------------------------ running work
-
-    def _own_writes_only(self, work: Pending, remote_paths: set[str]) -> bool:
-        """bisync: True when every changed path is already in the state bisync left behind
-        (its own copies), so no run is needed."""
-        if self.cfg.mode != "bisync" or work.full or work.urgent or work.moves or not work.bisync:
-            return False
-        if not bisync_own_writes(self.session, work.paths, remote_paths):
-            return False
-        logger.debug("events were bisync's own writes: no run")
-        return True
 
     async def _execute(self, work: Pending) -> None:
         self.running = True
@@ -386,7 +374,9 @@ class Daemon:
         self.pending.merge(work.retry())
 
     async def _run(self, work: Pending) -> CycleReport:
-        report = await run_work(self.session, work, self.known_dest_files, self.progress.on_event)
+        self.own.started()
+        hook = self.own.hook(self.cfg, self.progress.on_event)
+        report = await run_work(self.session, work, self.known_dest_files, hook)
         for record in report.records:
             if record.kind == "push" and record.dest_files is not None:
                 self.known_dest_files = record.dest_files

@@ -1,9 +1,9 @@
-"""What the daemon watches for a config, and how it recognises bisync's own writes (pure
-reads of the file system and of bisync's listings; no runs)."""
+"""What the daemon watches for a config (pure reads of the file system; no runs); bisync's
+own writes are told apart in :mod:`watcher.daemon.own_writes`."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from loguru import logger
@@ -11,7 +11,6 @@ from loguru import logger
 from watcher.config import Config
 from watcher.daemon.events import WatchRoot
 from watcher.engine import Session
-from watcher.engine.bisync import read_listing
 from watcher.engine.mounted import looks_unmounted, sync_root_gone
 from watcher.plan import CLAIMS, OUTBOX, local_remote_dir, plan_cycle, sync_filter
 from watcher.plan.filters import PathFilter
@@ -62,38 +61,6 @@ def prepare_local_roots(session: Session, roots: Iterable[WatchRoot]) -> None:
     for root in roots:
         if root.kind in ("sync", "ingest"):
             Path(root.path).mkdir(parents=True, exist_ok=True)
-
-
-def bisync_own_writes(session: Session, local: Collection[str], remote: Collection[str]) -> bool:
-    """True when every changed path (sync-root-relative ``local``, remote-root-relative
-    ``remote`` for a local remote) matches the listing bisync left behind: its own copies."""
-    cfg = session.cfg
-    step = plan_cycle(cfg)[0]
-    workdir = session.paths.bisync_workdir
-    remote_dir = local_remote_dir(cfg)
-    sides = [(cfg.sync_root, local, 1)]
-    if remote_dir is not None:
-        sides.append((remote_dir, remote, 2))
-    for folder, changed, side in sides:
-        if not changed:
-            continue
-        listing = read_listing(workdir, step, cfg, side)
-        for rel in changed:
-            if not _matches_listing(folder / rel, listing.get(rel)):
-                return False
-    return True
-
-
-def _matches_listing(path: Path, entry: tuple[int, float] | None) -> bool:
-    try:
-        st = path.stat()
-    except FileNotFoundError:
-        return entry is None
-    except OSError:
-        return False
-    if entry is None:
-        return False
-    return st.st_size == entry[0] and abs(st.st_mtime_ns / 1e9 - entry[1]) < 1e-3
 
 
 def warn_unwatched(cfg: Config) -> None:

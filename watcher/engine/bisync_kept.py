@@ -33,8 +33,7 @@ from pathlib import Path
 
 from loguru import logger
 
-from watcher.engine.bisync_listing import Listing
-from watcher.engine.bisync_types import LOCAL_TOLERANCE
+from watcher.engine.bisync_listing import Listing, listed_version
 from watcher.plan.resync import conflict_name
 
 #: The state dir's folders rclone moves a side's replaced files into (``…1``, ``…2``).
@@ -109,7 +108,7 @@ def _pristine(path: Path, base: tuple[int, float] | None) -> bool:
     if base is None:
         return False
     st = path.stat()
-    return st.st_size == base[0] and abs(st.st_mtime_ns / 1e9 - base[1]) < LOCAL_TOLERANCE
+    return listed_version(st.st_size, st.st_mtime_ns, base)
 
 
 def _put_back(path: Path, root: Path, rel: str) -> str:

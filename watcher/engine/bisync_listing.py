@@ -6,6 +6,7 @@ import json
 import re
 from pathlib import Path
 
+from watcher.engine.bisync_types import LOCAL_TOLERANCE
 from watcher.rclone.ops import parse_time
 
 #: ``{path: (size, mtime)}`` of one side, as bisync's listing file holds it.
@@ -30,6 +31,15 @@ def parse_listing(path: Path) -> Listing:
             continue
         entries[name] = (int(match.group(1)), parse_time(match.group(2)))
     return entries
+
+
+def listed_version(size: int, mtime_ns: int, entry: tuple[int, float] | None) -> bool:
+    """True when a file of ``size`` bytes modified at ``mtime_ns`` is the version the bisync
+    listing ``entry`` records: the same size and the same mtime (within ``LOCAL_TOLERANCE``:
+    the listing's times, read as float seconds, keep no finer); ``False`` without an entry."""
+    if entry is None:
+        return False
+    return size == entry[0] and abs(mtime_ns / 1e9 - entry[1]) < LOCAL_TOLERANCE
 
 
 _LISTING_LINE = re.compile(r'^- +(-?\d+) \S+ \S+ (\S+) (".*")$')
