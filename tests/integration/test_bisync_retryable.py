@@ -48,3 +48,24 @@ def test_a_retryable_listing_abort_is_a_plain_failure_not_a_resync(
     ok(sync(setup))
     local, remote = both(setup)
     assert local == remote == {"a.txt": b"a", "d/x.txt": b"x", "b.txt": b"b"}
+
+
+def test_an_emptied_side_is_still_a_refusal(backend: Backend) -> None:
+    """rclone also calls its abort on an empty side retryable ("Empty current Path1 listing.
+    Cannot sync to an empty directory"; ``--force`` does not pass it): that one is a safety
+    abort (a sync root emptied, or a volume not mounted) and stays a refusal that blocks,
+    with the remote untouched."""
+    setup = backend.setup("bisync", conflict_resolve="newer")
+    write_all(setup.sync_root, {"a.txt": "a", "d/x.txt": "x"})
+    write_all(setup.workspace, {"notes.txt": "outside the sync root"})
+    ok(sync(setup, "--resync"))
+    for rel in ("a.txt", "d/x.txt"):
+        (setup.sync_root / rel).unlink()
+
+    result = sync(setup)
+
+    assert result.exit_code == 1, result.output
+    _, status = status_json(setup)
+    assert status["health"] == "blocked", status
+    _, remote = both(setup)
+    assert remote == {"a.txt": b"a", "d/x.txt": b"x"}

@@ -44,8 +44,10 @@ from watcher.rclone.features import bisync_compare_flags
 RESYNC_FIX = "workspace-sync sync --resync"
 FORCE_FIX = "workspace-sync sync --force"
 #: rclone's words (``--resilient``) for an abort its next run recovers from by itself: an
-#: error while building its listings, before it changed anything (finding 16-11).
+#: error while building its listings, before it changed anything (finding 16-11); it says
+#: the same of an empty side, a safety abort that stays a refusal (:data:`EMPTY_SIDE`).
 RETRYABLE = "error is retryable without --resync"
+EMPTY_SIDE = ("empty current path1 listing", "empty current path2 listing")
 
 
 def names_for(step: Step, cfg: Config) -> BisyncNames:
@@ -367,7 +369,8 @@ def _failure(
             "bisync: another bisync of these paths is running (its lock is live); "
             "this run will be retried"
         )
-    if RETRYABLE in text and listings_intact:  # a later run goes on from them
+    retryable = RETRYABLE in text and not any(word in text for word in EMPTY_SIDE)
+    if retryable and listings_intact:  # a later run goes on from them
         return SyncFailed(
             f"bisync failed: rclone aborted while listing ({record.message}); its last good "
             "listings are kept, so this run will be retried"
