@@ -139,6 +139,8 @@ class World:
         workspace = base / "ws"
         (workspace / "shared").mkdir(parents=True, exist_ok=True)
         data = {"workspace": str(workspace), **self._settings(mode), **extra}
+        if os.environ.get("WS_ORACLE_VERBOSE"):  # timestamped lines, CLI calls included
+            data["log_file"] = str(base / "timed.log")
         ingest = None
         if extra.get("ingest"):
             ingest = workspace / "inbox"
@@ -227,9 +229,10 @@ class World:
 
     def _spawn(self, name: str) -> None:
         machine = self.machines[name]
+        verbose = ["-v"] if os.environ.get("WS_ORACLE_VERBOSE") else []  # per-file logs
         with (machine.base / "watch.log").open("ab") as log:
             self.procs[name] = subprocess.Popen(
-                self._argv(machine, "watch"),
+                self._argv(machine, "watch", *verbose),
                 env=machine.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

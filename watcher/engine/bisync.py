@@ -43,6 +43,11 @@ from watcher.rclone import RcloneResult
 from watcher.rclone.features import bisync_compare_flags
 
 RESYNC_FIX = "workspace-sync sync --resync"
+#: rclone's words (``--resilient``) for an abort its next run recovers from by itself: an
+#: error while building its listings, before it changed anything (finding 16-11); it says
+#: the same of an empty side, a safety abort that stays a refusal (:data:`EMPTY_SIDE`).
+RETRYABLE = "error is retryable without --resync"
+EMPTY_SIDE = ("empty current path1 listing", "empty current path2 listing")
 
 
 def names_for(step: Step, cfg: Config) -> BisyncNames:
@@ -258,7 +263,7 @@ async def _run_bisync(
         record.message = f"{types.note()}; {record.message}"
     if result.ok:
         return record
-    raise _failure(session.cfg, result, record)
+    raise _failure(session.cfg, result, record, listing_stem(workdir, names) is not None)
 
 
 async def _settled_run(
@@ -347,8 +352,11 @@ def _made_on_both(cfg: Config, paths: tuple[str, ...]) -> SafetyRefusal:
     )
 
 
-def _failure(cfg: Config, result: RcloneResult, record: RunRecord) -> SyncFailed:
-    """The error for a failed bisync: a refusal naming its fix, or a plain failure."""
+def _failure(
+    cfg: Config, result: RcloneResult, record: RunRecord, listings_intact: bool = True
+) -> SyncFailed:
+    """The error for a failed bisync: a refusal naming its fix, or a plain failure (also an
+    abort rclone calls retryable while its prior listings, ``listings_intact``, are there)."""
     text = " ".join(result.errors).lower()
     if "all files were changed" in text or "too many deletes" in text:
         return SafetyRefusal(
@@ -360,6 +368,12 @@ def _failure(cfg: Config, result: RcloneResult, record: RunRecord) -> SyncFailed
         return SyncFailed(
             "bisync: another bisync of these paths is running (its lock is live); "
             "this run will be retried"
+        )
+    retryable = RETRYABLE in text and not any(word in text for word in EMPTY_SIDE)
+    if retryable and listings_intact:  # a later run goes on from them
+        return SyncFailed(
+            f"bisync failed: rclone aborted while listing ({record.message}); its last good "
+            "listings are kept, so this run will be retried"
         )
     if "resync" in text and result.exit_code in (2, 7):
         return SafetyRefusal(
