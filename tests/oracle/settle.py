@@ -100,30 +100,36 @@ def quiesce(world: World, timeout: float) -> Quiet:
 
 def snapshot(world: World) -> Snapshot:
     """Digests of every place, statuses and excludes. A periodic run (``interval``) may
-    be caught in progress: then, a few times (bounded), wait for the daemons to be idle
-    and read the statuses again."""
+    be caught in progress: then, a few times (bounded), wait for that daemon to be idle and
+    read its status again (each machine on its own: the others' are not read again)."""
     trees = _trees(world)
-    statuses = _statuses(world)
     deadline = time.monotonic() + 10
-    for _attempt in range(3):
-        if not any(s.get("health") == "syncing" for s in statuses.values()):
-            break
-        for name in world.machines:
-            world.wait_idle(name, max(0.0, deadline - time.monotonic()))
-        statuses = _statuses(world)
     return Snapshot(
         trees=trees,
-        statuses=statuses,
+        statuses=statuses(world, deadline),
         excludes={n: m.excludes for n, m in world.machines.items()},
         modes={n: m.mode for n, m in world.machines.items()},
     )
 
 
-def _statuses(world: World) -> dict[str, dict[str, Any]]:
-    """Every machine's ``status --json``, read at the same time (one thread each)."""
+def _settled_status(world: World, name: str, deadline: float | None) -> dict[str, Any]:
+    """``name``'s ``status --json``; with a ``deadline``, read again (at most 3 times) once
+    its daemon is idle while it says ``syncing``."""
+    status = world.status(name)
+    for _attempt in range(3 if deadline is not None else 0):
+        if status.get("health") != "syncing" or deadline is None:
+            break
+        world.wait_idle(name, max(0.0, deadline - time.monotonic()))
+        status = world.status(name)
+    return status
+
+
+def statuses(world: World, deadline: float | None = None) -> dict[str, dict[str, Any]]:
+    """Every machine's ``status --json``, read at the same time (one thread each); with a
+    ``deadline``, each past a periodic run in progress (see :func:`_settled_status`)."""
     out: dict[str, dict[str, Any]] = {}
     threads = [
-        threading.Thread(target=lambda n=n: out.__setitem__(n, world.status(n)))
+        threading.Thread(target=lambda n=n: out.__setitem__(n, _settled_status(world, n, deadline)))
         for n in world.machines
     ]
     for thread in threads:

@@ -159,7 +159,6 @@ class World:
             tuple(data["exclude"]),
         )
         self.machines[name] = machine
-        machine.state_dir = Path(self.status(name)["state_dir"])
         return machine
 
     def start(self) -> None:
@@ -179,9 +178,9 @@ class World:
             # a workspace that holds a file: a baseline of two empty trees is its own case
             # (tests/integration/test_bisync_empty.py; two machines leaving one at once may
             # be refused, naming the paths made on both)
-            readme = self.machines["a"].sync_root / "README.txt"
-            readme.parent.mkdir(parents=True, exist_ok=True)
-            readme.write_text("the shared workspace\n")
+            (self.machines["a"].sync_root / "README.txt").write_text("the shared workspace\n")
+        for name, status in settle.statuses(self).items():  # both CLI calls at once
+            self.machines[name].state_dir = Path(status["state_dir"])
         for name, args in first:
             done = self.cli(name, *args)
             assert done.returncode == 0, f"{name} {args}: {done.stdout}{done.stderr}"
