@@ -177,3 +177,18 @@ def test_a_retry_is_never_the_closed_file_path() -> None:
     assert again.full and not again.all_closed()
     again.writing.add("x")
     assert "x" not in pending.writing
+
+
+def test_an_atomic_save_through_an_excluded_temp_name_qualifies() -> None:
+    """Write ``a.txt.partial`` (excluded: its events never count), close it, rename it over
+    ``a.txt``: the rename is the only change, and it is done."""
+    pending = Pending()
+    _feed(pending, *_written("a.txt.partial"), ("moved", "a.txt.partial", "a.txt", False))
+    assert pending.paths == {"a.txt"} and pending.all_closed()
+
+
+def test_a_file_moved_in_from_outside_waits_for_the_debounce() -> None:
+    """watchdog reports a file moved in from an unwatched folder as created, with no close."""
+    pending = Pending()
+    _feed(pending, ("created", "in.txt", "", False))
+    assert not pending.all_closed() and _due_in(pending) == pytest.approx(DEBOUNCE)
