@@ -329,7 +329,7 @@ class Daemon:
                         continue
                 work.full |= self.blocks.current is None  # lifted: a normal full cycle
             await self._execute(work)
-            self.pending.slow |= work.all_closed() and self.intake.waiting()  # a burst
+            self.pending.slow |= self.intake.waiting()  # changed during the run: a burst
             self.liveness.check()
 
     # ------------------------------------------------------------------ running work

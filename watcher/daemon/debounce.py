@@ -8,7 +8,8 @@ Closed means done: where the watch reports close events (inotify's IN_CLOSE_WRIT
 batch of local file changes whose every path was closed after its last write runs after
 :data:`CLOSE_QUIET` instead of ``debounce``. A path modified after its last close (a writer
 still has it open) holds the whole batch to ``debounce``/``max_delay``, as do changes of other
-roots, lost events, and watches without close events (macOS FSEvents, polling).
+roots, lost events, watches without close events (macOS FSEvents, polling), and changes that
+arrived while a run was in progress (a burst: the daemon sets :attr:`Pending.slow`).
 """
 
 from __future__ import annotations
