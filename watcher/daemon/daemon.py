@@ -93,9 +93,9 @@ class Daemon:
             self.wakeup.set()
 
     def _take_changes(self) -> None:
-        now = time.monotonic()
+        now, mode, closes = time.monotonic(), self.cfg.mode, self.observers.reports_closes
         for change in self.intake.take():
-            apply_change(self.pending, self.remote_paths, change, self.cfg.mode, now)
+            apply_change(self.pending, self.remote_paths, change, mode, now, closes=closes(change))
 
     def request(self, *, full: bool = False, drain: bool = False, urgent: bool = True) -> None:
         """Ask for work from inside the loop (start-up, timer, trigger, outbox poll)."""
@@ -327,6 +327,7 @@ class Daemon:
                         continue
                 work.full |= self.blocks.current is None  # lifted: a normal full cycle
             await self._execute(work)
+            self.pending.slow |= self.intake.waiting()  # changed during the run: a burst
             self.liveness.check()
 
     # ------------------------------------------------------------------ running work

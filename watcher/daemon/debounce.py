@@ -3,6 +3,13 @@
 Events accumulate into :class:`Pending`; a run becomes due once the events have been quiet for
 ``debounce`` seconds, or ``max_delay`` seconds after the first of them, whichever comes first
 (the policy of watchfiles' ``debounce``/``step``, applied to watchdog events).
+
+Closed means done: where the watch reports close events (inotify's IN_CLOSE_WRITE on Linux), a
+batch of local file changes whose every path was closed after its last write runs after
+:data:`CLOSE_QUIET` instead of ``debounce``. A path modified after its last close (a writer
+still has it open) holds the whole batch to ``debounce``/``max_delay``, as do changes of other
+roots, lost events, watches without close events (macOS FSEvents, polling), and changes that
+arrived while a run was in progress (a burst: the daemon sets :attr:`Pending.slow`).
 """
 
 from __future__ import annotations
@@ -13,10 +20,13 @@ from dataclasses import dataclass, field
 from loguru import logger
 
 from watcher.daemon.events import Change
-from watcher.plan.moves import MoveLog
+from watcher.plan.moves import MoveLog, under
 
 #: More changed paths than this make a push a full one instead of an incremental one.
 INCREMENTAL_LIMIT = 5000
+#: Quiet time (s) after the last event before a batch whose files were all closed after
+#: writing runs (at most ``debounce``): coalesces files written one right after another.
+CLOSE_QUIET = 0.03
 
 
 @dataclass
@@ -31,6 +41,9 @@ class Pending:
     but not lost events. ``carry`` are changed paths a ``full`` cycle took over (a failed
     push's, or changed while one was pending): on a backend whose full syncs cannot see a
     same-size edit they are pushed as listed paths after it (:func:`watcher.daemon.work.run_work`).
+    ``writing`` are changed paths modified (or created) after their last close event, which a
+    writer may still hold open; ``closes`` says a change came from a watch that reports close
+    events, ``slow`` that one cannot use the closed-file path (:meth:`all_closed`).
     """
 
     paths: set[str] = field(default_factory=set)
@@ -44,6 +57,9 @@ class Pending:
     urgent: bool = False
     first_event: float | None = None
     last_event: float | None = None
+    writing: set[str] = field(default_factory=set)
+    closes: bool = False
+    slow: bool = False
 
     def __bool__(self) -> bool:
         return bool(
@@ -54,6 +70,18 @@ class Pending:
             or self.pull
             or self.ingest
             or self.bisync
+        )
+
+    def all_closed(self) -> bool:
+        """True when the batch may run after :data:`CLOSE_QUIET`: only file changes of the
+        sync root, seen by a watch that reports close events, each path closed after its last
+        write (none in :attr:`writing`), and no other step or full cycle asked for."""
+        return (
+            self.closes
+            and not self.slow
+            and not self.writing
+            and bool(self.paths or self.moves)
+            and not (self.full or self.drain or self.pull or self.ingest or self.urgent)
         )
 
     def touch(self, now: float) -> None:
@@ -88,6 +116,9 @@ class Pending:
         self.ingest |= other.ingest
         self.bisync |= other.bisync
         self.urgent |= other.urgent
+        self.writing |= other.writing
+        self.closes |= other.closes
+        self.slow |= other.slow
         for stamp in (other.first_event, other.last_event):
             if stamp is not None:
                 self.first_event = min(self.first_event or stamp, stamp)
@@ -103,6 +134,7 @@ class Pending:
             paths=set(),
             moves=MoveLog(list(self.moves.moves)),
             carry=self.carry | self.paths,
+            writing=set(self.writing),
             urgent=True,
         )
         again.full = self.full or bool(self.paths) or bool(self.moves)
@@ -115,6 +147,8 @@ def wait_time(pending: Pending, now: float, debounce: float, max_delay: float) -
         return None
     if pending.urgent or pending.last_event is None or pending.first_event is None:
         return 0.0
+    if pending.all_closed():
+        debounce = min(debounce, CLOSE_QUIET)
     quiet = pending.last_event + debounce - now
     ceiling = pending.first_event + max_delay - now
     return max(0.0, min(quiet, ceiling))
@@ -131,11 +165,22 @@ def backoff_delay(
 
 
 def apply_change(
-    pending: Pending, remote_paths: set[str], change: Change | None, mode: str, now: float
+    pending: Pending,
+    remote_paths: set[str],
+    change: Change | None,
+    mode: str,
+    now: float,
+    *,
+    closes: bool = False,
 ) -> None:
     """Turn one change from the observers into work: ``None`` (events lost) asks for a full
     cycle; the outbox, ingest folder and a local remote ask for their step; the sync root for
-    an incremental push (mailbox) or a bisync run."""
+    an incremental push (mailbox) or a bisync run. ``closes``: the change's watch reports
+    close events (else the batch keeps the normal debounce)."""
+    if change is None or not closes or change.root.kind != "sync" or change.structural:
+        pending.slow = True
+    else:
+        pending.closes = True
     if change is None:
         logger.warning(
             "file events may have been missed (event queue overflow, or a watched folder "
@@ -169,14 +214,32 @@ def apply_change(
         remote_paths.update(change.paths)
         pending.touch(now)
     else:  # the sync root: incremental push (mailbox) or bisync
-        if mode == "bisync":
-            pending.bisync = True
-        move = change.move
-        if move is not None and pending.moves.covers(move.src, move.dst):
-            pending.touch(now)  # a file moved along with its folder: the folder's move has it
-            return
-        for rel in change.paths:
-            pending.add_path(rel, now)
+        _file_change(pending, change, mode, now)
+
+
+def _file_change(pending: Pending, change: Change, mode: str, now: float) -> None:
+    """A file of the sync root changed: its path for the incremental push (mailbox) or the
+    bisync run; :attr:`Pending.writing` is kept current (written paths join it, closed,
+    deleted and renamed ones leave it; a renamed file's open writer moves along to the new
+    name)."""
+    if mode == "bisync":
+        pending.bisync = True
+    move = change.move
+    if move is not None and pending.moves.covers(move.src, move.dst):
+        pending.touch(now)  # a file moved along with its folder: the folder's move has it
+        return
+    for rel in change.paths:
+        pending.add_path(rel, now)
+    if move is not None:
+        if move.src in pending.writing:
+            pending.writing.add(move.dst)
+        else:
+            pending.writing.discard(move.dst)
+        pending.writing.discard(move.src)
+    elif change.writer == "open":
+        pending.writing.update(change.paths)
+    elif change.writer is not None:
+        pending.writing.difference_update(change.paths)
 
 
 def _folder_move(pending: Pending, change: Change, mode: str, now: float) -> None:
@@ -185,6 +248,8 @@ def _folder_move(pending: Pending, change: Change, mode: str, now: float) -> Non
     move = change.move
     if move is None or mode not in ("mailbox", "bisync"):
         return
+    if any(under(rel, move.src) for rel in pending.writing):
+        pending.slow = True  # a file in it is still being written
     if not pending.moves.covers(move.src, move.dst):  # else a subfolder moved along with it
         pending.moves.add(move, pending.paths)
     pending.bisync |= mode == "bisync"

@@ -14,6 +14,19 @@ RootKind = Literal["sync", "ingest", "outbox", "remote"]
 #: Event types that say nothing about content.
 IGNORED_TYPES = frozenset({"opened", "closed_no_write"})
 
+Writer = Literal["open", "closed", "replaced"]
+"""What an event says about a writer of its paths: ``open`` (created or modified: a writer may
+still hold the file open), ``closed`` (inotify's IN_CLOSE_WRITE: a writer closed it after
+writing), ``replaced`` (deleted or renamed: whatever was written there is gone or moved);
+``None`` (metadata only) says nothing."""
+_WRITERS: dict[str, Writer] = {
+    "created": "open",
+    "modified": "open",
+    "closed": "closed",
+    "deleted": "replaced",
+    "moved": "replaced",
+}
+
 
 @dataclass(frozen=True)
 class WatchRoot:
@@ -31,13 +44,15 @@ class Change:
 
     ``move`` is a rename inside the sync root whose two sides are both synced: for a folder
     it is the whole change (no paths); for a file it comes with both paths, so that a file
-    moved along with its folder can be told apart (:meth:`MoveLog.covers`)."""
+    moved along with its folder can be told apart (:meth:`MoveLog.covers`). ``writer`` is
+    what the event says about a writer of the paths (:data:`Writer`)."""
 
     root: WatchRoot
     paths: tuple[str, ...] = ()
     structural: bool = False
     removal: bool = False
     move: Move | None = None
+    writer: Writer | None = None
 
 
 def relative(root: str, path: str) -> str | None:
@@ -72,7 +87,8 @@ def classify(root: WatchRoot, event_type: str, src: str, dest: str, is_dir: bool
         # A folder created or moved inside the root: watchdog reports every file in it as
         # created or moved too, so the folder event itself asks only for the folder's move.
         return None if move is None else Change(root, move=move)
-    return Change(root, paths=kept, structural=is_dir, removal=removal, move=move)
+    writer = _WRITERS.get(event_type)
+    return Change(root, kept, structural=is_dir, removal=removal, move=move, writer=writer)
 
 
 def _move(root: WatchRoot, event_type: str, rels: list[str], kept: tuple[str, ...]) -> Move | None:

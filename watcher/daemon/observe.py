@@ -147,6 +147,11 @@ class Observers:
         """True when the native observer is inotify's (Linux): the limit check applies."""
         return type(self.observer).__module__.endswith(".inotify")
 
+    def reports_closes(self, change: Change | None) -> bool:
+        """True when ``change`` comes from a root inotify watches (not polled), whose events
+        include a writer's close (IN_CLOSE_WRITE): the closed-file path applies to it."""
+        return change is not None and self.inotify and change.root.path not in self.polled
+
     def start(self) -> None:
         """Start watching (roots that do not exist yet are picked up by :meth:`refresh`)."""
         for name in _WATCHDOG_LOGGERS:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from loguru import logger
 
-from watcher.daemon.debounce import Pending
+from watcher.daemon.debounce import CLOSE_QUIET, Pending
 from watcher.engine import CycleReport, Session, run_cycle
 from watcher.plan import StepKind
 from watcher.rclone.features import listed_push_flags
@@ -22,6 +22,14 @@ async def run_work(
     ``known_dest_files`` is the push destination's file count from the last listing;
     ``on_event`` sees the cycle's rclone log lines (progress)."""
     moves = tuple(work.moves.moves)
+    if work.all_closed():
+        logger.debug(
+            "{} changed file(s) closed after writing: running after {:g} s of quiet, not the "
+            "{:g} s debounce",
+            len(work.paths) + len(moves),
+            min(CLOSE_QUIET, session.cfg.debounce),
+            session.cfg.debounce,
+        )
     if work.full:
         report = await run_cycle(session, settle_wait=False, on_event=on_event, moves=moves)
         if report.ok and work.carry and await _full_cannot_see(session):
