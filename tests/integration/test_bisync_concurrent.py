@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import tomllib
 
@@ -24,6 +25,8 @@ from tests.integration.helpers import (  # noqa: F401  (backend_fixture is a fix
     sync,
     write_all,
 )
+from watcher.engine.bisync_lease import Claim, machine_id
+from watcher.plan.cycle import LEASE_DIR
 
 NAME = "notes/plan.md"
 #: 2 MiB at 512 KiB/s: a's upload takes ~4 s, b's run well under that (rclone reads its
@@ -87,3 +90,22 @@ def test_edits_of_one_file_on_two_machines_at_once_keep_both(backend: Backend) -
     assert set(versions) == {NAME, f"{NAME}.conflict1"}
     assert {p: d for p, d in tree(a.sync_root).items() if p.startswith(NAME)} == versions
     assert {p: d for p, d in tree(b.sync_root).items() if p.startswith(NAME)} == versions
+
+
+def test_stale_claims_are_cleared_and_no_lease_is_left(backend: Backend) -> None:
+    """An expired claim of another machine and an earlier claim of this one (a killed run) are
+    removed by the next run, which then proceeds; afterwards the lease folder holds nothing
+    (on a folder remote it is gone). A local remote's lease is written without rclone, S3's
+    through it: both behave alike."""
+    a = backend.setup("bisync")
+    write_all(a.sync_root, {"x.txt": "x"})
+    ok(sync(a, "--resync"))
+    now = int(time.time())
+    expired = Claim(now - 5, "bbbbbbbbbbbb", "dead")
+    earlier = Claim(now + 3600, machine_id(paths_of(a).pair_root), "k111")
+    backend.put(a, {f"{LEASE_DIR}/{expired.name}": "", f"{LEASE_DIR}/{earlier.name}": ""})
+    assert len([p for p in tree(a.cloud) if p.startswith(LEASE_DIR)]) == 2
+    write_all(a.sync_root, {"y.txt": "y"})
+    ok(sync(a))
+    assert tree(a.cloud) == {"x.txt": b"x", "y.txt": b"y"}
+    assert not (a.cloud / LEASE_DIR).exists() or backend.s3 is not None
