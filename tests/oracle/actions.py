@@ -149,8 +149,23 @@ def _move_dir(op: Op, root: Path, model: Model) -> Outcome:
     return Outcome(f"moved folder ({len(files)} files)")
 
 
+class _Worker(threading.Thread):
+    """A background part of an operation; an exception it raises is kept for :func:`finish`
+    (a harness error must fail the batch by name, not print a traceback and pass)."""
+
+    def __init__(self, target: Callable[[], None]) -> None:
+        super().__init__(daemon=True)
+        self.work, self.error = target, ""
+
+    def run(self) -> None:
+        try:
+            self.work()
+        except Exception as exc:  # reported by finish()
+            self.error = f"{type(exc).__name__}: {exc}"
+
+
 def _background(target: Callable[[], None]) -> threading.Thread:
-    thread = threading.Thread(target=target, daemon=True)
+    thread = _Worker(target)
     thread.start()
     return thread
 
@@ -278,4 +293,6 @@ def finish(outcomes: list[Outcome], timeout: float) -> list[str]:
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
                 problems.append(f"still running after {timeout} s: {outcome.done}")
+            elif isinstance(thread, _Worker) and thread.error:
+                problems.append(f"failed ({outcome.done}): {thread.error}")
     return problems

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,9 @@ def write_slowly(path: Path, chunks: list[bytes], pause: float) -> None:
 
 def merge_into(src: Path, dst: Path) -> None:
     """Move every file of ``src`` into ``dst`` (what a user does putting a folder back over a
-    new one): a name taken there gets a ``.restoredN`` suffix; then ``src`` is removed."""
+    new one): a name taken there gets a ``.restoredN`` suffix; then ``src``'s emptied folders
+    are removed. A daemon may be writing into ``src`` meanwhile (a mirror pull, a drain): a
+    file gone before its move is skipped, one arriving after the walk stays (nothing deleted)."""
     for folder, _dirs, files in os.walk(src):
         for name in files:
             rel = Path(folder, name).relative_to(src)
@@ -36,8 +39,26 @@ def merge_into(src: Path, dst: Path) -> None:
             except OSError:  # a file of the restored folder stands where this one's folder is
                 target = dst / ".restored" / rel
                 target.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(Path(folder, name), target)
-    shutil.rmtree(src)
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(Path(folder, name), target)
+    for folder, _dirs, _files in os.walk(src, topdown=False):
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
+
+
+def put_back(away: Path, root: Path, timeout: float = 30.0) -> None:
+    """Move the folder ``away`` back to ``root`` (same inode). When a daemon made a new
+    ``root`` meanwhile, its files are merged into ``away`` first (:func:`merge_into`), again
+    until the rename lands: a daemon still writing there adds files between the two."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.rename(away, root)  # lands when root is absent or an empty folder
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or time.monotonic() > deadline:
+                raise
+        merge_into(root, away)
 
 
 def load_toml(text: str) -> dict[str, Any]:

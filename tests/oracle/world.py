@@ -32,7 +32,7 @@ from tests.conftest import (
     write_config,
 )
 from tests.oracle import settle
-from tests.oracle.files import load_toml, merge_into
+from tests.oracle.files import load_toml, put_back
 from tests.oracle.settle import POLL, Quiet
 from tests.oracle.snapshot import Snapshot
 from tests.proxy import StallingProxy
@@ -311,10 +311,7 @@ class World:
         away = self._removed.pop(name, None)
         if away is None:
             return
-        root = self.machines[name].sync_root
-        if root.exists():  # a mailbox drain delivered into a new ``_inbox`` meanwhile
-            merge_into(root, away)
-        os.rename(away, root)
+        put_back(away, self.machines[name].sync_root)  # merging what daemons wrote meanwhile
 
     def edit_config(
         self, name: str, *, exclude: list[str] | None = None, debounce: float | None = None

@@ -182,13 +182,7 @@ def apply_change(
     else:
         pending.closes = True
     if change is None:
-        logger.warning(
-            "file events may have been missed (event queue overflow, or a watched folder "
-            "went away): running a full cycle"
-        )
-        pending.full = True
-        pending.moves.clear()
-        pending.touch(now)
+        _events_lost(pending, now)
         return
     if change.move is not None and not change.paths and change.root.kind == "sync":
         _folder_move(pending, change, mode, now)
@@ -215,6 +209,17 @@ def apply_change(
         pending.touch(now)
     else:  # the sync root: incremental push (mailbox) or bisync
         _file_change(pending, change, mode, now)
+
+
+def _events_lost(pending: Pending, now: float) -> None:
+    """Events were lost (queue overflow, a watched folder went away): a full cycle."""
+    logger.warning(
+        "file events may have been missed (event queue overflow, or a watched folder "
+        "went away): running a full cycle"
+    )
+    pending.full = True
+    pending.moves.clear()
+    pending.touch(now)
 
 
 def _file_change(pending: Pending, change: Change, mode: str, now: float) -> None:
