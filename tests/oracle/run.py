@@ -169,6 +169,7 @@ def _batches(params: Params, world: World, report: Report, log: TextIO, started:
         report.batches = number + 1
         violations = _one_batch(batch, world, model, report, log)
         report.rss.append(RssSample(time.monotonic() - started, daemon_rss(world)))
+        log.write(f"# rss kB: {report.rss[-1].kb}\n")
         if violations:
             report.violations = violations
             report.failed_batch = number
